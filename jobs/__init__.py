@@ -1,0 +1,1 @@
+"""APScheduler jobs (issue 4): thin wrappers that call the domain with an injected clock."""

@@ -1,0 +1,6 @@
+"""CLI commands: generate."""
+from __future__ import annotations
+
+import click
+
+commands: list[click.Command] = []

@@ -1,0 +1,6 @@
+"""CLI commands: scheduler."""
+from __future__ import annotations
+
+import click
+
+commands: list[click.Command] = []
