@@ -1,0 +1,1 @@
+"""checkout (see docs/ARCHITECTURE.md)."""

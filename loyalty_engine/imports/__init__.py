@@ -1,0 +1,1 @@
+"""imports (see docs/ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""shopping_lists (see docs/ARCHITECTURE.md)."""

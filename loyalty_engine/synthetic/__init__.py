@@ -1,0 +1,1 @@
+"""synthetic (see docs/ARCHITECTURE.md)."""
