@@ -1,0 +1,339 @@
+"""Choosing every member's list lines in one vectorized pass over members x offers.
+
+Pure numpy/scipy: takes the purchase probabilities (members x offers), the members' cells,
+lifecycle stages and value tiers, and the offers' targeting, benefits and remaining budgets;
+returns the chosen lines. No database, no clock, no loop per member.
+
+The rules, in order:
+
+1. **Candidates**: a (member, offer) pair with probability >= the offer's minimum, whose
+   member is in a targeted cell of the offer's segment category (brand loyalty x usage tier,
+   or "unsegmented") and, if the offer names lifecycle stages, in one of them.
+2. **Value**: expected value = probability x value of the sale (typical price x minimum
+   quantity) x the usage-tier weight (heavy users are worth most). The benefit comes from
+   the member's usage tier (unsegmented members get the low tier's).
+3. **Per member**, greedily in expected-value order: at most one offer per product scope
+   (overlapping non-stackable offers form one scope group), at most ``max_lines`` lines and a
+   total face value within the member's cap (which grows with the value tier).
+4. **Budget pacing**, across all members: per offer, the expected funded cost (probability
+   x redemption rate x funded face value) and expected redemptions are summed in expected-
+   value order and cut where they would exceed the remaining budget / redemption cap, so the
+   richest matches win. Members who lost a line get their next best candidates in another
+   round; the last round only cuts, so the budget is never exceeded in expectation.
+5. **Offer hold-outs**: a deterministic pseudo-random share of the members an offer would
+   reach is held back (recorded as a control group) instead of receiving the line.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+UNSEGMENTED_CELL = 9  # cells 0..8 are loyalty * 3 + tier
+ALL_CELLS = (1 << 10) - 1
+ALL_STAGES = (1 << 5) - 1
+UNLIMITED = np.inf
+
+
+@dataclass(frozen=True)
+class OfferArrays:
+    """The active offers of a period as aligned arrays (one position per offer)."""
+
+    offer_id: np.ndarray  # int64
+    segment_category: np.ndarray  # int32: column of MemberArrays' segment arrays, -1 = none
+    cell_mask: np.ndarray  # int64 bit mask over cells 0..9
+    stage_mask: np.ndarray  # int64 bit mask over lifecycle stages 0..4
+    min_probability: np.ndarray  # float64
+    face_by_tier: np.ndarray  # int64 (n_offers, 3): face value cents per redemption, low/medium/high
+    funded_share_bp: np.ndarray  # int64, 0..10000
+    handling_fee_cents: np.ndarray  # int64
+    sale_value_cents: np.ndarray  # int64: typical price x minimum quantity
+    remaining_budget_cents: np.ndarray  # float64, inf = no budget
+    remaining_redemptions: np.ndarray  # float64, inf = no cap
+    scope_group: np.ndarray  # int64: offers sharing a group exclude each other; -1 = stackable
+    holdout_share: np.ndarray  # float64
+
+    def __len__(self) -> int:
+        return int(self.offer_id.shape[0])
+
+
+@dataclass(frozen=True)
+class MemberArrays:
+    """The eligible members of a build as aligned arrays (one position per member)."""
+
+    member_key: np.ndarray  # int64
+    brand_loyalty: np.ndarray  # int8 (n_members, n_segment_categories): 0 national, 1 store, 2 switcher, -1 none
+    usage_tier: np.ndarray  # int8 (n_members, n_segment_categories): 0 low, 1 medium, 2 high, -1 none
+    lifecycle_stage: np.ndarray  # int8: index into LIFECYCLE_STAGES
+    face_cap_cents: np.ndarray  # int64
+
+    def __len__(self) -> int:
+        return int(self.member_key.shape[0])
+
+
+@dataclass(frozen=True)
+class SelectionParams:
+    max_lines: int = 15
+    # weight of unsegmented, low, medium, high usage in the expected value
+    tier_weights: tuple[float, float, float, float] = (1.0, 1.0, 1.5, 2.5)
+    # share of purchases of a listed offer that are redeemed (the list/card is scanned)
+    redemption_rate: float = 1.0
+    budget_rounds: int = 6
+    holdout_seed: int = 0
+
+
+@dataclass
+class Selection:
+    """Chosen lines, sorted by member position then expected value (best first)."""
+
+    member: np.ndarray  # int64 member position
+    offer: np.ndarray  # int64 offer position
+    probability: np.ndarray  # float64
+    brand_loyalty: np.ndarray  # int8, -1 unsegmented
+    usage_tier: np.ndarray  # int8, -1 unsegmented
+    face_cents: np.ndarray  # int64
+    expected_value_cents: np.ndarray  # float64
+    expected_funded_cents: np.ndarray  # float64
+    # (member, offer, probability) pairs held back as per-offer control groups
+    holdout_member: np.ndarray
+    holdout_offer: np.ndarray
+    holdout_probability: np.ndarray
+    candidates_per_offer: np.ndarray  # int64: targeted candidates before the per-member rules
+    budget_limited: np.ndarray  # bool per offer: pacing cut some matches
+    rounds: int = 0
+    stats: dict[str, int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.member.shape[0])
+
+    def expected_funded_by_offer(self, n_offers: int) -> np.ndarray:
+        return np.bincount(self.offer, weights=self.expected_funded_cents, minlength=n_offers)
+
+    def expected_redemptions_by_offer(self, n_offers: int, redemption_rate: float = 1.0) -> np.ndarray:
+        return np.bincount(self.offer, weights=self.probability, minlength=n_offers) * redemption_rate
+
+
+def uniform_hash(seed: int, *keys: np.ndarray) -> np.ndarray:
+    """Deterministic uniform [0, 1) numbers from integer keys (splitmix64), for replayable draws."""
+    with np.errstate(over="ignore"):
+        x = np.full(np.broadcast(*keys).shape if keys else (), np.uint64(seed & (2**64 - 1)), dtype=np.uint64)
+        for key in keys:
+            x = _splitmix(x ^ np.asarray(key).astype(np.uint64))
+        return (x >> np.uint64(11)).astype(np.float64) / float(2**53)
+
+
+def _splitmix(x: np.ndarray) -> np.ndarray:
+    x = x + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Candidates:
+    member: np.ndarray
+    offer: np.ndarray
+    probability: np.ndarray
+    loyalty: np.ndarray
+    tier: np.ndarray
+    face: np.ndarray
+    ev: np.ndarray
+    funded: np.ndarray
+    group: np.ndarray
+
+    def take(self, idx: np.ndarray) -> "_Candidates":
+        return _Candidates(*(getattr(self, f)[idx] for f in self.__dataclass_fields__))
+
+
+def candidates(
+    probabilities: sp.csr_matrix, members: MemberArrays, offers: OfferArrays, params: SelectionParams
+) -> _Candidates:
+    """Targeted (member, offer) pairs with their benefit, expected value and funded cost."""
+    coo = probabilities.tocoo()
+    m = coo.row.astype(np.int64)
+    o = coo.col.astype(np.int64)
+    p = coo.data.astype(np.float64)
+    keep = (p > 0) & (p >= offers.min_probability[o])
+    m, o, p = m[keep], o[keep], p[keep]
+
+    seg = offers.segment_category[o]
+    has_seg = seg >= 0
+    seg_col = np.where(has_seg, seg, 0)
+    if members.brand_loyalty.shape[1]:
+        loyalty = np.where(has_seg, members.brand_loyalty[m, seg_col], -1).astype(np.int8)
+        tier = np.where(has_seg, members.usage_tier[m, seg_col], -1).astype(np.int8)
+    else:
+        loyalty = np.full(m.shape, -1, dtype=np.int8)
+        tier = np.full(m.shape, -1, dtype=np.int8)
+    segmented = (loyalty >= 0) & (tier >= 0)
+    cell = np.where(segmented, loyalty.astype(np.int64) * 3 + tier, UNSEGMENTED_CELL)
+    in_cell = ((offers.cell_mask[o] >> cell) & 1).astype(bool)
+    in_stage = ((offers.stage_mask[o] >> members.lifecycle_stage[m].astype(np.int64)) & 1).astype(bool)
+    keep = in_cell & in_stage
+    m, o, p, loyalty, tier = m[keep], o[keep], p[keep], loyalty[keep], tier[keep]
+    tier = np.where((loyalty >= 0) & (tier >= 0), tier, -1).astype(np.int8)
+
+    tier_idx = np.maximum(tier, 0).astype(np.int64)
+    face = offers.face_by_tier[o, tier_idx].astype(np.int64)
+    weights = np.asarray(params.tier_weights, dtype=np.float64)
+    ev = p * offers.sale_value_cents[o] * weights[tier.astype(np.int64) + 1]
+    funded = p * params.redemption_rate * face * (offers.funded_share_bp[o] / 10_000.0)
+    return _Candidates(m, o, p, loyalty, tier, face, ev, funded, offers.scope_group[o])
+
+
+def _member_order(c: _Candidates) -> np.ndarray:
+    # member ascending, expected value descending, offer position as the deterministic tie-break
+    return np.lexsort((c.offer, -c.ev, c.member))
+
+
+def _segment_starts(sorted_keys: np.ndarray) -> np.ndarray:
+    """For each element of a sorted key array, the index where its run of equal keys starts."""
+    n = sorted_keys.shape[0]
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    new[1:] = sorted_keys[1:] != sorted_keys[:-1]
+    starts = np.flatnonzero(new)
+    return np.repeat(starts, np.diff(np.append(starts, n)))
+
+
+def _per_member(c: _Candidates, members: MemberArrays, params: SelectionParams) -> _Candidates:
+    """Greedy per member in expected-value order: one offer per scope group, cap, max lines."""
+    c = c.take(_member_order(c))
+    # One offer per scope group: the first (richest) of each (member, group) stays.
+    stackable = c.group < 0
+    n_groups = int(c.group.max()) + 1 if c.group.shape[0] else 1
+    key = np.where(stackable, -1 - np.arange(c.group.shape[0]), c.member * n_groups + c.group)
+    _, first = np.unique(key, return_index=True)
+    keep = np.zeros(c.group.shape[0], dtype=bool)
+    keep[first] = True
+    c = c.take(np.flatnonzero(keep))
+
+    # Face-value cap and line count. Each round settles, per member, the prefix that fits;
+    # the first line that does not fit is dropped, and so is every later line larger than
+    # what is left (it can never fit), then the sums are taken again.
+    cap = members.face_cap_cents
+    alive = np.ones(c.member.shape[0], dtype=bool)
+    while True:
+        idx = np.flatnonzero(alive)
+        if idx.shape[0] == 0:
+            break
+        mem = c.member[idx]
+        face = c.face[idx]
+        starts = _segment_starts(mem)
+        csum = np.cumsum(face)
+        before = csum - face  # running total before this line, across all members
+        within = csum - (before[starts])  # member's running total including this line
+        rank = np.arange(idx.shape[0]) - starts
+        over = (within > cap[mem]) | (rank >= params.max_lines)
+        if not over.any():
+            break
+        # first violation of each member
+        viol_members, first_viol = np.unique(mem[over], return_index=True)
+        first_pos = np.flatnonzero(over)[first_viol]
+        left = np.full(cap.shape[0], np.iinfo(np.int64).max, dtype=np.int64)
+        settled = np.full(cap.shape[0], np.iinfo(np.int64).max, dtype=np.int64)
+        prefix_total = within[first_pos] - face[first_pos]
+        left[viol_members] = cap[viol_members] - prefix_total
+        settled[viol_members] = first_pos
+        full = rank[first_pos] >= params.max_lines
+        drop = np.zeros(idx.shape[0], dtype=bool)
+        drop[first_pos] = True
+        pos = np.arange(idx.shape[0])
+        after = pos > settled[mem]
+        drop |= after & (face > left[mem])
+        # a member whose accepted prefix already has max_lines takes nothing more
+        full_members = viol_members[full]
+        if full_members.shape[0]:
+            is_full = np.zeros(cap.shape[0], dtype=bool)
+            is_full[full_members] = True
+            drop |= after & is_full[mem]
+        alive[idx[drop]] = False
+    return c.take(np.flatnonzero(alive))
+
+
+def _budget_cut(c: _Candidates, offers: OfferArrays) -> np.ndarray:
+    """Boolean mask of chosen lines that fit their offer's remaining budget and redemption cap."""
+    order = np.lexsort((c.member, -c.ev, c.offer))
+    off = c.offer[order]
+    starts = _segment_starts(off)
+    funded_cum = np.cumsum(c.funded[order])
+    funded_within = funded_cum - (funded_cum[starts] - c.funded[order][starts])
+    red_cum = np.cumsum(c.probability[order])
+    red_within = red_cum - (red_cum[starts] - c.probability[order][starts])
+    # A tiny tolerance keeps float summation noise from cutting an exactly-fitting line.
+    fits = (funded_within <= offers.remaining_budget_cents[off] * (1 + 1e-12)) & (
+        red_within <= offers.remaining_redemptions[off] * (1 + 1e-12)
+    )
+    # Once an offer overflows, none of its poorer matches get it (richest matches win).
+    first_bad = np.full(len(offers), np.iinfo(np.int64).max, dtype=np.int64)
+    pos = np.arange(off.shape[0])
+    bad = ~fits
+    np.minimum.at(first_bad, off[bad], pos[bad])
+    ok_sorted = pos < first_bad[off]
+    ok = np.empty_like(ok_sorted)
+    ok[order] = ok_sorted
+    return ok
+
+
+def select_lines(
+    probabilities: sp.csr_matrix,
+    members: MemberArrays,
+    offers: OfferArrays,
+    params: SelectionParams = SelectionParams(),
+) -> Selection:
+    """Every member's lines at once. ``probabilities`` is members x offers (csr)."""
+    if probabilities.shape != (len(members), len(offers)):
+        raise ValueError(
+            f"probabilities are {probabilities.shape}, expected {(len(members), len(offers))}"
+        )
+    pool = candidates(probabilities, members, offers, params)
+    candidates_per_offer = np.bincount(pool.offer, minlength=len(offers)).astype(np.int64)
+    n_candidates = pool.member.shape[0]
+    budget_limited = np.zeros(len(offers), dtype=bool)
+    rounds = 0
+    chosen = _per_member(pool, members, params)
+    while True:
+        rounds += 1
+        ok = _budget_cut(chosen, offers)
+        if ok.all():
+            break
+        budget_limited[np.unique(chosen.offer[~ok])] = True
+        if rounds >= params.budget_rounds:
+            chosen = chosen.take(np.flatnonzero(ok))  # last round: cut only, never refill
+            break
+        # Members who lost a line get their next best candidates; the lost pairs leave the pool.
+        lost = chosen.member[~ok] * len(offers) + chosen.offer[~ok]
+        pool_key = pool.member * len(offers) + pool.offer
+        pool = pool.take(np.flatnonzero(~np.isin(pool_key, lost)))
+        chosen = _per_member(pool, members, params)
+
+    # Per-offer hold-outs: drawn per (member, offer) from the build's seed.
+    draw = uniform_hash(params.holdout_seed, members.member_key[chosen.member], offers.offer_id[chosen.offer])
+    held = draw < offers.holdout_share[chosen.offer]
+    held_lines = chosen.take(np.flatnonzero(held))
+    chosen = chosen.take(np.flatnonzero(~held))
+    chosen = chosen.take(_member_order(chosen))
+    return Selection(
+        member=chosen.member,
+        offer=chosen.offer,
+        probability=chosen.probability,
+        brand_loyalty=chosen.loyalty,
+        usage_tier=chosen.tier,
+        face_cents=chosen.face,
+        expected_value_cents=chosen.ev,
+        expected_funded_cents=chosen.funded,
+        holdout_member=held_lines.member,
+        holdout_offer=held_lines.offer,
+        holdout_probability=held_lines.probability,
+        candidates_per_offer=candidates_per_offer,
+        budget_limited=budget_limited,
+        rounds=rounds,
+        stats={"candidates": int(n_candidates), "lines": int(chosen.member.shape[0]),
+               "offer_holdouts": int(held_lines.member.shape[0])},
+    )
