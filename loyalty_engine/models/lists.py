@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -55,6 +56,12 @@ class ListBuild(Base):
         CheckConstraint("status IN ('building', 'complete', 'replaced', 'failed')", name="status"),
         CheckConstraint("cohort IN ('A', 'B')", name="cohort"),
         Index("ix_list_builds_period", "period_start", "cohort"),
+        # At most one live build per (period, cohort): two builders racing cannot both win.
+        Index(
+            "uq_list_builds_live", "period_start", "cohort", unique=True,
+            sqlite_where=text("status IN ('building', 'complete')"),
+            postgresql_where=text("status IN ('building', 'complete')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)

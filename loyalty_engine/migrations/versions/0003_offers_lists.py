@@ -57,6 +57,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('list_builds', schema=None) as batch_op:
         batch_op.create_index('ix_list_builds_period', ['period_start', 'cohort'], unique=False)
+        batch_op.create_index('uq_list_builds_live', ['period_start', 'cohort'], unique=True,
+                              sqlite_where=sa.text("status IN ('building', 'complete')"),
+                              postgresql_where=sa.text("status IN ('building', 'complete')"))
 
     op.create_table('serial_counters',
     sa.Column('name', sa.String(length=64), nullable=False),
@@ -257,6 +260,7 @@ def downgrade() -> None:
     op.drop_table('offers')
     op.drop_table('serial_counters')
     with op.batch_alter_table('list_builds', schema=None) as batch_op:
+        batch_op.drop_index('uq_list_builds_live')
         batch_op.drop_index('ix_list_builds_period')
 
     op.drop_table('list_builds')
