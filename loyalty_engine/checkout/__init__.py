@@ -1,1 +1,1 @@
-"""checkout (see docs/ARCHITECTURE.md)."""
+"""Checkout at the lane (issue 6): redemption rules (pure), lane API keys, quotes, completes, voids."""

@@ -1,11 +1,240 @@
-"""Lane API for POS checkouts, versioned under /api/v1 (issue 6)."""
+"""Lane API for POS checkouts, versioned under /api/v1 (issue 6).
+
+A thin edge: authenticate the lane, check the body (content type, JSON, schema), call
+:class:`loyalty_engine.checkout.service.CheckoutService`, return its JSON bytes. The
+pydantic schemas that validate requests also generate ``/api/v1/openapi.json`` (spectree).
+Every error is ``{code, message, detail}`` with a 4xx; every response carries
+``X-Request-ID`` and every request is logged with it.
+"""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+import logging
+import re
+import time
+import uuid
+from datetime import date
+from typing import Any, Optional
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from pydantic import BaseModel, ConfigDict, ValidationError
+from spectree import Response as SpecResponse
+from spectree import SecurityScheme, SpecTree
+from spectree.models import SecuritySchemeData
+from werkzeug.exceptions import HTTPException
+
+from ..checkout.errors import BadRequest, CheckoutError, Unauthorized, UnsupportedMediaType
+from ..checkout.lanes import LaneIdentity, authenticate
+from ..checkout.schemas import (
+    CheckoutResponse,
+    CompleteRequest,
+    ErrorBody,
+    Health,
+    MemberListResponse,
+    QuoteRequest,
+    VoidRequest,
+    VoidResponse,
+)
+from ..checkout.service import CheckoutService
+from ..clock import Clock, SystemClock
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+log = logging.getLogger("loyalty_engine.api")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_PUBLIC_ENDPOINTS = {"api.health", "api.openapi_document"}
+
+
+class ApiValidationError(CheckoutError):
+    status, code = 422, "invalid_request"
+
+
+def _raise_validation_error(req: Any, resp: Any, error: Exception | None, instance: Any, adapter: Any) -> None:
+    """spectree hook: turn a pydantic error into our error body naming the field."""
+    if error is None:
+        return
+    errors = []
+    for item in error.errors(include_url=False) if isinstance(error, ValidationError) else []:
+        location = ".".join(str(part) for part in item.get("loc", ())) or "body"
+        message = str(item.get("msg", "invalid")).removeprefix("Value error, ")
+        errors.append({"field": location, "message": message, "type": item.get("type", "")})
+    first = errors[0] if errors else {"field": "body", "message": str(error)}
+    raise ApiValidationError(f"{first['field']}: {first['message']}", field=first["field"], errors=errors)
+
+
+spec = SpecTree(
+    "flask",
+    title="loyalty_engine lane API",
+    version="1",
+    description="POS lanes scan a shopping list or loyalty card, quote and complete baskets, void and return. "
+                "Money is integer cents. Errors are {code, message, detail}.",
+    path="docs",
+    mode="strict",
+    annotations=False,
+    before=_raise_validation_error,
+    validation_error_status=422,
+    security_schemes=[
+        SecurityScheme(name="lane_key", data=SecuritySchemeData(
+            type="http", scheme="bearer", description="lane API key from `loyalty-engine lanes add`")),
+    ],
+)
+
+_AUTH = {"lane_key": []}
+
+
+def _errors(*codes: int) -> dict[str, type[BaseModel]]:
+    return {f"HTTP_{code}": ErrorBody for code in codes}
+
+
+# --- request id, logging, auth, body checks ---------------------------------------------------
+
+
+@bp.before_app_request
+def _start_request() -> None:
+    if not request.path.startswith("/api/"):
+        return
+    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    g.request_id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+    g.request_started = time.perf_counter()
+
+
+@bp.after_app_request
+def _finish_request(response: Response) -> Response:
+    request_id = g.get("request_id")
+    if request_id is None:
+        return response
+    response.headers[REQUEST_ID_HEADER] = request_id
+    lane: LaneIdentity | None = g.get("lane")
+    log.info(
+        "request_id=%s method=%s path=%s status=%d ms=%.1f store=%s lane=%s",
+        request_id, request.method, request.path, response.status_code,
+        (time.perf_counter() - g.get("request_started", time.perf_counter())) * 1000,
+        lane.store_id if lane else "-", lane.lane_code if lane else "-",
+    )
+    return response
+
+
+@bp.before_request
+def _authenticate_and_read_body() -> None:
+    if request.endpoint in _PUBLIC_ENDPOINTS or (request.endpoint or "").startswith("api.openapi_docs"):
+        return
+    g.lane = _lane_from_headers()
+    if request.method == "POST":
+        if request.mimetype != "application/json":
+            raise UnsupportedMediaType("send the body as application/json", field="Content-Type",
+                                       content_type=request.content_type or "")
+        data = request.get_json(silent=True)  # reads the body: 413 if over MAX_CONTENT_LENGTH
+        if data is None:
+            raise BadRequest("the body is not valid JSON", code="malformed_json", field="body")
+        if not isinstance(data, dict):
+            raise ApiValidationError("body: must be a JSON object", field="body")
+
+
+def _lane_from_headers() -> LaneIdentity:
+    header = request.headers.get("Authorization", "")
+    key = header[7:].strip() if header[:7].lower() == "bearer " else request.headers.get("X-API-Key")
+    if header and not key:
+        raise Unauthorized("use 'Authorization: Bearer <key>'", code="invalid_api_key")
+    engine = current_app.extensions["loyalty_engine"]["engine"]
+    with engine.connect() as conn:
+        lane = authenticate(conn, key)
+        conn.rollback()
+    return lane
+
+
+@bp.errorhandler(CheckoutError)
+def _checkout_error(exc: CheckoutError):  # type: ignore[no-untyped-def]
+    response = jsonify({"code": exc.code, "message": exc.message, "detail": exc.detail})
+    response.status_code = exc.status
+    if exc.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="lane"'
+    return response
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+    code = {413: "payload_too_large", 415: "unsupported_media_type", 405: "method_not_allowed",
+            404: "not_found", 400: "bad_request"}.get(exc.code or 400, (exc.name or "error").lower().replace(" ", "_"))
+    detail: dict[str, Any] = {}
+    if exc.code == 413:
+        detail = {"field": "body", "max_bytes": current_app.config.get("MAX_CONTENT_LENGTH")}
+    response = jsonify({"code": code, "message": exc.description or exc.name, "detail": detail})
+    response.status_code = exc.code or 400
+    return response
+
+
+def _service() -> CheckoutService:
+    extensions = current_app.extensions["loyalty_engine"]
+    service = extensions.get("checkout_service")
+    if service is None:
+        clock: Clock = extensions.get("clock") or SystemClock()
+        service = extensions["checkout_service"] = CheckoutService(extensions["engine"], clock)
+    return service
+
+
+def _json(body: bytes, status: int = 200, **headers: str) -> Response:
+    return Response(body, status=status, mimetype="application/json", headers=headers)
+
+
+# --- endpoints ------------------------------------------------------------------------------
 
 
 @bp.get("/health")
+@spec.validate(resp=SpecResponse(HTTP_200=Health), tags=["service"])
 def health():  # type: ignore[no-untyped-def]
+    """Liveness: the API process answers."""
     return jsonify({"status": "ok"})
+
+
+@bp.get("/openapi.json")
+def openapi_document():  # type: ignore[no-untyped-def]
+    """The OpenAPI 3.1 document, generated from the request/response schemas."""
+    return jsonify(spec.spec)
+
+
+@bp.post("/checkout/quote")
+@spec.validate(json=QuoteRequest, resp=SpecResponse(HTTP_200=CheckoutResponse, **_errors(400, 401, 403, 404, 409, 413, 415, 422)),
+               tags=["checkout"], security=_AUTH)
+def quote():  # type: ignore[no-untyped-def]
+    """Quote a basket: the list offers that apply, per line, and why the others do not. Changes nothing."""
+    return _json(_service().quote(g.lane, request.context.json))  # type: ignore[attr-defined]
+
+
+@bp.post("/checkout/complete")
+@spec.validate(json=CompleteRequest, resp=SpecResponse(HTTP_200=CheckoutResponse, **_errors(400, 401, 403, 404, 409, 413, 415, 422)),
+               tags=["checkout"], security=_AUTH)
+def complete():  # type: ignore[no-untyped-def]
+    """Record a tendered basket and redeem its offers, exactly once per (store, lane, pos_transaction_id).
+
+    A retry with the same body returns the first answer byte for byte (header
+    ``Idempotent-Replay: true``); the same key with another body is 409.
+    """
+    body, replayed = _service().complete(g.lane, request.context.json, g.request_id)  # type: ignore[attr-defined]
+    return _json(body, **({"Idempotent-Replay": "true"} if replayed else {}))
+
+
+@bp.post("/checkout/<transaction_id>/void")
+@spec.validate(json=VoidRequest, resp=SpecResponse(HTTP_200=VoidResponse, **_errors(400, 401, 403, 404, 409, 413, 415, 422)),
+               tags=["checkout"], security=_AUTH,
+               path_parameter_descriptions={"transaction_id": "transaction_id returned by complete"})
+def void(transaction_id: str):  # type: ignore[no-untyped-def]
+    """Void a completed sale: reverse its redemptions, restore budgets and limits, drop the basket."""
+    return _json(_service().void(g.lane, transaction_id, request.context.json, g.request_id))  # type: ignore[attr-defined]
+
+
+class ListQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    as_of: Optional[date] = None
+
+
+@bp.get("/members/<card>/list")
+@spec.validate(query=ListQuery, resp=SpecResponse(HTTP_200=MemberListResponse, **_errors(401, 404, 422)),
+               tags=["members"], security=_AUTH,
+               path_parameter_descriptions={"card": "loyalty card number"})
+def member_list(card: str):  # type: ignore[no-untyped-def]
+    """The member's current shopping list (lines, benefits, what is left to redeem), for lane display."""
+    query: ListQuery = request.context.query  # type: ignore[attr-defined]
+    return _json(_service().member_list(g.lane, card, query.as_of))
+
+
+spec.register(bp)

@@ -1,0 +1,252 @@
+"""Request and response bodies of the lane API (pydantic).
+
+These models validate every request AND generate the OpenAPI document, so the document
+cannot drift from what the API accepts. Money is integer cents everywhere (``*_cents``):
+a POS sends 3.49 as ``349``; JSON floats are refused for money and quantities.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+MAX_LINES = 500
+MAX_QUANTITY = 999
+MAX_PRICE_CENTS = 10_000_00  # $10,000 for one unit: anything above is a keying error
+MAX_LINE_CENTS = 100_000_00
+TRANSACTION_ID_MAX = 64
+
+StoreId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+                               examples=["S001"])]
+LaneCode = Annotated[str, Field(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9_-]+$", examples=["3"])]
+PosTransactionId = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$",
+                                        examples=["20270310-0042"])]
+Sku = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$", examples=["000111222333"])]
+Cents = Annotated[int, Field(strict=True)]
+
+
+class ApiModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BasketLineIn(ApiModel):
+    """One scanned line. A negative quantity (with a negative amount) is a returned item."""
+
+    sku: Sku
+    quantity: Annotated[int, Field(strict=True, ge=-MAX_QUANTITY, le=MAX_QUANTITY,
+                                   description="units; negative for a returned item; never 0")]
+    unit_price_cents: Annotated[int, Field(strict=True, ge=0, le=MAX_PRICE_CENTS,
+                                           description="shelf price of one unit, in cents")]
+    amount_cents: Annotated[int, Field(strict=True, ge=-MAX_LINE_CENTS, le=MAX_LINE_CENTS,
+                                       description="line amount before list offers, in cents; "
+                                                   "same sign as quantity; at most unit price x quantity")]
+
+    @field_validator("quantity")
+    @classmethod
+    def _not_zero(cls, quantity: int) -> int:
+        if quantity == 0:
+            raise ValueError("quantity must not be 0")
+        return quantity
+
+    @field_validator("amount_cents")
+    @classmethod
+    def _consistent(cls, amount: int, info: ValidationInfo) -> int:
+        quantity, unit_price = info.data.get("quantity"), info.data.get("unit_price_cents")
+        if quantity is None or unit_price is None:
+            return amount  # already reported on those fields
+        if amount != 0 and (amount > 0) != (quantity > 0):
+            raise ValueError("amount_cents must have the sign of quantity (negative for a return)")
+        if abs(amount) > unit_price * abs(quantity):
+            raise ValueError("amount_cents exceeds unit_price_cents x quantity")
+        return amount
+
+
+class Tender(ApiModel):
+    method: Literal["cash", "card", "ebt", "gift_card", "check", "mixed", "other"]
+    amount_cents: Annotated[int, Field(strict=True, ge=-MAX_LINE_CENTS * MAX_LINES, le=MAX_LINE_CENTS * MAX_LINES,
+                                       description="what the member paid (negative: refunded)")]
+
+
+class QuoteRequest(ApiModel):
+    """A basket at the lane. ``identifier`` is the scanned list barcode or the member's card."""
+
+    store: StoreId
+    lane: LaneCode
+    pos_transaction_id: PosTransactionId
+    scanned_at: datetime = Field(description="when the basket was rung up; ISO 8601, with offset "
+                                             "(without one it is read in the store's time zone)")
+    identifier: Optional[Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9-]+$")]] = Field(
+        default=None, description="scanned shopping-list barcode (13 digits starting 04) or loyalty card number",
+        examples=["0400000000017"],
+    )
+    original_transaction_id: Optional[Annotated[str, Field(min_length=1, max_length=TRANSACTION_ID_MAX)]] = Field(
+        default=None, description="for a return: the transaction_id of the original sale")
+    lines: Annotated[list[BasketLineIn], Field(min_length=1, max_length=MAX_LINES)]
+
+    @field_validator("pos_transaction_id")
+    @classmethod
+    def _transaction_id_fits(cls, pos_id: str, info: ValidationInfo) -> str:
+        # the recorded basket is "<store>:<lane>:<pos_transaction_id>", at most 64 characters
+        used = len(info.data.get("store") or "") + len(info.data.get("lane") or "") + 2
+        if used + len(pos_id) > TRANSACTION_ID_MAX:
+            raise ValueError(f"store, lane and pos_transaction_id together must be at most "
+                             f"{TRANSACTION_ID_MAX - 2} characters")
+        return pos_id
+
+
+class CompleteRequest(QuoteRequest):
+    """The same basket once the sale is tendered: it is recorded and its offers redeemed."""
+
+    tender: Tender
+
+
+class VoidRequest(ApiModel):
+    store: StoreId
+    lane: LaneCode
+    reason: Annotated[str, Field(min_length=1, max_length=200)] = "voided at lane"
+
+
+# --- responses --------------------------------------------------------------------------
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="stable machine-readable code, e.g. unknown_identifier")
+    message: str
+    detail: dict = Field(default_factory=dict, description="context; `field` names the request field at fault")
+
+
+class MemberOut(BaseModel):
+    member_id: str
+    first_name: str
+
+
+class ListRef(BaseModel):
+    list_number: str
+    period_start: date
+    period_end: date
+    status: str
+
+
+class LineOfferOut(BaseModel):
+    offer_id: int
+    list_line_no: int
+    discount_cents: int
+
+
+class LineOut(BaseModel):
+    line_no: int
+    sku: str
+    quantity: int
+    amount_cents: int
+    discount_cents: int = Field(description="list-offer discount on this line; negative on a returned "
+                                            "line: the part of an earlier discount taken back")
+    net_amount_cents: int
+    offers: list[LineOfferOut]
+
+
+class RedemptionOut(BaseModel):
+    offer_id: int
+    offer_code: str
+    list_line_no: int
+    description: str
+    applications: int
+    units: int
+    discount_cents: int
+    funded_by: Literal["manufacturer", "retailer"]
+    manufacturer_id: Optional[str]
+    funder_cents: int = Field(description="part of the discount the funder pays")
+    retailer_cents: int = Field(description="part of the discount the store pays")
+
+
+class NotAppliedOut(BaseModel):
+    offer_id: int
+    list_line_no: int
+    description: str
+    reason: str = Field(description="expired, not_yet_valid, offer_inactive, list_not_active, not_in_basket, "
+                                    "quantity_below_minimum, items_used_by_other_offer, already_redeemed, "
+                                    "limit_reached, budget_exhausted, no_saving")
+    message: str
+
+
+class ReversalOut(BaseModel):
+    offer_id: int
+    list_line_no: int
+    original_transaction_id: str
+    applications: int
+    discount_cents: int
+    funder_cents: int
+
+
+class CheckoutResponse(BaseModel):
+    status: Literal["quoted", "completed"]
+    transaction_id: str
+    store: str
+    lane: str
+    pos_transaction_id: str
+    business_date: date
+    member: Optional[MemberOut]
+    shopping_list: Optional[ListRef]
+    lines: list[LineOut]
+    redemptions: list[RedemptionOut]
+    not_applied: list[NotAppliedOut]
+    reversals: list[ReversalOut] = Field(description="earlier redemptions taken back by returned lines")
+    total_amount_cents: int
+    total_discount_cents: int
+    total_due_cents: int
+    receipt: list[str]
+
+
+class VoidResponse(BaseModel):
+    status: Literal["voided"]
+    transaction_id: str
+    voided_at: datetime
+    reversals: list[ReversalOut]
+
+
+class ListLineOut(BaseModel):
+    line_no: int
+    offer_id: int
+    description: str
+    benefit: str
+    benefit_kind: str
+    benefit_value: int = Field(description="cents, or basis points for percent_off")
+    min_quantity: int
+    redemption_limit: int
+    redeemed_count: int
+    valid_from: date
+    valid_to: date
+    skus: list[str] = Field(description="products the offer applies to (at most 50 listed)")
+
+
+class ListContentOut(BaseModel):
+    kind: str
+    title: str
+    body: str
+
+
+class MemberListResponse(BaseModel):
+    member: MemberOut
+    list_number: str
+    period_start: date
+    period_end: date
+    status: str
+    lines: list[ListLineOut]
+    content: list[ListContentOut]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+__all__ = [
+    "BasketLineIn",
+    "CheckoutResponse",
+    "CompleteRequest",
+    "ErrorBody",
+    "Health",
+    "MemberListResponse",
+    "QuoteRequest",
+    "VoidRequest",
+    "VoidResponse",
+]

@@ -1,0 +1,1023 @@
+"""Checkout at the lane: quote, complete (exactly once), void, returns, the member's current list.
+
+Flask-free: the web edge authenticates the lane, validates the body with the pydantic
+schemas and calls :class:`CheckoutService`. Answers are returned as JSON *bytes* so a
+retried ``complete`` can be answered byte for byte from the idempotency record.
+
+Exactly-once, in one write transaction per complete:
+
+* the idempotency key (store, lane, POS transaction id) is a unique constraint on
+  ``checkouts``: two requests with the same key cannot both commit;
+* the list's lines are locked (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite takes the
+  database write lock up front with ``BEGIN IMMEDIATE``), then the offers about to be
+  redeemed, and the rules are evaluated on the counters read under those locks;
+* every counter moves with a conditional ``UPDATE ... WHERE redeemed_count + n <= limit``
+  (and ``funded_spent_cents + f <= budget_cents``) whose row count is checked; a miss
+  rolls the whole transaction back and it is retried on fresh counters.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import defaultdict
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
+from typing import Any, Iterator, Sequence
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from ..clock import Clock
+from ..list_numbers import ListNumberError, parse_list_number
+from ..money import format_money
+from ..models.catalog import Product
+from ..models.checkout import Checkout, Redemption
+from ..models.lists import ShoppingList, ShoppingListContent, ShoppingListLine
+from ..models.members import Member
+from ..models.offers import Offer, OfferProduct
+from ..models.scans import ScanLine, Transaction
+from . import rules
+from .errors import CheckoutError, Conflict, Forbidden, NotFound, RetryableConflict, Unprocessable
+from .lanes import LaneIdentity
+from .schemas import (
+    CheckoutResponse,
+    CompleteRequest,
+    LineOfferOut,
+    LineOut,
+    ListContentOut,
+    ListLineOut,
+    ListRef,
+    MemberListResponse,
+    MemberOut,
+    NotAppliedOut,
+    QuoteRequest,
+    RedemptionOut,
+    ReversalOut,
+    VoidRequest,
+    VoidResponse,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_FUTURE_SKEW = timedelta(minutes=15)
+MAX_BASKET_AGE = timedelta(days=30)
+RETURN_LOOKBACK_DAYS = 90
+WRITE_ATTEMPTS = 6
+LIST_SKUS_SHOWN = 50
+
+_lines = ShoppingListLine.__table__
+_offers = Offer.__table__
+_scope = OfferProduct.__table__
+_products = Product.__table__
+_members = Member.__table__
+_lists = ShoppingList.__table__
+_checkouts = Checkout.__table__
+_redemptions = Redemption.__table__
+_transactions = Transaction.__table__
+_scan_lines = ScanLine.__table__
+
+
+# --- what one request works on ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    member_key: int
+    member_id: str
+    first_name: str
+
+
+@dataclass(frozen=True)
+class ListRow:
+    list_id: int
+    list_number: str
+    member_key: int
+    period_start: date
+    period_end: date
+    status: str
+
+
+@dataclass(frozen=True)
+class LineInfo:
+    """What the response shows about a list line besides the rules' terms."""
+
+    offer_code: str
+    description: str
+
+
+@dataclass
+class Basket:
+    business_date: date
+    scanned_at_local: datetime
+    utc_offset_minutes: int
+    product_keys: list[int | None]
+    basket_lines: list[rules.BasketLine]
+
+
+@dataclass(frozen=True)
+class PlannedReversal:
+    redemption_id: int
+    original_checkout_id: int
+    original_transaction_id: str
+    list_line_id: int
+    list_line_no: int
+    list_id: int
+    offer_id: int
+    member_key: int
+    applications: int  # positive: how many to take back
+    units: int
+    discount_cents: int
+    funded_cents: int
+    handling_fee_cents: int
+    funder_kind: str
+    manufacturer_id: str | None
+    description: str
+    clawback: dict[int, int] = field(default_factory=dict)  # return basket line_no -> cents
+
+
+@dataclass
+class Outcome:
+    member: MemberRow | None
+    shopping_list: ListRow | None
+    evaluation: rules.Evaluation
+    terms: dict[int, rules.ListLineTerms]  # list_line_id -> terms
+    info: dict[int, LineInfo]  # list_line_id -> display info
+    reversals: list[PlannedReversal]
+
+
+def transaction_id_for(store_id: str, lane_code: str, pos_transaction_id: str) -> str:
+    """The recorded basket's id: readable, and unique because lane and POS ids contain no ':'."""
+    return f"{store_id}:{lane_code}:{pos_transaction_id}"
+
+
+def request_sha256(canonical_json: str) -> str:
+    return hashlib.sha256(canonical_json.encode("utf-8")).hexdigest()
+
+
+@lru_cache(maxsize=256)
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+class CheckoutService:
+    def __init__(self, engine: Engine, clock: Clock) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.is_sqlite = engine.dialect.name == "sqlite"
+
+    # --- public operations -------------------------------------------------------------
+
+    def quote(self, lane: LaneIdentity, req: QuoteRequest) -> bytes:
+        _check_lane(lane, req.store, req.lane)
+        with self.engine.connect() as conn:
+            basket = self._basket(conn, lane, req, create_products=False)
+            outcome = self._evaluate(conn, req, basket, lock=False)
+            body = _response("quoted", req, basket, outcome)
+            conn.rollback()
+        return body
+
+    def complete(self, lane: LaneIdentity, req: CompleteRequest, request_id: str) -> tuple[bytes, bool]:
+        """Record the basket and redeem its offers once. Returns (answer, replayed)."""
+        _check_lane(lane, req.store, req.lane)
+        canonical = req.model_dump_json()
+        digest = request_sha256(canonical)
+        replay = self._replay(req, digest)
+        if replay is not None:
+            return replay, True
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                with self._write() as conn:
+                    return self._complete_once(conn, lane, req, canonical, digest, request_id), False
+            except RetryableConflict:
+                log.info("complete %s: counters moved, retrying (attempt %d)", req.pos_transaction_id, attempt + 1)
+            except IntegrityError:
+                replay = self._replay(req, digest)
+                if replay is not None:
+                    return replay, True
+                if self._transaction_exists(transaction_id_for(req.store, req.lane, req.pos_transaction_id)):
+                    raise Conflict("a basket with this transaction id is already recorded",
+                                   code="transaction_exists", field="pos_transaction_id")
+                log.info("complete %s: integrity race, retrying (attempt %d)", req.pos_transaction_id, attempt + 1)
+            except DBAPIError as exc:
+                if not _is_transient(exc):
+                    raise
+                log.info("complete %s: transient %s, retrying", req.pos_transaction_id, type(exc.orig).__name__)
+        raise Conflict("the basket could not be recorded because other lanes kept changing the same offers; retry",
+                       code="busy_retry")
+
+    def void(self, lane: LaneIdentity, transaction_id: str, req: VoidRequest, request_id: str) -> bytes:
+        _check_lane(lane, req.store, req.lane)
+        for _attempt in range(WRITE_ATTEMPTS):
+            try:
+                with self._write() as conn:
+                    return self._void_once(conn, lane, transaction_id, req, request_id)
+            except RetryableConflict:
+                continue
+            except DBAPIError as exc:
+                if not _is_transient(exc):
+                    raise
+        raise Conflict("the void could not be recorded; retry", code="busy_retry")
+
+    def member_list(self, lane: LaneIdentity, card: str, as_of: date | None) -> bytes:
+        day = as_of or self.clock.now().astimezone(_zone(lane.store_timezone)).date()
+        with self.engine.connect() as conn:
+            member = _member_by_card(conn, card)
+            if member is None:
+                raise NotFound(f"no member with card {card!r}", code="unknown_card", field="card")
+            shopping_list = _current_list(conn, member.member_key, day)
+            if shopping_list is None:
+                raise NotFound(f"member {member.member_id} has no active list on {day.isoformat()}",
+                               code="no_current_list", field="card")
+            body = _member_list_body(conn, member, shopping_list)
+            conn.rollback()
+        return body
+
+    # --- complete -------------------------------------------------------------------------
+
+    def _complete_once(self, conn: Connection, lane: LaneIdentity, req: CompleteRequest, canonical: str,
+                       digest: str, request_id: str) -> bytes:
+        now = self.clock.now()
+        basket = self._basket(conn, lane, req, create_products=True)
+        outcome = self._evaluate(conn, req, basket, lock=True)
+        body = _response("completed", req, basket, outcome)
+        evaluation = outcome.evaluation
+        txn_id = transaction_id_for(req.store, req.lane, req.pos_transaction_id)
+        has_sales = any(line.quantity > 0 for line in req.lines)
+        member_key = outcome.member.member_key if outcome.member else None
+        original = req.original_transaction_id or (outcome.reversals[0].original_transaction_id
+                                                   if outcome.reversals else None)
+        clawbacks = _clawbacks(outcome.reversals)
+        total_amount = sum(line.amount_cents for line in req.lines)
+        total_discount = evaluation.total_discount_cents - sum(clawbacks.values())
+
+        checkout_id = conn.execute(
+            _checkouts.insert().values(
+                store_id=req.store, lane_code=req.lane, pos_transaction_id=req.pos_transaction_id,
+                transaction_id=txn_id, kind="sale" if has_sales else "return", status="completed",
+                member_key=member_key,
+                list_id=outcome.shopping_list.list_id if outcome.shopping_list else None,
+                original_transaction_id=original, business_date=basket.business_date,
+                request_sha256=digest, request_body=canonical, response_status=200, response_body=body,
+                total_amount_cents=total_amount, total_discount_cents=total_discount,
+                api_key_id=lane.api_key_id, request_id=request_id, completed_at=now,
+            ).returning(_checkouts.c.id)
+        ).scalar_one()
+
+        self._redeem(conn, lane, outcome, checkout_id, txn_id, basket.business_date, request_id, now)
+        self._reverse(conn, lane, outcome.reversals, checkout_id, txn_id, basket.business_date, request_id, now,
+                      kind="return")
+        self._record_basket(conn, req, basket, txn_id, member_key, evaluation.line_discounts, clawbacks)
+        return body
+
+    def _redeem(self, conn: Connection, lane: LaneIdentity, outcome: Outcome, checkout_id: int, txn_id: str,
+                business_date: date, request_id: str, now: datetime) -> None:
+        rows = []
+        for applied in outcome.evaluation.applied:
+            terms = outcome.terms[applied.list_line_id]
+            n = applied.applications
+            moved = conn.execute(
+                update(_lines)
+                .where(_lines.c.id == applied.list_line_id,
+                       _lines.c.redeemed_count + n <= _lines.c.redemption_limit)
+                .values(redeemed_count=_lines.c.redeemed_count + n)
+            ).rowcount
+            if moved != 1:
+                raise RetryableConflict(f"list line {applied.list_line_id} limit moved")
+            moved = conn.execute(
+                update(_offers)
+                .where(
+                    _offers.c.id == applied.offer_id,
+                    _offers.c.status == "active",
+                    (_offers.c.max_redemptions.is_(None)) | (_offers.c.redeemed_count + n <= _offers.c.max_redemptions),
+                    (_offers.c.budget_cents.is_(None))
+                    | (_offers.c.funded_spent_cents + applied.funded_cents <= _offers.c.budget_cents),
+                )
+                .values(
+                    redeemed_count=_offers.c.redeemed_count + n,
+                    funded_spent_cents=_offers.c.funded_spent_cents + applied.funded_cents,
+                    discount_given_cents=_offers.c.discount_given_cents + applied.discount_cents,
+                )
+            ).rowcount
+            if moved != 1:
+                raise RetryableConflict(f"offer {applied.offer_id} cap or budget moved")
+            assert outcome.shopping_list is not None and outcome.member is not None
+            rows.append(dict(
+                event="redeemed", checkout_id=checkout_id, transaction_id=txn_id,
+                list_id=outcome.shopping_list.list_id, list_line_id=applied.list_line_id,
+                list_line_no=applied.list_line_no, offer_id=applied.offer_id,
+                member_key=outcome.member.member_key, store_id=lane.store_id, lane_code=lane.lane_code,
+                api_key_id=lane.api_key_id, business_date=business_date, applications=n, units=applied.units,
+                discount_cents=applied.discount_cents, funded_cents=applied.funded_cents,
+                handling_fee_cents=applied.handling_fee_cents, funder_kind=terms.offer.funder_kind,
+                manufacturer_id=terms.offer.manufacturer_id, reverses_id=None, reversal_kind=None,
+                request_id=request_id, created_at=now,
+            ))
+        if rows:
+            conn.execute(_redemptions.insert(), rows)
+
+    def _reverse(self, conn: Connection, lane: LaneIdentity, reversals: Sequence[PlannedReversal],
+                 checkout_id: int, txn_id: str, business_date: date, request_id: str, now: datetime,
+                 kind: str) -> None:
+        rows = []
+        for rev in reversals:
+            moved = conn.execute(
+                update(_lines)
+                .where(_lines.c.id == rev.list_line_id, _lines.c.redeemed_count >= rev.applications)
+                .values(redeemed_count=_lines.c.redeemed_count - rev.applications)
+            ).rowcount
+            if moved != 1:
+                raise RetryableConflict(f"list line {rev.list_line_id} count moved")
+            moved = conn.execute(
+                update(_offers)
+                .where(_offers.c.id == rev.offer_id, _offers.c.redeemed_count >= rev.applications,
+                       _offers.c.funded_spent_cents >= rev.funded_cents)
+                .values(
+                    redeemed_count=_offers.c.redeemed_count - rev.applications,
+                    funded_spent_cents=_offers.c.funded_spent_cents - rev.funded_cents,
+                    discount_given_cents=_offers.c.discount_given_cents - rev.discount_cents,
+                )
+            ).rowcount
+            if moved != 1:
+                raise RetryableConflict(f"offer {rev.offer_id} counters moved")
+            rows.append(dict(
+                event="reversed", checkout_id=checkout_id, transaction_id=txn_id, list_id=rev.list_id,
+                list_line_id=rev.list_line_id, list_line_no=rev.list_line_no, offer_id=rev.offer_id,
+                member_key=rev.member_key, store_id=lane.store_id, lane_code=lane.lane_code,
+                api_key_id=lane.api_key_id, business_date=business_date, applications=-rev.applications,
+                units=-rev.units, discount_cents=-rev.discount_cents, funded_cents=-rev.funded_cents,
+                handling_fee_cents=-rev.handling_fee_cents, funder_kind=rev.funder_kind,
+                manufacturer_id=rev.manufacturer_id, reverses_id=rev.redemption_id, reversal_kind=kind,
+                request_id=request_id, created_at=now,
+            ))
+        if rows:
+            conn.execute(_redemptions.insert(), rows)
+
+    def _record_basket(self, conn: Connection, req: QuoteRequest, basket: Basket, txn_id: str,
+                       member_key: int | None, discounts: dict[int, int], clawbacks: dict[int, int]) -> None:
+        conn.execute(_transactions.insert().values(
+            transaction_id=txn_id, store_id=req.store, member_key=member_key,
+            scanned_at_local=basket.scanned_at_local, utc_offset_minutes=basket.utc_offset_minutes,
+            business_date=basket.business_date, source="lane",
+        ))
+        rows = []
+        for line_no, (line, key) in enumerate(zip(req.lines, basket.product_keys), start=1):
+            discount = discounts.get(line_no, 0) - clawbacks.get(line_no, 0)
+            rows.append(dict(
+                transaction_id=txn_id, line_no=line_no, product_key=key, member_key=member_key,
+                business_date=basket.business_date, quantity=line.quantity,
+                amount_cents=line.amount_cents - discount, discount_cents=discount,
+            ))
+        conn.execute(_scan_lines.insert(), rows)
+
+    # --- void -----------------------------------------------------------------------------
+
+    def _void_once(self, conn: Connection, lane: LaneIdentity, transaction_id: str, req: VoidRequest,
+                   request_id: str) -> bytes:
+        now = self.clock.now()
+        row = conn.execute(
+            select(_checkouts.c.id, _checkouts.c.store_id, _checkouts.c.status, _checkouts.c.voided_at,
+                   _checkouts.c.kind, _checkouts.c.business_date)
+            .where(_checkouts.c.transaction_id == transaction_id)
+            .with_for_update()
+        ).first()
+        if row is None:
+            raise NotFound(f"no lane transaction {transaction_id!r}", code="unknown_transaction",
+                           field="transaction_id")
+        checkout_id, store_id, status, voided_at, kind, business_date = row
+        if store_id != lane.store_id:
+            raise Forbidden(f"transaction {transaction_id!r} belongs to another store", code="wrong_store",
+                            field="transaction_id")
+        if status == "voided":
+            raise Conflict(f"transaction {transaction_id!r} is already voided", code="already_voided",
+                           field="transaction_id", voided_at=_utc(voided_at).isoformat() if voided_at else None)
+        has_returns = conn.execute(
+            select(func.count()).select_from(_scan_lines)
+            .where(_scan_lines.c.transaction_id == transaction_id, _scan_lines.c.quantity < 0)
+        ).scalar_one()
+        if kind == "return" or has_returns:
+            raise Unprocessable("a basket with returned items cannot be voided; ring the items up again as a sale",
+                                code="return_not_voidable", field="transaction_id")
+        reversals = _open_redemptions(conn, [checkout_id], transaction_id_by_checkout={checkout_id: transaction_id})
+        self._reverse(conn, lane, reversals, checkout_id, transaction_id, business_date, request_id, now,
+                      kind="void")
+        moved = conn.execute(
+            update(_checkouts).where(_checkouts.c.id == checkout_id, _checkouts.c.status == "completed")
+            .values(status="voided", voided_at=now, void_reason=req.reason, void_lane_code=req.lane,
+                    void_request_id=request_id)
+        ).rowcount
+        if moved != 1:
+            raise RetryableConflict("checkout status moved")
+        # A voided sale never happened: the model must not learn from it. The checkout row and
+        # the redemption ledger keep the audit trail.
+        conn.execute(_scan_lines.delete().where(_scan_lines.c.transaction_id == transaction_id))
+        conn.execute(_transactions.delete().where(_transactions.c.transaction_id == transaction_id))
+        return VoidResponse(
+            status="voided", transaction_id=transaction_id, voided_at=now,
+            reversals=[_reversal_out(r) for r in reversals],
+        ).model_dump_json().encode()
+
+    # --- shared reading -------------------------------------------------------------------
+
+    def _basket(self, conn: Connection, lane: LaneIdentity, req: QuoteRequest, *, create_products: bool) -> Basket:
+        local, offset, business_date = self._local_time(req.scanned_at, lane.store_timezone)
+        skus = sorted({line.sku for line in req.lines})
+        keys = _product_keys(conn, skus)
+        missing = [sku for sku in skus if sku not in keys]
+        if missing and create_products:
+            keys.update(_ensure_products(conn, missing))
+        product_keys = [keys.get(line.sku) for line in req.lines]
+        basket_lines = [
+            rules.BasketLine(n, key, line.quantity, line.unit_price_cents, line.amount_cents)
+            for n, (line, key) in enumerate(zip(req.lines, product_keys), start=1)
+        ]
+        return Basket(business_date, local, offset, product_keys, basket_lines)
+
+    def _local_time(self, scanned_at: datetime, tz_name: str) -> tuple[datetime, int, date]:
+        zone = _zone(tz_name)
+        aware = scanned_at.replace(tzinfo=zone) if scanned_at.tzinfo is None else scanned_at.astimezone(zone)
+        now = self.clock.now()
+        if aware > now + MAX_FUTURE_SKEW:
+            raise Unprocessable("scanned_at is in the future (check the lane's clock)", code="scanned_at_in_future",
+                                field="scanned_at")
+        if aware < now - MAX_BASKET_AGE:
+            raise Unprocessable(f"scanned_at is more than {MAX_BASKET_AGE.days} days old", code="scanned_at_too_old",
+                                field="scanned_at")
+        offset = aware.utcoffset() or timedelta(0)
+        return aware.replace(tzinfo=None), int(offset.total_seconds() // 60), aware.date()
+
+    def _evaluate(self, conn: Connection, req: QuoteRequest, basket: Basket, *, lock: bool) -> Outcome:
+        member, shopping_list = _resolve(conn, req.identifier, basket.business_date)
+        terms: dict[int, rules.ListLineTerms] = {}
+        info: dict[int, LineInfo] = {}
+        evaluation = rules.Evaluation()
+        if shopping_list is not None:
+            list_terms, info = self._list_terms(conn, shopping_list, basket, lock=lock)
+            evaluation = rules.evaluate(list_terms, basket.basket_lines, basket.business_date)
+            if lock:
+                list_terms, evaluation = self._lock_offers(conn, shopping_list, basket, list_terms, evaluation)
+            terms = {t.list_line_id: t for t in list_terms.lines}
+        reversals: list[PlannedReversal] = []
+        if any(line.quantity < 0 for line in req.lines):
+            if req.original_transaction_id is not None or member is not None:
+                reversals = _plan_returns(conn, req, basket, member, lock=lock)
+                if member is None and reversals:
+                    member = _member_by_key(conn, reversals[0].member_key)
+        return Outcome(member, shopping_list, evaluation, terms, info, reversals)
+
+    def _lock_offers(self, conn: Connection, shopping_list: ListRow, basket: Basket, list_terms: rules.ListTerms,
+                     evaluation: rules.Evaluation) -> tuple[rules.ListTerms, rules.Evaluation]:
+        """Lock the offers the basket redeems (ascending id) and re-evaluate on their locked counters.
+
+        Only offers actually redeemed are locked, so a popular offer printed on many lists
+        does not serialize lanes that do not redeem it.
+        """
+        locked: set[int] = set()
+        while True:
+            wanted = {a.offer_id for a in evaluation.applied} - locked
+            if not wanted:
+                return list_terms, evaluation
+            if not self.is_sqlite:
+                conn.execute(
+                    select(_offers.c.id).where(_offers.c.id.in_(sorted(wanted))).order_by(_offers.c.id).with_for_update()
+                ).all()
+            locked |= wanted
+            fresh = _offer_counters(conn, locked)
+            list_terms = _with_counters(list_terms, fresh)
+            evaluation = rules.evaluate(list_terms, basket.basket_lines, basket.business_date)
+
+    def _list_terms(self, conn: Connection, shopping_list: ListRow, basket: Basket, *,
+                    lock: bool) -> tuple[rules.ListTerms, dict[int, LineInfo]]:
+        query = (
+            select(
+                _lines.c.id, _lines.c.line_no, _lines.c.offer_id, _lines.c.description, _lines.c.benefit_kind,
+                _lines.c.benefit_value, _lines.c.min_quantity, _lines.c.redemption_limit, _lines.c.redeemed_count,
+                _lines.c.valid_from, _lines.c.valid_to,
+                _offers.c.status, _offers.c.valid_from, _offers.c.valid_to, _offers.c.funded_share_bp,
+                _offers.c.handling_fee_cents, _offers.c.budget_cents, _offers.c.max_redemptions,
+                _offers.c.redeemed_count, _offers.c.funded_spent_cents, _offers.c.funder_kind,
+                _offers.c.manufacturer_id, _offers.c.stackable, _offers.c.offer_code,
+            )
+            .join(_offers, _offers.c.id == _lines.c.offer_id)
+            .where(_lines.c.list_id == shopping_list.list_id)
+            .order_by(_lines.c.line_no)
+        )
+        if lock and not self.is_sqlite:
+            # Lanes scanning the same list queue here; other lists are not held up.
+            query = query.with_for_update(of=_lines)
+        rows = conn.execute(query).all()
+        offer_ids = sorted({row[2] for row in rows})
+        known = sorted({k for k in basket.product_keys if k is not None})
+        scope: dict[int, set[int]] = defaultdict(set)
+        if offer_ids and known:
+            for offer_id, product_key in conn.execute(
+                select(_scope.c.offer_id, _scope.c.product_key)
+                .where(_scope.c.offer_id.in_(offer_ids), _scope.c.product_key.in_(known))
+            ):
+                scope[offer_id].add(product_key)
+        lines = []
+        info: dict[int, LineInfo] = {}
+        for row in rows:
+            offer = rules.OfferTerms(
+                offer_id=row[2], status=row[11], valid_from=row[12], valid_to=row[13], funded_share_bp=row[14],
+                handling_fee_cents=row[15], budget_cents=row[16], max_redemptions=row[17], redeemed_count=row[18],
+                funded_spent_cents=row[19], funder_kind=row[20], manufacturer_id=row[21], stackable=bool(row[22]),
+            )
+            lines.append(rules.ListLineTerms(
+                list_line_id=row[0], line_no=row[1], offer=offer, benefit_kind=row[4], benefit_value=row[5],
+                min_quantity=row[6], redemption_limit=row[7], redeemed_count=row[8], valid_from=row[9],
+                valid_to=row[10], product_keys=frozenset(scope.get(row[2], ())),
+            ))
+            info[row[0]] = LineInfo(offer_code=row[23], description=row[3])
+        terms = rules.ListTerms(shopping_list.list_id, shopping_list.status, shopping_list.period_start,
+                                shopping_list.period_end, tuple(lines))
+        return terms, info
+
+    # --- idempotency ----------------------------------------------------------------------
+
+    def _replay(self, req: CompleteRequest, digest: str) -> bytes | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(_checkouts.c.request_sha256, _checkouts.c.response_body, _checkouts.c.status)
+                .where(_checkouts.c.store_id == req.store, _checkouts.c.lane_code == req.lane,
+                       _checkouts.c.pos_transaction_id == req.pos_transaction_id)
+            ).first()
+            conn.rollback()
+        if row is None:
+            return None
+        if row[0] != digest:
+            raise Conflict(
+                "this idempotency key (store, lane, pos_transaction_id) was already used with a different body",
+                code="idempotency_conflict", field="pos_transaction_id",
+            )
+        return bytes(row[1])
+
+    def _transaction_exists(self, transaction_id: str) -> bool:
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(_transactions.c.transaction_id).where(_transactions.c.transaction_id == transaction_id)
+            ).first()
+            conn.rollback()
+        return found is not None
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            if self.is_sqlite:
+                # Take the write lock before reading the counters, so read-decide-write is atomic.
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+
+
+# --- helpers (module level: plain functions over a connection) -----------------------------
+
+
+def _utc(moment: datetime) -> datetime:
+    """SQLite hands timestamps back naive; they were written in UTC."""
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+def _check_lane(lane: LaneIdentity, store: str, lane_code: str) -> None:
+    if store != lane.store_id:
+        raise Forbidden(f"this API key belongs to store {lane.store_id!r}, not {store!r}", code="wrong_store",
+                        field="store")
+    if lane_code != lane.lane_code:
+        raise Forbidden(f"this API key belongs to lane {lane.lane_code!r}, not {lane_code!r}", code="wrong_lane",
+                        field="lane")
+
+
+def _is_transient(exc: DBAPIError) -> bool:
+    """Deadlock / serialization failure (PostgreSQL) or a busy database (SQLite): worth a retry."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate in {"40001", "40P01", "55P03"}:
+        return True
+    return "database is locked" in str(exc.orig)
+
+
+def _member_by_card(conn: Connection, card: str) -> MemberRow | None:
+    row = conn.execute(
+        select(_members.c.id, _members.c.member_id, _members.c.first_name).where(_members.c.card_number == card)
+    ).first()
+    return MemberRow(*row) if row else None
+
+
+def _member_by_key(conn: Connection, member_key: int) -> MemberRow | None:
+    row = conn.execute(
+        select(_members.c.id, _members.c.member_id, _members.c.first_name).where(_members.c.id == member_key)
+    ).first()
+    return MemberRow(*row) if row else None
+
+
+_LIST_COLUMNS = (_lists.c.id, _lists.c.list_number, _lists.c.member_key, _lists.c.period_start,
+                 _lists.c.period_end, _lists.c.status)
+
+
+def _list_by_serial(conn: Connection, serial: int) -> ListRow | None:
+    row = conn.execute(select(*_LIST_COLUMNS).where(_lists.c.id == serial)).first()
+    return ListRow(*row) if row else None
+
+
+def _current_list(conn: Connection, member_key: int, day: date) -> ListRow | None:
+    row = conn.execute(
+        select(*_LIST_COLUMNS)
+        .where(_lists.c.member_key == member_key, _lists.c.status == "active",
+               _lists.c.period_start <= day, _lists.c.period_end >= day)
+        .order_by(_lists.c.period_start.desc(), _lists.c.id.desc())
+        .limit(1)
+    ).first()
+    return ListRow(*row) if row else None
+
+
+def _resolve(conn: Connection, identifier: str | None, day: date) -> tuple[MemberRow | None, ListRow | None]:
+    """The member and list behind a scanned identifier: a list barcode, else a card number."""
+    if identifier is None:
+        return None, None
+    looks_like_list = len(identifier) == 13 and identifier.isdigit() and identifier.startswith("04")
+    if looks_like_list:
+        try:
+            serial = parse_list_number(identifier)
+        except ListNumberError as exc:
+            member = _member_by_card(conn, identifier)  # a card number may share the shape
+            if member is not None:
+                return member, _current_list(conn, member.member_key, day)
+            raise Unprocessable(f"not a valid shopping-list barcode: {exc.reason}", code="bad_list_number",
+                                field="identifier") from exc
+        shopping_list = _list_by_serial(conn, serial)
+        if shopping_list is not None:
+            return _member_by_key(conn, shopping_list.member_key), shopping_list
+        member = _member_by_card(conn, identifier)
+        if member is None:
+            raise NotFound(f"no shopping list {identifier}", code="unknown_list", field="identifier")
+        return member, _current_list(conn, member.member_key, day)
+    member = _member_by_card(conn, identifier)
+    if member is None:
+        raise NotFound(f"no member with card {identifier!r}", code="unknown_card", field="identifier")
+    return member, _current_list(conn, member.member_key, day)
+
+
+def _product_keys(conn: Connection, skus: Sequence[str]) -> dict[str, int]:
+    if not skus:
+        return {}
+    rows = conn.execute(select(_products.c.sku, _products.c.id).where(_products.c.sku.in_(list(skus))))
+    return {sku: key for sku, key in rows}
+
+
+def _ensure_products(conn: Connection, skus: Sequence[str]) -> dict[str, int]:
+    """Placeholder catalog rows for skus the lane sold but the catalog does not know yet.
+
+    ``ON CONFLICT DO NOTHING`` so two lanes selling the same new item do not collide.
+    """
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    conn.execute(
+        dialect_insert(_products).on_conflict_do_nothing(index_elements=["sku"]),
+        [dict(sku=sku, name=f"Unknown item {sku}", is_placeholder=True) for sku in skus],
+    )
+    return _product_keys(conn, skus)
+
+
+def _offer_counters(conn: Connection, offer_ids: set[int]) -> dict[int, tuple[Any, ...]]:
+    rows = conn.execute(
+        select(_offers.c.id, _offers.c.status, _offers.c.redeemed_count, _offers.c.funded_spent_cents,
+               _offers.c.budget_cents, _offers.c.max_redemptions)
+        .where(_offers.c.id.in_(sorted(offer_ids)))
+    )
+    return {row[0]: tuple(row[1:]) for row in rows}
+
+
+def _with_counters(list_terms: rules.ListTerms, fresh: dict[int, tuple[Any, ...]]) -> rules.ListTerms:
+    lines = []
+    for t in list_terms.lines:
+        values = fresh.get(t.offer.offer_id)
+        if values is not None:
+            status, redeemed, spent, budget, cap = values
+            t = replace(t, offer=replace(t.offer, status=status, redeemed_count=redeemed, funded_spent_cents=spent,
+                                         budget_cents=budget, max_redemptions=cap))
+        lines.append(t)
+    return replace(list_terms, lines=tuple(lines))
+
+
+# --- returns --------------------------------------------------------------------------------
+
+
+def _plan_returns(conn: Connection, req: QuoteRequest, basket: Basket, member: MemberRow | None, *,
+                  lock: bool) -> list[PlannedReversal]:
+    """Which earlier redemptions the returned lines take back.
+
+    Returned units are matched to an original sale: the one named by
+    ``original_transaction_id``, else the member's latest lane sale (last 90 days) holding
+    that product. After the return, an original redemption keeps only as many applications
+    as the units still kept support (``kept // min_quantity``); the rest are reversed, with
+    their share of the discount and of the funder's money (rounded half up; the last
+    application takes back exactly what is left).
+    """
+    returned: dict[int, int] = defaultdict(int)  # product -> units returned in this basket
+    return_lines: dict[int, list[int]] = defaultdict(list)  # product -> return line numbers
+    for line in basket.basket_lines:
+        if line.quantity < 0 and line.product_key is not None:
+            returned[line.product_key] += -line.quantity
+            return_lines[line.product_key].append(line.line_no)
+    if not returned:
+        return []
+    originals = _originals(conn, req, member, sorted(returned), basket.business_date)
+    # attribute returned units to originals: one original per product (the named one, or the latest)
+    plans: list[PlannedReversal] = []
+    by_original: dict[str, list[int]] = defaultdict(list)
+    for product_key, txn in originals.items():
+        by_original[txn].append(product_key)
+    for txn, products in by_original.items():
+        plans.extend(_plan_original(conn, txn, {p: returned[p] for p in products}, return_lines, basket, lock=lock))
+    return plans
+
+
+def _originals(conn: Connection, req: QuoteRequest, member: MemberRow | None, products: list[int],
+               day: date) -> dict[int, str]:
+    if req.original_transaction_id is not None:
+        row = conn.execute(
+            select(_checkouts.c.status, _checkouts.c.kind)
+            .where(_checkouts.c.transaction_id == req.original_transaction_id)
+        ).first()
+        if row is None:
+            raise NotFound(f"no lane sale {req.original_transaction_id!r} to return against",
+                           code="unknown_transaction", field="original_transaction_id")
+        if row[0] == "voided":
+            raise Conflict(f"sale {req.original_transaction_id!r} was voided", code="original_voided",
+                           field="original_transaction_id")
+        return {p: req.original_transaction_id for p in products}
+    assert member is not None
+    rows = conn.execute(
+        select(_scan_lines.c.product_key, _checkouts.c.transaction_id)
+        .join(_checkouts, _checkouts.c.transaction_id == _scan_lines.c.transaction_id)
+        .where(
+            _checkouts.c.member_key == member.member_key,
+            _checkouts.c.status == "completed",
+            _checkouts.c.business_date >= day - timedelta(days=RETURN_LOOKBACK_DAYS),
+            _scan_lines.c.product_key.in_(products),
+            _scan_lines.c.quantity > 0,
+        )
+        .order_by(_checkouts.c.completed_at.desc(), _checkouts.c.id.desc())
+    )
+    found: dict[int, str] = {}
+    for product_key, txn in rows:
+        found.setdefault(product_key, txn)
+    return found
+
+
+def _plan_original(conn: Connection, txn: str, returned_now: dict[int, int], return_lines: dict[int, list[int]],
+                   basket: Basket, *, lock: bool) -> list[PlannedReversal]:
+    query = select(_checkouts.c.id).where(_checkouts.c.transaction_id == txn, _checkouts.c.status == "completed")
+    if lock:
+        # Returns and voids against the same sale queue here, so an application is taken back once.
+        query = query.with_for_update()
+    checkout = conn.execute(query).first()
+    if checkout is None:
+        return []
+    open_rows = _open_redemptions(conn, [checkout[0]], transaction_id_by_checkout={checkout[0]: txn})
+    if not open_rows:
+        return []
+    offer_ids = sorted({r.offer_id for r in open_rows})
+    bought = dict(conn.execute(
+        select(_scan_lines.c.product_key, func.sum(_scan_lines.c.quantity))
+        .where(_scan_lines.c.transaction_id == txn, _scan_lines.c.quantity > 0)
+        .group_by(_scan_lines.c.product_key)
+    ).all())
+    # units of this sale already returned earlier (returns recorded against it)
+    earlier = dict(conn.execute(
+        select(_scan_lines.c.product_key, func.sum(-_scan_lines.c.quantity))
+        .join(_checkouts, _checkouts.c.transaction_id == _scan_lines.c.transaction_id)
+        .where(_checkouts.c.original_transaction_id == txn, _checkouts.c.status == "completed",
+               _scan_lines.c.quantity < 0)
+        .group_by(_scan_lines.c.product_key)
+    ).all())
+    products = sorted(set(bought) | set(returned_now))
+    scope: dict[int, set[int]] = defaultdict(set)
+    for offer_id, product_key in conn.execute(
+        select(_scope.c.offer_id, _scope.c.product_key)
+        .where(_scope.c.offer_id.in_(offer_ids), _scope.c.product_key.in_(products))
+    ):
+        scope[offer_id].add(product_key)
+    min_quantity = dict(conn.execute(
+        select(_lines.c.id, _lines.c.min_quantity).where(_lines.c.id.in_(sorted({r.list_line_id for r in open_rows})))
+    ).all())
+    plans = []
+    for open_row in open_rows:
+        in_scope = scope.get(open_row.offer_id, set())
+        returned_in_scope = sum(returned_now.get(p, 0) for p in in_scope)
+        if returned_in_scope == 0:
+            continue
+        kept = sum(int(bought.get(p, 0)) - int(earlier.get(p, 0)) - returned_now.get(p, 0) for p in in_scope)
+        supported = max(0, kept) // max(1, min_quantity.get(open_row.list_line_id, 1))
+        take = open_row.applications - supported
+        if take <= 0:
+            continue
+        plan = _portion(open_row, take)
+        lines = [n for p in sorted(in_scope) for n in return_lines.get(p, [])]
+        plans.append(replace(plan, clawback=_spread_clawback(plan.discount_cents, lines, basket)))
+    return plans
+
+
+def _portion(open_row: PlannedReversal, take: int) -> PlannedReversal:
+    """``take`` of the row's open applications, with their share of the money."""
+    if take >= open_row.applications:
+        return open_row
+    share = lambda cents: rules.round_half_up_div(cents * take, open_row.applications)  # noqa: E731
+    return replace(open_row, applications=take, units=open_row.units * take // open_row.applications,
+                   discount_cents=share(open_row.discount_cents), funded_cents=share(open_row.funded_cents),
+                   handling_fee_cents=share(open_row.handling_fee_cents))
+
+
+def _spread_clawback(cents: int, line_nos: list[int], basket: Basket) -> dict[int, int]:
+    """Put a reversed discount on the returned lines it came from, never beyond a line's refund."""
+    amounts = {line.line_no: -line.amount_cents for line in basket.basket_lines}
+    spread: dict[int, int] = {}
+    left = cents
+    for line_no in line_nos:
+        take = min(left, amounts.get(line_no, 0))
+        if take > 0:
+            spread[line_no] = take
+            left -= take
+    return spread
+
+
+def _clawbacks(reversals: Sequence[PlannedReversal]) -> dict[int, int]:
+    total: dict[int, int] = defaultdict(int)
+    for rev in reversals:
+        for line_no, cents in rev.clawback.items():
+            total[line_no] += cents
+    return dict(total)
+
+
+def _open_redemptions(conn: Connection, checkout_ids: list[int], *,
+                      transaction_id_by_checkout: dict[int, str]) -> list[PlannedReversal]:
+    """The redemptions of these checkouts net of earlier reversals (what a void would take back)."""
+    r = _redemptions
+    redeemed = conn.execute(
+        select(r.c.id, r.c.checkout_id, r.c.list_line_id, r.c.list_line_no, r.c.list_id, r.c.offer_id,
+               r.c.member_key, r.c.applications, r.c.units, r.c.discount_cents, r.c.funded_cents,
+               r.c.handling_fee_cents, r.c.funder_kind, r.c.manufacturer_id, _lines.c.description)
+        .join(_lines, _lines.c.id == r.c.list_line_id)
+        .where(r.c.checkout_id.in_(checkout_ids), r.c.event == "redeemed")
+        .order_by(r.c.id)
+    ).all()
+    if not redeemed:
+        return []
+    reversed_sums = {
+        row[0]: row[1:]
+        for row in conn.execute(
+            select(r.c.reverses_id, func.sum(r.c.applications), func.sum(r.c.units), func.sum(r.c.discount_cents),
+                   func.sum(r.c.funded_cents), func.sum(r.c.handling_fee_cents))
+            .where(r.c.reverses_id.in_([row[0] for row in redeemed]))
+            .group_by(r.c.reverses_id)
+        )
+    }
+    open_rows = []
+    for row in redeemed:
+        back = reversed_sums.get(row[0], (0, 0, 0, 0, 0))
+        applications = row[7] + int(back[0] or 0)
+        if applications <= 0:
+            continue
+        open_rows.append(PlannedReversal(
+            redemption_id=row[0], original_checkout_id=row[1],
+            original_transaction_id=transaction_id_by_checkout[row[1]], list_line_id=row[2], list_line_no=row[3],
+            list_id=row[4], offer_id=row[5], member_key=row[6], applications=applications,
+            units=row[8] + int(back[1] or 0), discount_cents=row[9] + int(back[2] or 0),
+            funded_cents=row[10] + int(back[3] or 0), handling_fee_cents=row[11] + int(back[4] or 0),
+            funder_kind=row[12], manufacturer_id=row[13], description=row[14],
+        ))
+    return open_rows
+
+
+# --- answers --------------------------------------------------------------------------------
+
+
+def _reversal_out(rev: PlannedReversal) -> ReversalOut:
+    return ReversalOut(offer_id=rev.offer_id, list_line_no=rev.list_line_no,
+                       original_transaction_id=rev.original_transaction_id, applications=rev.applications,
+                       discount_cents=rev.discount_cents, funder_cents=rev.funded_cents)
+
+
+def _response(status: str, req: QuoteRequest, basket: Basket, outcome: Outcome) -> bytes:
+    evaluation = outcome.evaluation
+    clawbacks = _clawbacks(outcome.reversals)
+    per_line: dict[int, list[LineOfferOut]] = defaultdict(list)
+    for applied in evaluation.applied:
+        for allocation in applied.allocations:
+            per_line[allocation.basket_line_no].append(
+                LineOfferOut(offer_id=applied.offer_id, list_line_no=applied.list_line_no,
+                             discount_cents=allocation.discount_cents)
+            )
+    lines = []
+    for n, line in enumerate(req.lines, start=1):
+        discount = evaluation.line_discounts.get(n, 0) - clawbacks.get(n, 0)
+        lines.append(LineOut(line_no=n, sku=line.sku, quantity=line.quantity, amount_cents=line.amount_cents,
+                             discount_cents=discount, net_amount_cents=line.amount_cents - discount,
+                             offers=per_line.get(n, [])))
+    redemptions = []
+    for applied in evaluation.applied:
+        terms = outcome.terms[applied.list_line_id]
+        info = outcome.info[applied.list_line_id]
+        redemptions.append(RedemptionOut(
+            offer_id=applied.offer_id, offer_code=info.offer_code, list_line_no=applied.list_line_no,
+            description=info.description, applications=applied.applications, units=applied.units,
+            discount_cents=applied.discount_cents, funded_by=terms.offer.funder_kind,  # type: ignore[arg-type]
+            manufacturer_id=terms.offer.manufacturer_id, funder_cents=applied.funded_cents,
+            retailer_cents=applied.discount_cents - applied.funded_cents,
+        ))
+    not_applied = [
+        NotAppliedOut(offer_id=n.offer_id, list_line_no=n.list_line_no,
+                      description=outcome.info[n.list_line_id].description, reason=n.reason.value,
+                      message=rules.REASON_TEXT[n.reason])
+        for n in evaluation.not_applied
+    ]
+    total_amount = sum(line.amount_cents for line in req.lines)
+    total_discount = sum(line.discount_cents for line in lines)
+    receipt = _receipt(outcome, redemptions, total_discount)
+    return CheckoutResponse(
+        status=status,  # type: ignore[arg-type]
+        transaction_id=transaction_id_for(req.store, req.lane, req.pos_transaction_id),
+        store=req.store, lane=req.lane, pos_transaction_id=req.pos_transaction_id,
+        business_date=basket.business_date,
+        member=MemberOut(member_id=outcome.member.member_id, first_name=outcome.member.first_name)
+        if outcome.member else None,
+        shopping_list=ListRef(list_number=outcome.shopping_list.list_number,
+                              period_start=outcome.shopping_list.period_start,
+                              period_end=outcome.shopping_list.period_end, status=outcome.shopping_list.status)
+        if outcome.shopping_list else None,
+        lines=lines, redemptions=redemptions, not_applied=not_applied,
+        reversals=[_reversal_out(r) for r in outcome.reversals],
+        total_amount_cents=total_amount, total_discount_cents=total_discount,
+        total_due_cents=total_amount - total_discount, receipt=receipt,
+    ).model_dump_json().encode()
+
+
+RECEIPT_WIDTH = 40
+
+
+def _receipt_line(label: str, amount: str) -> str:
+    room = RECEIPT_WIDTH - len(amount) - 1
+    return f"{label[:room]:<{room}} {amount}"
+
+
+def _receipt(outcome: Outcome, redemptions: list[RedemptionOut], total_discount: int) -> list[str]:
+    lines: list[str] = []
+    if outcome.shopping_list is not None:
+        lines.append(f"SHOPPING LIST {outcome.shopping_list.list_number}")
+    elif outcome.member is not None:
+        lines.append(f"MEMBER {outcome.member.member_id}")
+    for r in redemptions:
+        lines.append(_receipt_line(r.description or f"Offer {r.offer_code}", "-" + format_money(r.discount_cents)))
+    for rev in outcome.reversals:
+        lines.append(_receipt_line(f"RETURNED: {rev.description}", format_money(rev.discount_cents)))
+    if redemptions or outcome.reversals:
+        lines.append(_receipt_line("YOUR LIST SAVINGS", format_money(total_discount)))
+    return lines
+
+
+def _member_list_body(conn: Connection, member: MemberRow, shopping_list: ListRow) -> bytes:
+    rows = conn.execute(
+        select(_lines.c.line_no, _lines.c.offer_id, _lines.c.description, _lines.c.benefit_text,
+               _lines.c.benefit_kind, _lines.c.benefit_value, _lines.c.min_quantity, _lines.c.redemption_limit,
+               _lines.c.redeemed_count, _lines.c.valid_from, _lines.c.valid_to)
+        .where(_lines.c.list_id == shopping_list.list_id).order_by(_lines.c.line_no)
+    ).all()
+    offer_ids = sorted({row[1] for row in rows})
+    skus: dict[int, list[str]] = defaultdict(list)
+    if offer_ids:
+        for offer_id, sku in conn.execute(
+            select(_scope.c.offer_id, _products.c.sku).join(_products, _products.c.id == _scope.c.product_key)
+            .where(_scope.c.offer_id.in_(offer_ids)).order_by(_scope.c.offer_id, _products.c.sku)
+        ):
+            if len(skus[offer_id]) < LIST_SKUS_SHOWN:
+                skus[offer_id].append(sku)
+    content_table = ShoppingListContent.__table__
+    content = conn.execute(
+        select(content_table.c.kind, content_table.c.title, content_table.c.body)
+        .where(content_table.c.list_id == shopping_list.list_id).order_by(content_table.c.position)
+    ).all()
+    return MemberListResponse(
+        member=MemberOut(member_id=member.member_id, first_name=member.first_name),
+        list_number=shopping_list.list_number, period_start=shopping_list.period_start,
+        period_end=shopping_list.period_end, status=shopping_list.status,
+        lines=[
+            ListLineOut(line_no=row[0], offer_id=row[1], description=row[2], benefit=row[3], benefit_kind=row[4],
+                        benefit_value=row[5], min_quantity=row[6], redemption_limit=row[7], redeemed_count=row[8],
+                        valid_from=row[9], valid_to=row[10], skus=skus.get(row[1], []))
+            for row in rows
+        ],
+        content=[ListContentOut(kind=k, title=t, body=b) for k, t, b in content],
+    ).model_dump_json().encode()
+
+
+__all__ = ["CheckoutError", "CheckoutService", "request_sha256", "transaction_id_for"]
