@@ -1,0 +1,431 @@
+"""Building one cohort's shopping lists for one period: eligibility, hold-outs, selection, storage.
+
+Idempotent: a period and cohort with a complete build is left alone unless ``rebuild`` is
+asked (then its lists are marked ``replaced`` and built again, refused once anything on them
+was redeemed). Replayable: ``as_of`` is the data cut-off, the hold-out seed is derived from
+the period, and the model view is built for that date.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Callable
+
+import numpy as np
+import scipy.sparse as sp
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from ..clock import Clock, SystemClock
+from ..models.lists import ListBuild, ListHoldout, ShoppingList, ShoppingListContent, ShoppingListLine
+from ..models.members import Member
+from ..models.offers import BRAND_LOYALTIES, LIFECYCLE_STAGES, USAGE_TIERS, ContentItem
+from ..offers.service import content_valid_in
+from .bulk import bulk_insert
+from .cadence import COHORTS, cohort_for_date, holdout_seed, member_cohorts, period_end
+from .eligibility import EligibilityInputs, eligible_members
+from .model_view import ModelView
+from .offer_inputs import PreparedOffers, prepare_offers
+from .selection import MemberArrays, Selection, SelectionParams, select_lines, uniform_hash
+from .serials import allocate_list_numbers
+from .settings import ListSettings
+
+ModelProvider = Callable[[date], ModelView]
+
+
+class BuildError(ValueError):
+    """A build refused for a business reason."""
+
+
+@dataclass
+class BuildResult:
+    build_id: int
+    period_start: date
+    period_end: date
+    cohort: str
+    as_of: date
+    created: bool
+    counts: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        for key in ("period_start", "period_end", "as_of"):
+            out[key] = out[key].isoformat()
+        return out
+
+
+@dataclass
+class _Members:
+    """Eligible, not held-out members of the build, aligned with the model view."""
+
+    member_key: np.ndarray
+    model_pos: np.ndarray
+    store_id: np.ndarray  # object
+    winback: np.ndarray  # bool
+    lifecycle_stage: np.ndarray
+    value_tier: np.ndarray
+    face_cap_cents: np.ndarray
+
+
+def face_caps(value_tier: np.ndarray, n_value_tiers: int, caps: tuple[int, ...]) -> np.ndarray:
+    """The member's list face-value cap: the value tier scaled onto the configured caps."""
+    caps_arr = np.asarray(caps, dtype=np.int64)
+    if n_value_tiers <= 1 or caps_arr.shape[0] == 1:
+        return np.full(value_tier.shape, caps_arr[-1], dtype=np.int64)
+    idx = np.rint(np.clip(value_tier, 0, n_value_tiers - 1) * (caps_arr.shape[0] - 1) / (n_value_tiers - 1))
+    return caps_arr[idx.astype(np.int64)]
+
+
+def _live_build(session: Session, period_start: date, cohort: str) -> ListBuild | None:
+    return session.execute(
+        select(ListBuild).where(ListBuild.period_start == period_start, ListBuild.cohort == cohort,
+                                ListBuild.status.in_(("building", "complete")))
+    ).scalar_one_or_none()
+
+
+def _replace(session: Session, build: ListBuild) -> None:
+    redeemed = session.execute(
+        select(func.count()).select_from(ShoppingListLine)
+        .join(ShoppingList, ShoppingList.id == ShoppingListLine.list_id)
+        .where(ShoppingList.build_id == build.id, ShoppingListLine.redeemed_count > 0)
+    ).scalar_one()
+    if redeemed:
+        raise BuildError(
+            f"lists of {build.period_start} cohort {build.cohort} already have {redeemed} redeemed "
+            "line(s); they cannot be rebuilt"
+        )
+    session.execute(update(ShoppingList).where(ShoppingList.build_id == build.id).values(status="replaced"))
+    build.status = "replaced"
+    session.flush()
+
+
+def _member_table(session: Session) -> dict[str, np.ndarray]:
+    rows = session.execute(
+        select(Member.id, Member.status, Member.mail_opt_in, Member.app_opt_in, Member.home_store_id)
+        .order_by(Member.id)
+    ).all()
+    if not rows:
+        return {"member_key": np.empty(0, np.int64), "active": np.empty(0, bool),
+                "opted_in": np.empty(0, bool), "store_id": np.empty(0, object)}
+    key, status, mail, app, store = zip(*rows)
+    return {
+        "member_key": np.array(key, dtype=np.int64),
+        "active": np.array(status, dtype=object) == "active",
+        "opted_in": np.array(mail, dtype=bool) | np.array(app, dtype=bool),
+        "store_id": np.array(store, dtype=object),
+    }
+
+
+def _recent_regular_list_members(session: Session, since: date, before: date) -> np.ndarray:
+    keys = session.execute(
+        select(ShoppingList.member_key).distinct()
+        .where(ShoppingList.kind == "regular", ShoppingList.period_start >= since,
+               ShoppingList.period_start < before, ShoppingList.status != "replaced")
+    ).scalars().all()
+    return np.array(sorted(keys), dtype=np.int64)
+
+
+def choose_members(
+    session: Session, view: ModelView, cohort: str, seed: int, settings: ListSettings, as_of: date
+) -> tuple[_Members, dict[str, int], np.ndarray]:
+    """Eligible members of the cohort, minus the member-level hold-out (returned separately)."""
+    table = _member_table(session)
+    keys = table["member_key"]
+    pos = view.positions(keys)
+    known = pos >= 0
+    safe = np.where(known, pos, 0)
+    spend = np.where(known, view.weekly_spend_cents[safe], 0)
+    prior = np.where(known, view.prior_weekly_spend_cents[safe], 0)
+    stage = np.where(known, view.lifecycle_stage[safe], LIFECYCLE_STAGES.index("new")).astype(np.int8)
+    recent = _recent_regular_list_members(
+        session, as_of - timedelta(weeks=settings.winback_lookback_weeks), as_of)
+    eligibility = eligible_members(
+        EligibilityInputs(
+            member_key=keys, is_active=table["active"], opted_in=table["opted_in"],
+            in_cohort=member_cohorts(keys) == cohort, weekly_spend_cents=spend,
+            prior_weekly_spend_cents=prior, lifecycle_stage=stage,
+            had_recent_list=np.isin(keys, recent),
+        ),
+        settings.min_weekly_spend_cents,
+    )
+    chosen = eligibility.any & known
+    held = chosen & (uniform_hash(seed, keys) < settings.holdout_share)
+    take = chosen & ~held
+    value_tier = np.where(known, view.value_tier[safe], 0).astype(np.int8)
+    members = _Members(
+        member_key=keys[take],
+        model_pos=pos[take],
+        store_id=table["store_id"][take],
+        winback=eligibility.winback[take],
+        lifecycle_stage=stage[take],
+        value_tier=value_tier[take],
+        face_cap_cents=face_caps(value_tier[take], view.n_value_tiers, settings.face_caps_cents),
+    )
+    counts = {
+        "members": int(keys.shape[0]),
+        "in_cohort": int((member_cohorts(keys) == cohort).sum()),
+        "eligible_regular": int((eligibility.regular & known).sum()),
+        "eligible_winback": int((eligibility.winback & known).sum()),
+        "held_out": int(held.sum()),
+    }
+    return members, counts, keys[held]
+
+
+def score_members(view: ModelView, prepared: PreparedOffers, members: _Members, horizon_days: int) -> sp.csr_matrix:
+    """Probabilities (members x offers): the model scores each distinct scope once."""
+    if len(prepared) == 0 or members.member_key.shape[0] == 0:
+        return sp.csr_matrix((members.member_key.shape[0], len(prepared)))
+    by_scope = view.score(prepared.scopes, horizon_days, members.model_pos)
+    return sp.csr_matrix(by_scope[:, prepared.scope_column])
+
+
+def select_for(
+    view: ModelView, prepared: PreparedOffers, members: _Members, settings: ListSettings, seed: int
+) -> Selection:
+    member_arrays = MemberArrays(
+        member_key=members.member_key,
+        brand_loyalty=view.brand_loyalty[members.model_pos],
+        usage_tier=view.usage_tier[members.model_pos],
+        lifecycle_stage=members.lifecycle_stage,
+        face_cap_cents=members.face_cap_cents,
+    )
+    probabilities = score_members(view, prepared, members, settings.period_days)
+    params = SelectionParams(
+        max_lines=settings.max_lines, tier_weights=settings.tier_weights,
+        redemption_rate=settings.redemption_rate, holdout_seed=seed,
+    )
+    return select_lines(probabilities, member_arrays, prepared.arrays, params)
+
+
+def choose_content(
+    items: list[ContentItem], view: ModelView, members: _Members, max_content: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(member position, item position) pairs: at most ``max_content`` items per member,
+    highest priority first. Vectorized over members; the loop is over the few items."""
+    n = members.member_key.shape[0]
+    taken = np.zeros(n, dtype=np.int64)
+    out_m: list[np.ndarray] = []
+    out_i: list[np.ndarray] = []
+    if max_content <= 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    categories = view.category_index()
+    for i, item in enumerate(items):
+        mask = taken < max_content
+        if item.category:
+            col = categories.get(item.category.lower())
+            if col is None:
+                continue
+            mask &= view.brand_loyalty[members.model_pos, col] >= 0  # buys in the category
+        if item.target_stages:
+            stages = [LIFECYCLE_STAGES.index(s) for s in item.target_stages]
+            mask &= np.isin(members.lifecycle_stage, stages)
+        if item.min_value_tier:
+            mask &= members.value_tier >= item.min_value_tier
+        idx = np.flatnonzero(mask)
+        taken[idx] += 1
+        out_m.append(idx)
+        out_i.append(np.full(idx.shape[0], i, dtype=np.int64))
+    if not out_m:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    m = np.concatenate(out_m)
+    it = np.concatenate(out_i)
+    order = np.lexsort((it, m))
+    return m[order], it[order]
+
+
+def _cell_name(loyalty: int, tier: int) -> str:
+    return "unsegmented" if loyalty < 0 or tier < 0 else f"{BRAND_LOYALTIES[loyalty]}:{USAGE_TIERS[tier]}"
+
+
+def _store(
+    session: Session,
+    build: ListBuild,
+    prepared: PreparedOffers,
+    members: _Members,
+    selection: Selection,
+    content: tuple[np.ndarray, np.ndarray],
+    content_items: list[ContentItem],
+    held_member_keys: np.ndarray,
+    settings: ListSettings,
+    now: datetime,
+    model_as_of: str,
+) -> dict[str, int]:
+    n_lines = selection.member.shape[0]
+    list_members = np.unique(selection.member)  # members with at least one offer line
+    serials = allocate_list_numbers(session, int(list_members.shape[0])) if list_members.shape[0] else []
+    list_id_of = np.full(members.member_key.shape[0], -1, dtype=np.int64)
+    list_id_of[list_members] = [s for s, _ in serials]
+    face_total = np.bincount(selection.member, weights=selection.face_cents,
+                             minlength=members.member_key.shape[0]).astype(np.int64)
+    line_count = np.bincount(selection.member, minlength=members.member_key.shape[0])
+
+    stage_names = np.array(LIFECYCLE_STAGES, dtype=object)
+    list_rows = (
+        (
+            serial, number, build.id, int(members.member_key[m]), members.store_id[m],
+            build.period_start, build.period_end, build.cohort,
+            "winback" if members.winback[m] else "regular", "active",
+            stage_names[members.lifecycle_stage[m]], int(members.value_tier[m]),
+            int(members.face_cap_cents[m]), int(face_total[m]), int(line_count[m]), now,
+        )
+        for (serial, number), m in zip(serials, list_members.tolist())
+    )
+    bulk_insert(session, ShoppingList.__table__, [
+        "id", "list_number", "build_id", "member_key", "store_id", "period_start", "period_end", "cohort",
+        "kind", "status", "lifecycle_stage", "value_tier", "face_cap_cents", "total_face_cents",
+        "line_count", "created_at",
+    ], list_rows)
+
+    # Lines: per-offer strings looked up by position; line_no = rank within the member.
+    offers = prepared.offers
+    line_no = np.arange(n_lines) - np.searchsorted(selection.member, selection.member, side="left") + 1
+    tier_idx = np.maximum(selection.usage_tier, 0).astype(np.int64)
+    benefit_value = prepared.benefit_values[selection.offer, tier_idx]
+    valid_from = [max(o.valid_from, build.period_start) for o in offers]
+    valid_to = [min(o.valid_to, build.period_end) for o in offers]
+    weights = np.asarray(settings.tier_weights)[selection.usage_tier.astype(np.int64) + 1]
+    ev_cents = np.rint(selection.expected_value_cents).astype(np.int64)
+    cells = [[_cell_name(lo, ti) for ti in (-1, 0, 1, 2)] for lo in (-1, 0, 1, 2)]
+    member_stage = stage_names[members.lifecycle_stage[selection.member]]
+
+    def line_rows():  # type: ignore[no-untyped-def]
+        for j in range(n_lines):
+            o = int(selection.offer[j])
+            offer = offers[o]
+            lo = int(selection.brand_loyalty[j])
+            ti = int(selection.usage_tier[j])
+            p = float(selection.probability[j])
+            reason = (
+                f'{{"probability": {p:.4f}, "cell": "{cells[lo + 1][ti + 1]}", '
+                f'"lifecycle_stage": "{member_stage[j]}", "expected_value_cents": {int(ev_cents[j])}, '
+                f'"tier_weight": {float(weights[j])}, "expected_funded_cents": {float(selection.expected_funded_cents[j]):.2f}, '
+                f'"rank": {int(line_no[j])}, "match_on": "{offer.match_on}", "model_as_of": "{model_as_of}"}}'
+            )
+            yield (
+                int(list_id_of[selection.member[j]]), int(line_no[j]), offer.id, offer.description,
+                prepared.benefit_texts[o][ti if ti >= 0 else 0], offer.department, offer.segment_category,
+                BRAND_LOYALTIES[lo] if lo >= 0 else "", USAGE_TIERS[ti] if ti >= 0 else "",
+                offer.benefit_kind, int(benefit_value[j]), offer.min_quantity, offer.redemption_limit,
+                int(selection.face_cents[j]), valid_from[o], valid_to[o], p, int(ev_cents[j]), reason, 0,
+            )
+
+    bulk_insert(session, ShoppingListLine.__table__, [
+        "list_id", "line_no", "offer_id", "description", "benefit_text", "department", "category",
+        "brand_loyalty", "usage_tier", "benefit_kind", "benefit_value", "min_quantity", "redemption_limit",
+        "face_value_cents", "valid_from", "valid_to", "probability", "expected_value_cents", "reason",
+        "redeemed_count",
+    ], line_rows())
+
+    cm, ci = content
+    on_list = list_id_of[cm] >= 0
+    cm, ci = cm[on_list], ci[on_list]
+    position = np.arange(cm.shape[0]) - np.searchsorted(cm, cm, side="left") + 1
+    bulk_insert(session, ShoppingListContent.__table__,
+                ["list_id", "position", "content_id", "kind", "title", "body"],
+                ((int(list_id_of[m]), int(p), content_items[i].id, content_items[i].kind,
+                  content_items[i].title, content_items[i].body)
+                 for m, p, i in zip(cm.tolist(), position.tolist(), ci.tolist())))
+
+    offer_ids = [o.id for o in offers]
+    holdout_rows = [(build.id, build.period_start, int(k), None, None, "member hold-out") for k in held_member_keys.tolist()]
+    holdout_rows += [
+        (build.id, build.period_start, int(members.member_key[m]), offer_ids[o], float(p), "offer hold-out")
+        for m, o, p in zip(selection.holdout_member.tolist(), selection.holdout_offer.tolist(),
+                           selection.holdout_probability.tolist())
+    ]
+    bulk_insert(session, ListHoldout.__table__,
+                ["build_id", "period_start", "member_key", "offer_id", "probability", "detail"], holdout_rows)
+    return {
+        "lists": int(list_members.shape[0]),
+        "lines": n_lines,
+        "content_lines": int(cm.shape[0]),
+        "offer_holdouts": int(selection.holdout_member.shape[0]),
+        "total_face_cents": int(face_total.sum()),
+        "members_without_lines": int(members.member_key.shape[0] - list_members.shape[0]),
+    }
+
+
+def build_lists(
+    session: Session,
+    period_start: date,
+    model: ModelProvider,
+    settings: ListSettings,
+    cohort: str | None = None,
+    as_of: date | None = None,
+    rebuild: bool = False,
+    clock: Clock | None = None,
+) -> BuildResult:
+    """Build (or find) the lists of one cohort for the period starting ``period_start``."""
+    clock = clock or SystemClock()
+    cohort = (cohort or cohort_for_date(period_start, settings.cohort_anchor)).upper()
+    if cohort not in COHORTS:
+        raise BuildError(f"cohort must be A or B, got {cohort!r}")
+    as_of = as_of or period_start
+    if as_of > period_start:
+        raise BuildError(f"as_of {as_of} is after the period start {period_start}: lists use data before the period")
+    end = period_end(period_start, settings.period_days)
+
+    existing = _live_build(session, period_start, cohort)
+    if existing is not None and not rebuild:
+        return BuildResult(existing.id, period_start, end, cohort, existing.as_of, False, dict(existing.counts or {}))
+    if existing is not None:
+        _replace(session, existing)
+
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    seed = holdout_seed(period_start, cohort, settings.holdout_salt)
+    build = ListBuild(
+        period_start=period_start, period_end=end, cohort=cohort, as_of=as_of, status="building",
+        holdout_seed=seed, params=settings.as_dict(), counts={}, started_at=clock.now(),
+    )
+    session.add(build)
+    session.flush()
+
+    view = model(as_of)
+    timings["model_s"] = time.perf_counter() - started
+    members, member_counts, held = choose_members(session, view, cohort, seed, settings, as_of)
+    prepared = prepare_offers(
+        session, period_start, end, view.category_index(), settings.redemption_rate,
+        exclude_build=None, min_probability=settings.min_probability,
+    )
+    timings["prepare_s"] = time.perf_counter() - started - sum(timings.values())
+    selection = select_for(view, prepared, members, settings, seed)
+    timings["select_s"] = time.perf_counter() - started - sum(timings.values())
+    content_items = content_valid_in(session, period_start, end)
+    content = choose_content(content_items, view, members, settings.max_content)
+    stored = _store(session, build, prepared, members, selection, content, content_items, held,
+                    settings, clock.now(), str(view.as_of or as_of))
+    timings["store_s"] = time.perf_counter() - started - sum(timings.values())
+
+    budget_limited = [prepared.offers[i].id for i in np.flatnonzero(selection.budget_limited)]
+    counts: dict[str, Any] = {
+        **member_counts, **stored,
+        "offers": len(prepared),
+        "candidates": selection.stats.get("candidates", 0),
+        "budget_limited_offers": budget_limited,
+        "expected_funded_cents": int(round(float(selection.expected_funded_cents.sum()))),
+        "selection_rounds": selection.rounds,
+        "model": view.source,
+        "timings": {k: round(v, 3) for k, v in timings.items()},
+    }
+    build.eligible_members = member_counts["eligible_regular"] + member_counts["eligible_winback"]
+    build.holdout_members = member_counts["held_out"]
+    build.lists_built = stored["lists"]
+    build.lines_built = stored["lines"]
+    build.total_face_cents = stored["total_face_cents"]
+    build.counts = counts
+    build.status = "complete"
+    build.finished_at = clock.now()
+    session.flush()
+    return BuildResult(build.id, period_start, end, cohort, as_of, True, counts)
+
+
+def expire_lists(session: Session, today: date) -> int:
+    """Mark every active list whose period is over as expired (the daily job)."""
+    result = session.execute(
+        update(ShoppingList).where(ShoppingList.status == "active", ShoppingList.period_end < today)
+        .values(status="expired")
+    )
+    return int(result.rowcount or 0)

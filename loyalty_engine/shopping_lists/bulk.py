@@ -1,0 +1,77 @@
+"""Fast bulk inserts for list builds: COPY on PostgreSQL, executemany on SQLite.
+
+Rows are plain tuples (str, int, float, bool, date, datetime, None); JSON columns are passed
+already serialized. On SQLite, dates and datetimes are converted with SQLAlchemy's own
+processors (cached per distinct value) so the stored text is what the ORM reads back.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import Date, DateTime, Table
+from sqlalchemy.orm import Session
+
+
+def bulk_insert(session: Session, table: Table, columns: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> int:
+    connection = session.connection()
+    dialect = connection.dialect
+    raw = connection.connection.dbapi_connection
+    names = ", ".join(f'"{c}"' for c in columns)
+    count = 0
+    if dialect.name == "postgresql":
+        with raw.cursor() as cursor:  # type: ignore[union-attr]
+            with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+                for row in rows:
+                    copy.write_row(row)
+                    count += 1
+        return count
+    converters = []
+    for name in columns:
+        col_type = table.c[name].type
+        if isinstance(col_type, (Date, DateTime)):
+            process = col_type.bind_processor(dialect)
+            converters.append(_cached(process) if process else None)
+        else:
+            converters.append(None)
+    placeholders = ", ".join("?" for _ in columns)
+    sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({placeholders})'
+    active = [(i, f) for i, f in enumerate(converters) if f is not None]
+
+    def convert(row: tuple[Any, ...]) -> tuple[Any, ...]:
+        if not active:
+            return row
+        values = list(row)
+        for i, f in active:
+            values[i] = f(values[i])
+        return tuple(values)
+
+    cursor = raw.cursor()  # type: ignore[union-attr]
+    try:
+        batch: list[tuple[Any, ...]] = []
+        for row in rows:
+            batch.append(convert(row))
+            if len(batch) >= 50_000:
+                cursor.executemany(sql, batch)
+                count += len(batch)
+                batch.clear()
+        if batch:
+            cursor.executemany(sql, batch)
+            count += len(batch)
+    finally:
+        cursor.close()
+    return count
+
+
+def _cached(process: Any) -> Any:
+    cache: dict[Any, Any] = {}
+
+    def convert(value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            return cache[value]
+        except KeyError:
+            out = cache[value] = process(value)
+            return out
+
+    return convert
