@@ -1,0 +1,166 @@
+"""Lane API: authentication, and a clear {code, message, detail} 4xx for every kind of bad input."""
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+
+import pytest
+
+from loyalty_engine.checkout.lanes import revoke
+from loyalty_engine.list_numbers import make_list_number
+from test_checkout_support import NOON, Chain, basket, chain  # noqa: F401
+
+QUOTE = "/api/v1/checkout/quote"
+
+
+def error(response, status: int, code: str | None = None, field: str | None = None) -> dict:  # type: ignore[no-untyped-def]
+    assert response.status_code == status, (response.status_code, response.data[:500])
+    body = response.get_json()
+    assert set(body) == {"code", "message", "detail"} and body["message"]
+    assert b"Traceback" not in response.data
+    if code is not None:
+        assert body["code"] == code, body
+    if field is not None:
+        assert body["detail"].get("field") == field, body
+    return body
+
+
+# --- auth -------------------------------------------------------------------------------
+
+
+def test_missing_wrong_and_revoked_keys_are_401(client, chain: Chain) -> None:
+    body = basket(("000111", 1, 899))
+    missing = client.post(QUOTE, json=body)
+    error(missing, 401, "missing_api_key")
+    assert missing.headers["WWW-Authenticate"].startswith("Bearer")
+    good = chain.key()
+    error(client.post(QUOTE, json=body, headers={"Authorization": "Bearer " + good[:-1] + "x"}), 401, "invalid_api_key")
+    error(client.post(QUOTE, json=body, headers={"Authorization": "Bearer nonsense"}), 401, "invalid_api_key")
+    error(client.post(QUOTE, json=body, headers={"Authorization": "Basic abc"}), 401, "invalid_api_key")
+    assert client.post(QUOTE, json=body, headers={"X-API-Key": good}).status_code == 200
+    with chain.engine.begin() as conn:
+        assert revoke(conn, NOON, store_id="S1", lane_code="1") == 1
+    error(client.post(QUOTE, json=body, headers={"Authorization": f"Bearer {good}"}), 401, "revoked_api_key")
+
+
+def test_a_key_of_another_store_or_lane_is_403(client, chain: Chain) -> None:
+    other_store = client.post(QUOTE, json=basket(("000111", 1, 899), store="S1"), headers=chain.headers("S2", "1"))
+    error(other_store, 403, "wrong_store", "store")
+    other_lane = client.post(QUOTE, json=basket(("000111", 1, 899), lane="2"), headers=chain.headers("S1", "1"))
+    error(other_lane, 403, "wrong_lane", "lane")
+
+
+def test_auth_comes_before_body_checks(client) -> None:  # type: ignore[no-untyped-def]
+    error(client.post(QUOTE, data="{not json", content_type="application/json"), 401)
+
+
+def test_health_and_openapi_are_public(client) -> None:  # type: ignore[no-untyped-def]
+    assert client.get("/api/v1/health").json == {"status": "ok"}
+    document = client.get("/api/v1/openapi.json").json
+    assert document["openapi"].startswith("3.")
+    assert set(document["paths"]) == {
+        "/api/v1/health", "/api/v1/checkout/quote", "/api/v1/checkout/complete",
+        "/api/v1/checkout/{transaction_id}/void", "/api/v1/members/{card}/list"}
+    quote = document["paths"]["/api/v1/checkout/quote"]["post"]
+    assert quote["security"] == [{"lane_key": []}]
+    assert "401" in quote["responses"] and "422" in quote["responses"]
+    assert document["components"]["securitySchemes"]["lane_key"]["scheme"] == "bearer"
+    # the same schema that validates: the line constraints are in the document
+    schemas = document["components"]["schemas"]
+    line = next(v for k, v in schemas.items() if k.endswith("BasketLineIn"))
+    assert line["properties"]["quantity"]["maximum"] == 999
+    assert line["properties"]["unit_price_cents"]["minimum"] == 0
+
+
+def test_request_id_is_echoed_or_made_and_logged(client, chain: Chain, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="loyalty_engine.api")
+    mine = client.post(QUOTE, json=basket(("000111", 1, 899)), headers={**chain.headers(), "X-Request-ID": "pos-42"})
+    assert mine.headers["X-Request-ID"] == "pos-42"
+    made = client.post(QUOTE, json=basket(("000111", 1, 899)), headers={**chain.headers(), "X-Request-ID": "bad id!"})
+    assert len(made.headers["X-Request-ID"]) == 32
+    failed = client.post(QUOTE, json={}, headers=chain.headers())
+    logged = [r.getMessage() for r in caplog.records if r.name == "loyalty_engine.api"]
+    assert any("request_id=pos-42" in m and "status=200" in m and "store=S1 lane=1" in m for m in logged)
+    assert any(f"request_id={failed.headers['X-Request-ID']}" in m and "status=422" in m for m in logged)
+
+
+# --- bad input --------------------------------------------------------------------------
+
+
+def test_malformed_json_wrong_type_and_oversized_bodies(client, chain: Chain, app) -> None:  # type: ignore[no-untyped-def]
+    h = chain.headers()
+    error(client.post(QUOTE, data='{"store": ', content_type="application/json", headers=h), 400, "malformed_json", "body")
+    error(client.post(QUOTE, data="store=S1", content_type="application/x-www-form-urlencoded", headers=h), 415,
+          "unsupported_media_type", "Content-Type")
+    error(client.post(QUOTE, data=json.dumps(basket(("000111", 1, 899))), content_type="text/plain", headers=h), 415)
+    error(client.post(QUOTE, json=[1, 2], headers=h), 422, "invalid_request", "body")
+    big = app.config["MAX_CONTENT_LENGTH"] + 1
+    error(client.post(QUOTE, data=b"{" + b" " * big + b"}", content_type="application/json", headers=h), 413,
+          "payload_too_large", "body")
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda b: b["lines"][0].update(unit_price_cents=-1), "lines.0.unit_price_cents"),
+        (lambda b: b["lines"][0].update(quantity=100000), "lines.0.quantity"),
+        (lambda b: b["lines"][0].update(quantity=0), "lines.0.quantity"),
+        (lambda b: b["lines"][0].update(amount_cents=8.99), "lines.0.amount_cents"),
+        (lambda b: b["lines"][0].update(amount_cents=5000), "lines.0.amount_cents"),
+        (lambda b: b["lines"][0].update(amount_cents=-899), "lines.0.amount_cents"),
+        (lambda b: b["lines"][0].update(unit_price_cents=10**12), "lines.0.unit_price_cents"),
+        (lambda b: b["lines"][0].pop("sku"), "lines.0.sku"),
+        (lambda b: b.update(lines=[]), "lines"),
+        (lambda b: b.update(lines=[b["lines"][0]] * 501), "lines"),
+        (lambda b: b.update(store=""), "store"),
+        (lambda b: b.update(scanned_at="yesterday"), "scanned_at"),
+        (lambda b: b.update(pos_transaction_id="a:b"), "pos_transaction_id"),
+        (lambda b: b.update(pos_transaction_id="x" * 40, store="S" * 10, lane="L" * 16), "pos_transaction_id"),
+        (lambda b: b.update(coupon="FREE"), "coupon"),
+        (lambda b: b.update(identifier="no spaces"), "identifier"),
+    ],
+)
+def test_invalid_fields_are_422_naming_the_field(client, chain: Chain, mutate, field: str) -> None:  # type: ignore[no-untyped-def]
+    body = basket(("000111", 1, 899))
+    mutate(body)
+    response = client.post(QUOTE, json=body, headers=chain.headers())
+    # the lane check (403) would hide a lane error: use a key of that lane
+    if response.status_code == 403:
+        response = client.post(QUOTE, json=body, headers=chain.headers("S1", body["lane"]))
+    found = error(response, 422, "invalid_request", field)
+    assert field in found["message"]
+
+
+def test_unknown_identifiers_are_404_and_a_bad_check_digit_is_422(client, chain: Chain) -> None:
+    h = chain.headers()
+    error(client.post(QUOTE, json=basket(("000111", 1, 899), identifier="99999"), headers=h), 404, "unknown_card",
+          "identifier")
+    error(client.post(QUOTE, json=basket(("000111", 1, 899), identifier=make_list_number(999)), headers=h), 404,
+          "unknown_list", "identifier")
+    bad = error(client.post(QUOTE, json=basket(("000111", 1, 899), identifier="0400000000010"), headers=h), 422,
+                "bad_list_number", "identifier")
+    assert "check digit" in bad["message"]
+
+
+def test_scan_times_out_of_range(client, chain: Chain) -> None:
+    h = chain.headers()
+    error(client.post(QUOTE, json=basket(("000111", 1, 899), at=NOON + timedelta(hours=2)), headers=h), 422,
+          "scanned_at_in_future", "scanned_at")
+    error(client.post(QUOTE, json=basket(("000111", 1, 899), at=NOON - timedelta(days=31)), headers=h), 422,
+          "scanned_at_too_old", "scanned_at")
+    naive = basket(("000111", 1, 899))
+    naive["scanned_at"] = "2027-03-10T11:30:00"  # store-local wall clock
+    assert client.post(QUOTE, json=naive, headers=h).json["business_date"] == "2027-03-10"
+
+
+def test_complete_needs_a_tender_and_void_needs_its_body(client, chain: Chain) -> None:
+    h = chain.headers()
+    error(client.post("/api/v1/checkout/complete", json=basket(("000111", 1, 899)), headers=h), 422, "invalid_request",
+          "tender")
+    error(client.post("/api/v1/checkout/S1:1:x/void", json={}, headers=h), 422, "invalid_request", "store")
+
+
+def test_unknown_routes_and_methods_are_json(client, chain: Chain) -> None:
+    error(client.get("/api/v1/nothing"), 404)
+    error(client.get(QUOTE, headers=chain.headers()), 405)
