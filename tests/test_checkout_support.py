@@ -35,6 +35,7 @@ class Chain:
     lists: dict[str, str] = field(default_factory=dict)  # name -> list number
     _next_offer_code: int = 100001
     _next_list: int = 1
+    _builds: dict[tuple[date, date], int] = field(default_factory=dict)
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
@@ -75,11 +76,13 @@ class Chain:
         number = make_list_number(serial)
         with self.session() as s:
             member_key = s.execute(select(Member.id).where(Member.member_id == member_id)).scalar_one()
-            build = ListBuild(period_start=period[0], period_end=period[1], cohort="A", as_of=period[0],
-                              status="complete", holdout_seed=1)
-            s.add(build)
-            s.flush()
-            s.add(ShoppingList(id=serial, list_number=number, build_id=build.id, member_key=member_key,
+            if period not in self._builds:  # one live build per period and cohort
+                build = ListBuild(period_start=period[0], period_end=period[1], cohort="A", as_of=period[0],
+                                  status="complete", holdout_seed=1)
+                s.add(build)
+                s.flush()
+                self._builds[period] = build.id
+            s.add(ShoppingList(id=serial, list_number=number, build_id=self._builds[period], member_key=member_key,
                                store_id="S1", period_start=period[0], period_end=period[1], cohort="A",
                                status=status, line_count=len(lines)))
             s.flush()
