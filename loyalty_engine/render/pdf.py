@@ -1,0 +1,656 @@
+"""The printed shopping list: reportlab, US Letter or A4, one page where it fits, two at most.
+
+Page 1, top third (the panel that shows through a window envelope after a tri-fold):
+logo area, chain and program name, the list barcode (EAN-13, scan at checkout), the return
+line and the member's mailing address at the window position, and a panel with the valid
+dates, the member's store, the member number and the savings on the list. Below the fold:
+the offers grouped by department (benefit, product description, limit, expiry, who funds
+it, and for manufacturer-funded lines their own GS1 DataBar coupon), non-price content
+boxes, and a footer with the terms and the program's contact.
+
+Layout is decided before drawing: one column of full-width offer rows if that fits one
+page, else two columns on one page, else the same on two pages (page 2 repeats a compact
+header and the list barcode). Every text is wrapped or shortened to its box, so nothing
+ever overflows; a list that cannot fit two pages raises :class:`ListLayoutError`.
+
+The same renderer draws into a single-list PDF or, one list after another, into a print
+run. Static parts of the page are drawn once per PDF as form XObjects and reused on every
+page; barcodes are cached by content (:mod:`loyalty_engine.render.barcodes`).
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, replace
+from datetime import date
+from functools import lru_cache
+from typing import Callable, Iterable, Sequence
+
+from reportlab.lib.colors import Color, HexColor
+from reportlab.pdfgen.canvas import Canvas
+
+from . import fonts
+from .barcodes import Symbol, coupon_barcode, ean13_text_groups, list_barcode
+from .document import ContentBox, ListDocument, OfferLine
+from .settings import RenderSettings
+
+MM = 72 / 25.4
+RENDERER_VERSION = "1"  # part of the idempotency fingerprint: bump when the layout changes
+
+COUPON_MODULE = 0.75  # pt: 0.265 mm, the GS1 minimum X-dimension for DataBar at retail POS
+LIST_MODULE = 0.9  # pt: EAN-13 at 96 % magnification
+INK = HexColor("#1A1A1A")
+GRAY = HexColor("#5F6368")
+LIGHT = HexColor("#C9CDD2")
+WHITE = HexColor("#FFFFFF")
+
+
+class ListLayoutError(ValueError):
+    """The list does not fit two pages even in its densest layout."""
+
+
+@dataclass(frozen=True)
+class PaperSpec:
+    """Page size and the window-envelope geometry (all in points, y measured from the top)."""
+
+    name: str
+    width: float
+    height: float
+    margin: float
+    folds: tuple[float, float]  # tri-fold lines from the top
+    address_left: float
+    return_baseline: float  # the small return line above the address
+    address_baseline: float  # first address line
+    envelope: str
+
+    @property
+    def content_width(self) -> float:
+        return self.width - 2 * self.margin
+
+
+# US #10 window envelope (window 4 1/2 x 1 1/8 in, 7/8 in from the left, 1/2 in from the
+# bottom) with the Letter sheet tri-folded: the address block sits 1 in from the left edge,
+# 2.1-2.9 in from the top.
+LETTER = PaperSpec(
+    name="letter", width=612.0, height=792.0, margin=40.0, folds=(264.0, 528.0),
+    address_left=72.0, return_baseline=152.0, address_baseline=170.0,
+    envelope="US #10 window envelope",
+)
+# DIN 5008 form B on a DL window envelope: address field 20 mm from the left, 45 mm from the
+# top; fold marks at 105 and 210 mm.
+A4 = PaperSpec(
+    name="a4", width=595.2756, height=841.8898, margin=40.0, folds=(105 * MM, 210 * MM),
+    address_left=25 * MM, return_baseline=51 * MM, address_baseline=63 * MM,
+    envelope="DL window envelope (DIN 5008 form B)",
+)
+PAPERS = {"letter": LETTER, "a4": A4}
+
+
+def paper_for(name: str) -> PaperSpec:
+    try:
+        return PAPERS[name.lower()]
+    except KeyError:
+        raise ValueError(f"paper must be one of {', '.join(PAPERS)}, got {name!r}") from None
+
+
+@lru_cache(maxsize=64)
+def _color(hex_color: str) -> Color:
+    return HexColor(hex_color)
+
+
+@lru_cache(maxsize=64)
+def _tint(hex_color: str, share: float) -> Color:
+    c = HexColor(hex_color)
+    return Color(1 - (1 - c.red) * share, 1 - (1 - c.green) * share, 1 - (1 - c.blue) * share)
+
+
+# --------------------------------------------------------------------------- layout model
+
+
+@dataclass(frozen=True)
+class _Style:
+    """How offers are laid out; tried from the most readable to the densest."""
+
+    name: str
+    columns: int
+    benefit_beside: bool  # benefit in its own column to the left (wide rows)
+    barcode_max: float  # widest coupon symbol, points
+    pad: float
+    dept_header: float
+    caption_below: bool  # coupon caption under the symbol, else as a text line
+    meta_lines: int
+    intro: bool  # the how-to line under the greeting
+    content_lines: int  # body lines of a content box
+
+
+ROWS = _Style("rows", 1, True, 300.0, 6.0, 19.0, True, 2, True, 6)
+TWO_COLUMNS = _Style("two-columns", 2, False, 150.0, 6.0, 19.0, True, 2, True, 6)
+COMPACT = _Style("compact", 2, False, 150.0, 1.5, 13.0, False, 1, False, 4)
+STYLES = (ROWS, TWO_COLUMNS, COMPACT)
+COLUMN_GAP = 14.0
+BENEFIT_COL = 104.0
+COUPON_CAPTION_H = 8.5
+
+
+@dataclass
+class _Item:
+    """One offer laid out for a given column width: wrapped text and its coupon symbol."""
+
+    line: OfferLine
+    height: float
+    benefit: list[str]
+    benefit_size: float
+    description: list[str]
+    meta: list[str]
+    symbol: Symbol | None
+    text_width: float
+    caption: str
+
+
+@dataclass
+class _Placed:
+    kind: str  # "dept" | "item"
+    page: int
+    x: float
+    y: float  # top, from the top of the page
+    width: float
+    label: str = ""
+    item: _Item | None = None
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """Where something was drawn (points, y from the top of the page): for tests and tools."""
+
+    page: int  # within the list, 1-based
+    kind: str  # "text" | "list-barcode" | "coupon-barcode"
+    x0: float
+    top: float
+    x1: float
+    bottom: float
+    text: str
+
+
+@dataclass
+class _Layout:
+    style: _Style
+    pages: int
+    placed: list[_Placed]
+    content_page: int
+    content_top: float
+    content_height: float
+    content: tuple[ContentBox, ...]
+
+
+class ListRenderer:
+    """Draws lists into one reportlab canvas (a single-list PDF or a whole print run)."""
+
+    _items: dict[tuple[OfferLine, float, _Style], _Item]
+
+    def __init__(self, canvas: Canvas, paper: PaperSpec, settings: RenderSettings, record: bool = False) -> None:
+        fonts.register_fonts()
+        self.c = canvas
+        self.drawn: list[Drawn] | None = [] if record else None  # per list, when recording
+        self._page = 0
+        self.paper = paper
+        self.settings = settings
+        self._forms: set[str] = set()
+        self.brand = _color(settings.brand_color)
+        self.accent = _color(settings.accent_color)
+        self.panel = _tint(settings.brand_color, 0.08)
+        self._items = {}
+        self.warnings: list[str] = []  # what was shortened to fit, for the print-run manifest
+
+    # ------------------------------------------------------------------ public
+
+    def draw(self, doc: ListDocument) -> int:
+        """Draw ``doc`` on one or two new pages; returns the page count."""
+        layout = self.layout(doc)
+        if self.drawn is not None:
+            self.drawn.clear()
+        for page in range(1, layout.pages + 1):
+            self._draw_page(doc, layout, page)
+            self.c.showPage()
+        return layout.pages
+
+    def layout(self, doc: ListDocument) -> _Layout:
+        p = self.paper
+        footer_top = p.height - 56.0
+        p2_top = 86.0
+        rows_need = self._total_height(doc, ROWS)
+        for pages in (1, 2):
+            for style in STYLES:
+                content_h = self._content_height(doc.content, style.content_lines)
+                gap = 8.0 if content_h else 0.0
+                p1_top = p.folds[0] + (52.0 if style.intro else 32.0)  # below the fold and the greeting
+                if pages == 1:
+                    regions = [(1, p1_top, footer_top - content_h - gap)]
+                else:
+                    regions = [(1, p1_top, footer_top), (2, p2_top, footer_top - content_h - gap)]
+                capacity = style.columns * sum(bottom - top for _, top, bottom in regions)
+                if style is TWO_COLUMNS and rows_need > capacity:
+                    # Two-column items are never shorter than full-width ones (narrower text
+                    # and barcodes): when even the full-width total exceeds the capacity of
+                    # both columns there is no point laying it out.
+                    continue
+                placed = self._flow(doc, style, regions)
+                if placed is not None:
+                    _, _, end = regions[-1]
+                    return _Layout(style, pages, placed, pages, end + gap, content_h, doc.content)
+        if doc.content:
+            # Offers come first: the non-price boxes give way before a third page would.
+            layout = self.layout(replace(doc, content=()))
+            self.warnings.append(f"list {doc.list_number}: content boxes left out to fit two pages")
+            return layout
+        raise ListLayoutError(f"list {doc.list_number} does not fit two pages ({len(doc.lines)} lines)")
+
+    # ------------------------------------------------------------------ flow
+
+    def _total_height(self, doc: ListDocument, style: _Style) -> float:
+        width = (self.paper.content_width - COLUMN_GAP * (style.columns - 1)) / style.columns
+        return sum(
+            style.dept_header + sum(self._item(line, width, style).height for line in lines)
+            for _, lines in doc.departments()
+        )
+
+    def _flow(self, doc: ListDocument, style: _Style, regions: Sequence[tuple[int, float, float]]) -> list[_Placed] | None:
+        width = (self.paper.content_width - COLUMN_GAP * (style.columns - 1)) / style.columns
+        columns = [
+            (page, self.paper.margin + i * (width + COLUMN_GAP), top, bottom)
+            for page, top, bottom in regions
+            for i in range(style.columns)
+        ]
+        placed: list[_Placed] = []
+        col = 0
+        y = columns[0][2]
+        for dept, lines in doc.departments():
+            for i, line in enumerate(lines):
+                item = self._item(line, width, style)
+                need = item.height + (style.dept_header if i == 0 else 0.0)
+                while y + need > columns[col][3]:
+                    col += 1
+                    if col >= len(columns):
+                        return None
+                    y = columns[col][2]
+                page, x, _, _ = columns[col]
+                if i == 0 or y == columns[col][2]:
+                    label = dept if i == 0 else f"{dept} (continued)"
+                    if i != 0:  # repeat the department at the top of a new column
+                        if y + style.dept_header + item.height > columns[col][3]:
+                            return None
+                    placed.append(_Placed("dept", page, x, y, width, label=label))
+                    y += style.dept_header
+                placed.append(_Placed("item", page, x, y, width, item=item))
+                y += item.height
+        return placed
+
+    def _item(self, line: OfferLine, width: float, style: _Style) -> _Item:
+        key = (line, width, style)
+        item = self._items.get(key)
+        if item is None:
+            if len(self._items) > 4096:  # a print run: only the current list's items matter
+                self._items.clear()
+            item = self._items[key] = self._make_item(line, width, style)
+        return item
+
+    def _make_item(self, line: OfferLine, width: float, style: _Style) -> _Item:
+        symbol = None
+        barcode_w = barcode_h = 0.0
+        caption = ""
+        if line.coupon is not None:
+            symbol = coupon_barcode(line.coupon.element_string(), int(style.barcode_max / COUPON_MODULE))
+            barcode_w = symbol.width * COUPON_MODULE
+            barcode_h = symbol.height * COUPON_MODULE + (COUPON_CAPTION_H if style.caption_below else 0.0)
+            caption = f"MFR COUPON {line.coupon.company_prefix}-{line.coupon.offer_code}"
+        pad = style.pad
+        text_w = width - 2 * pad - (barcode_w + 10.0 if symbol else 0.0)
+        if style.benefit_beside:
+            benefit_w = BENEFIT_COL - 8.0
+            desc_w = text_w - BENEFIT_COL
+        else:
+            benefit_w = desc_w = text_w
+        # The benefit is what the member looks for: one line at 13 pt, else smaller, else wrapped.
+        benefit_size = 13.0
+        for size in (13.0, 11.5, 10.0):
+            benefit_size = size
+            benefit = fonts.wrap(line.benefit_text, fonts.COND_BOLD, size, benefit_w, 2)
+            if len(benefit) == 1:
+                break
+        description = fonts.wrap(line.description, fonts.COND_BOLD, 9.0, desc_w, 2)
+        meta = fonts.wrap(f"{line.terms_text()} · {line.funder_text()}", fonts.COND, 7.2, desc_w, style.meta_lines)
+        if symbol is not None and not style.caption_below:
+            caption = fonts.ellipsize(caption, fonts.COND, 6.0, desc_w)
+        caption_in_text = symbol is not None and not style.caption_below
+        benefit_h = len(benefit) * (benefit_size + 1.5)
+        desc_h = len(description) * 10.8 + len(meta) * 8.8 + 2.0 + (8.0 if caption_in_text else 0.0)
+        text_h = max(benefit_h, desc_h) if style.benefit_beside else benefit_h + 2.0 + desc_h
+        height = max(text_h, barcode_h) + 2 * pad
+        return _Item(line, height, benefit, benefit_size, description, meta, symbol, text_w, caption)
+
+    def _content_height(self, boxes: Sequence[ContentBox], lines: int) -> float:
+        if not boxes:
+            return 0.0
+        width = self._box_width(len(boxes))
+        return max(self._box_height(b, width, lines) for b in boxes)
+
+    def _box_width(self, n: int) -> float:
+        return (self.paper.content_width - 10.0 * (n - 1)) / n
+
+    def _box_lines(self, box: ContentBox, width: float, lines: int) -> tuple[list[str], list[str]]:
+        inner = width - 16.0
+        return (
+            fonts.wrap(box.title, fonts.SANS_BOLD, 8.8, inner, 2),
+            fonts.wrap(box.body, fonts.SANS, 7.4, inner, lines),
+        )
+
+    def _box_height(self, box: ContentBox, width: float, lines: int) -> float:
+        title, body = self._box_lines(box, width, lines)
+        return 8.0 + 10.0 + len(title) * 10.5 + len(body) * 9.0 + 8.0
+
+    # ------------------------------------------------------------------ drawing
+
+    def _y(self, top: float) -> float:
+        return self.paper.height - top
+
+    def _record(self, kind: str, x0: float, top: float, x1: float, bottom: float, text: str) -> None:
+        if self.drawn is not None and self._page:
+            self.drawn.append(Drawn(self._page, kind, x0, top, x1, bottom, text))
+
+    def _record_text(self, x0: float, baseline: float, text: str, font: str, size: float) -> None:
+        if self.drawn is not None and self._page:
+            width = fonts.string_width(text, font, size)
+            self.drawn.append(Drawn(self._page, "text", x0, baseline - 0.76 * size, x0 + width, baseline + 0.24 * size, text))
+
+    def _text(self, x: float, top_baseline: float, text: str, font: str, size: float, color: Color = INK) -> None:
+        self._record_text(x, top_baseline, text, font, size)
+        c = self.c
+        c.setFillColor(color)
+        c.setFont(font, size)
+        c.drawString(x, self._y(top_baseline), text)
+
+    def _text_right(self, x: float, top_baseline: float, text: str, font: str, size: float, color: Color = INK) -> None:
+        if self.drawn is not None:
+            self._record_text(x - fonts.string_width(text, font, size), top_baseline, text, font, size)
+        c = self.c
+        c.setFillColor(color)
+        c.setFont(font, size)
+        c.drawRightString(x, self._y(top_baseline), text)
+
+    def _draw_page(self, doc: ListDocument, layout: _Layout, page: int) -> None:
+        self._page = 0  # static forms are not recorded
+        self._use_form("page1" if page == 1 else "page2", self._static_page1 if page == 1 else self._static_page2)
+        self._page = page
+        if page == 1:
+            self._draw_top_panel(doc)
+            self._draw_greeting(doc, layout.style.intro)
+        else:
+            self._draw_continuation_header(doc)
+        for placed in layout.placed:
+            if placed.page != page:
+                continue
+            if placed.kind == "dept":
+                self._draw_dept(placed, layout.style)
+            elif placed.item is not None:
+                self._draw_item(placed, placed.item, layout.style)
+        if page == layout.content_page and layout.content:
+            self._draw_content(layout.content, layout.content_top, layout.style.content_lines)
+        self._draw_footer_dynamic(doc, page, layout.pages)
+
+    # static parts, drawn once per PDF and reused as form XObjects
+
+    def _use_form(self, name: str, draw: Callable[[], None]) -> None:
+        key = f"le_{self.paper.name}_{name}"
+        if key not in self._forms:
+            self.c.beginForm(key)
+            draw()
+            self.c.endForm()
+            self._forms.add(key)
+        self.c.doForm(key)
+
+    def _static_page1(self) -> None:
+        p, s, c = self.paper, self.settings, self.c
+        self._draw_logo(p.margin, 34.0, 46.0)
+        name_x = p.margin + 56.0 if s.logo_path is None else p.margin + 160.0
+        self._text(name_x, 52.0, fonts.ellipsize(s.chain_name, fonts.SANS_BOLD, 18.0, 250.0), fonts.SANS_BOLD, 18.0, self.brand)
+        self._text(name_x, 68.0, fonts.ellipsize(f"{s.program_name} · Your personal shopping list", fonts.SANS, 9.5, 250.0), fonts.SANS, 9.5, GRAY)
+        c.setFillColor(self.brand)
+        c.rect(p.margin, self._y(92.0), p.content_width, 2.2, stroke=0, fill=1)
+        # return line above the window address
+        self._text(p.address_left, p.return_baseline, fonts.ellipsize(s.return_line(), fonts.SANS, 6.8, 250.0), fonts.SANS, 6.8, GRAY)
+        # the info panel on the right of the address
+        px, pw = self._panel_box()
+        c.setFillColor(self.panel)
+        c.roundRect(px, self._y(p.folds[0] - 14.0), pw, p.folds[0] - 14.0 - 108.0, 6, stroke=0, fill=1)
+        for label, top in (("VALID", 124.0), ("YOUR STORE", 160.0), ("MEMBER", 196.0), ("SAVINGS ON THIS LIST", 196.0)):
+            x = px + 12.0 if label != "SAVINGS ON THIS LIST" else px + pw / 2 + 4.0
+            self._text(x, top, label, fonts.SANS_BOLD, 6.5, GRAY)
+        self._fold_marks()
+        self._static_footer()
+
+    def _static_page2(self) -> None:
+        p, s, c = self.paper, self.settings, self.c
+        self._text(p.margin, 44.0, fonts.ellipsize(s.chain_name, fonts.SANS_BOLD, 13.0, 260.0), fonts.SANS_BOLD, 13.0, self.brand)
+        c.setFillColor(self.brand)
+        c.rect(p.margin, self._y(74.0), p.content_width, 1.2, stroke=0, fill=1)
+        self._static_footer()
+
+    def _panel_box(self) -> tuple[float, float]:
+        p = self.paper
+        x = p.width / 2 + 6.0
+        return x, p.width - p.margin - x
+
+    def _draw_logo(self, x: float, top: float, size: float) -> None:
+        c, s = self.c, self.settings
+        if s.logo_path is not None:
+            c.drawImage(str(s.logo_path), x, self._y(top + size), width=150.0, height=size,
+                        preserveAspectRatio=True, anchor="w", mask="auto")
+            return
+        c.setFillColor(self.brand)
+        c.roundRect(x, self._y(top + size), size, size, 9, stroke=0, fill=1)
+        initials = "".join(w[0] for w in s.chain_name.replace("'s", "").split()[:2]).upper() or "?"
+        c.setFillColor(WHITE)
+        c.setFont(fonts.SANS_BOLD, 19.0 if len(initials) > 1 else 24.0)
+        c.drawCentredString(x + size / 2, self._y(top + size / 2 + 7.0), initials)
+
+    def _fold_marks(self) -> None:
+        c = self.c
+        c.setStrokeColor(LIGHT)
+        c.setLineWidth(0.5)
+        for fold in self.paper.folds:
+            c.line(0, self._y(fold), 14.0, self._y(fold))
+            c.line(self.paper.width - 14.0, self._y(fold), self.paper.width, self._y(fold))
+
+    def _static_footer(self) -> None:
+        p, s, c = self.paper, self.settings, self.c
+        top = p.height - 50.0
+        c.setStrokeColor(LIGHT)
+        c.setLineWidth(0.6)
+        c.line(p.margin, self._y(top), p.width - p.margin, self._y(top))
+        terms_w = p.content_width - 150.0
+        y = top + 9.0
+        for line in fonts.wrap(s.terms, fonts.SANS, 5.9, terms_w, 4):
+            self._text(p.margin, y, line, fonts.SANS, 5.9, GRAY)
+            y += 7.0
+        self._text(p.margin, y + 1.5, fonts.ellipsize(s.contact, fonts.SANS_BOLD, 6.6, terms_w), fonts.SANS_BOLD, 6.6, INK)
+
+    # dynamic parts
+
+    def _draw_top_panel(self, doc: ListDocument) -> None:
+        p = self.paper
+        self._draw_list_barcode(doc.list_number, right=p.width - p.margin, top=26.0, module=LIST_MODULE, bar_h=40.0)
+        # the mailing address, in the envelope window
+        y = p.address_baseline
+        for i, line in enumerate(doc.address.lines()[:4]):
+            font = fonts.SANS_BOLD if i == 0 else fonts.SANS
+            self._text(p.address_left, y, fonts.ellipsize(line, font, 10.0, 230.0), font, 10.0)
+            y += 12.5
+        px, pw = self._panel_box()
+        inner = pw - 24.0
+        self._text(px + 12.0, 137.0, fonts.ellipsize(doc.period_text(), fonts.SANS_BOLD, 10.5, inner), fonts.SANS_BOLD, 10.5)
+        store = doc.store.one_line() if doc.store else "Any of our stores"
+        y = 172.0
+        for line in fonts.wrap(store, fonts.SANS, 8.6, inner, 2):
+            self._text(px + 12.0, y, line, fonts.SANS, 8.6)
+            y += 10.5
+        self._text(px + 12.0, 210.0, fonts.ellipsize(doc.member_id, fonts.SANS, 10.0, pw / 2 - 20.0), fonts.SANS, 10.0)
+        self._text(px + pw / 2 + 4.0, 216.0, doc.savings_text, fonts.SANS_BOLD, 19.0, self.accent)
+        offers = f"{len(doc.lines)} offer{'s' if len(doc.lines) != 1 else ''}"
+        self._text(px + pw / 2 + 4.0, 228.0, offers, fonts.SANS, 7.5, GRAY)
+
+    def _draw_greeting(self, doc: ListDocument, intro: bool) -> None:
+        p = self.paper
+        top = p.folds[0] + 20.0
+        if doc.kind == "winback":
+            title = f"We miss you, {doc.greeting_name}! Here are {len(doc.lines)} offers to welcome you back"
+        else:
+            title = f"{doc.greeting_name}, here are {len(doc.lines)} offers picked for you"
+        self._text(p.margin, top, fonts.ellipsize(title, fonts.SANS_BOLD, 12.5, p.content_width), fonts.SANS_BOLD, 12.5)
+        sub = (
+            "Bring this list: the cashier scans the barcode at the top and every offer below comes off "
+            "automatically when you buy the item. Manufacturer coupons also carry their own barcode."
+        )
+        y = top + 12.5
+        for line in fonts.wrap(sub, fonts.SANS, 7.8, p.content_width, 2 if intro else 0):
+            self._text(p.margin, y, line, fonts.SANS, 7.8, GRAY)
+            y += 9.5
+
+    def _draw_continuation_header(self, doc: ListDocument) -> None:
+        p = self.paper
+        self._draw_list_barcode(doc.list_number, right=p.width - p.margin, top=22.0, module=0.75, bar_h=30.0)
+        info = f"{doc.member_name} · {doc.period_text()} · continued"
+        self._text(p.margin, 60.0, fonts.ellipsize(info, fonts.SANS, 8.5, p.content_width - 130.0), fonts.SANS, 8.5, GRAY)
+
+    def _draw_list_barcode(self, code: str, right: float, top: float, module: float, bar_h: float) -> None:
+        symbol = list_barcode(code)
+        width = symbol.width * module
+        x = right - 7 * module - width  # leave the right quiet zone
+        c = self.c
+        c.setFillColor(GRAY)
+        c.setFont(fonts.SANS_BOLD, 6.2)
+        c.drawCentredString(x + width / 2, self._y(top - 2.0), "SCAN AT CHECKOUT")
+        c.setFillColorRGB(0, 0, 0)  # bars in pure black for the scanner
+        guard_h = bar_h * symbol.height / (symbol.height - 5)
+        c._code.append(symbol.pdf_ops(x, self._y(top), module, guard_h))
+        self._record("list-barcode", x, top, x + width, top + guard_h, code)
+        first, left, right_digits = ean13_text_groups(code)
+        size = 8.4 if module >= 0.9 else 7.0
+        base = top + bar_h + size - 0.5
+        c.setFont(fonts.SANS, size)
+        c.drawRightString(x - 2.0, self._y(base), first)
+        c.drawCentredString(x + 24 * module, self._y(base), left)
+        c.drawCentredString(x + 71 * module, self._y(base), right_digits)
+        self._record_text(x - 2.0 - fonts.string_width(first, fonts.SANS, size), base, first + left + right_digits, fonts.SANS, size)
+
+    def _draw_dept(self, placed: _Placed, style: _Style) -> None:
+        c = self.c
+        label = fonts.ellipsize(placed.label.upper(), fonts.SANS_BOLD, 7.8, placed.width - 30.0)
+        base = placed.y + style.dept_header - 7.0
+        self._text(placed.x, base, label, fonts.SANS_BOLD, 7.8, self.brand)
+        start = placed.x + fonts.string_width(label, fonts.SANS_BOLD, 7.8) + 6.0
+        c.setStrokeColor(self.brand)
+        c.setLineWidth(0.8)
+        c.line(start, self._y(base - 2.6), placed.x + placed.width, self._y(base - 2.6))
+
+    def _draw_item(self, placed: _Placed, item: _Item, style: _Style) -> None:
+        c = self.c
+        x0 = placed.x + style.pad
+        top = placed.y + style.pad
+        y = top + item.benefit_size - 1.0
+        for text in item.benefit:
+            self._text(x0, y, text, fonts.COND_BOLD, item.benefit_size, self.accent)
+            y += item.benefit_size + 1.5
+        if style.benefit_beside:
+            dx, y = x0 + BENEFIT_COL, top + 8.5
+        else:
+            dx, y = x0, y + 1.0
+        for text in item.description:
+            self._text(dx, y, text, fonts.COND_BOLD, 9.0, INK)
+            y += 10.8
+        y += 0.5
+        for text in item.meta:
+            self._text(dx, y, text, fonts.COND, 7.2, GRAY)
+            y += 8.8
+        if item.symbol is not None and not style.caption_below:
+            self._text(dx, y - 0.5, item.caption, fonts.COND, 6.0, GRAY)
+        if item.symbol is not None:
+            symbol = item.symbol
+            bw = symbol.width * COUPON_MODULE
+            bx = placed.x + placed.width - style.pad - bw
+            c.setFillColorRGB(0, 0, 0)  # bars in pure black for the scanner
+            c._code.append(symbol.pdf_ops(bx, self._y(top), COUPON_MODULE))
+            self._record("coupon-barcode", bx, top, bx + bw, top + symbol.height * COUPON_MODULE, symbol.text)
+            if style.caption_below:
+                cap = fonts.ellipsize(item.caption, fonts.COND, 6.0, bw)
+                self._text(bx, top + symbol.height * COUPON_MODULE + 7.0, cap, fonts.COND, 6.0, GRAY)
+        c.setStrokeColor(LIGHT)
+        c.setLineWidth(0.4)
+        bottom = self._y(placed.y + item.height)
+        c.line(placed.x, bottom, placed.x + placed.width, bottom)
+
+    def _draw_content(self, boxes: Sequence[ContentBox], top: float, lines: int) -> None:
+        c, p = self.c, self.paper
+        width = self._box_width(len(boxes))
+        height = max(self._box_height(b, width, lines) for b in boxes)
+        for i, box in enumerate(boxes):
+            x = p.margin + i * (width + 10.0)
+            c.setFillColor(self.panel)
+            c.setStrokeColor(self.brand)
+            c.setLineWidth(0.6)
+            c.roundRect(x, self._y(top + height), width, height, 5, stroke=1, fill=1)
+            title, body = self._box_lines(box, width, lines)
+            y = top + 14.0
+            self._text(x + 8.0, y, box.label.upper(), fonts.SANS_BOLD, 6.6, self.accent)
+            y += 11.0
+            for text in title:
+                self._text(x + 8.0, y, text, fonts.SANS_BOLD, 8.8)
+                y += 10.5
+            for text in body:
+                self._text(x + 8.0, y, text, fonts.SANS, 7.4, INK)
+                y += 9.0
+
+    def _draw_footer_dynamic(self, doc: ListDocument, page: int, pages: int) -> None:
+        p = self.paper
+        top = p.height - 50.0
+        right = p.width - p.margin
+        self._text_right(right, top + 10.0, f"List {doc.list_number}", fonts.SANS_BOLD, 7.0)
+        self._text_right(right, top + 19.0, f"Valid through {doc.valid_to:%b} {doc.valid_to.day}, {doc.valid_to.year}", fonts.SANS, 6.6, GRAY)
+        self._text_right(right, top + 28.0, f"Page {page} of {pages}", fonts.SANS, 6.6, GRAY)
+
+
+# --------------------------------------------------------------------------- documents
+
+
+def new_canvas(out: "io.BytesIO | str", paper: PaperSpec, title: str, created: date, author: str) -> Canvas:
+    """A reportlab canvas whose bytes depend only on what is drawn (fixed dates, fixed ID)."""
+    canvas = Canvas(out, pagesize=(paper.width, paper.height), invariant=1, pageCompression=1)
+    stamp = f"D:{created:%Y%m%d}000000+00'00'"
+    canvas.setDateFormatter(lambda *parts: stamp)
+    canvas.setTitle(title)
+    canvas.setAuthor(author)
+    canvas.setSubject("Personal shopping list")
+    canvas.setCreator("loyalty_engine")
+    canvas.setProducer("loyalty_engine (ReportLab)")
+    return canvas
+
+
+def render_list_pdf(doc: ListDocument, paper: PaperSpec = LETTER, settings: RenderSettings | None = None) -> tuple[bytes, int]:
+    """One list as its own PDF; returns ``(pdf bytes, page count)``."""
+    settings = settings or RenderSettings(chain_name=doc.chain_name)
+    buffer = io.BytesIO()
+    canvas = new_canvas(buffer, paper, f"Shopping list {doc.list_number}", doc.issued_on, settings.chain_name)
+    pages = ListRenderer(canvas, paper, settings).draw(doc)
+    canvas.save()
+    return buffer.getvalue(), pages
+
+
+def render_lists_pdf(
+    docs: Iterable[ListDocument], paper: PaperSpec, settings: RenderSettings, title: str, created: date
+) -> tuple[bytes, list[int]]:
+    """Many lists into one PDF (a print run or a chunk of one); returns bytes and pages per list."""
+    buffer = io.BytesIO()
+    canvas = new_canvas(buffer, paper, title, created, settings.chain_name)
+    renderer = ListRenderer(canvas, paper, settings)
+    pages = [renderer.draw(doc) for doc in docs]
+    if not pages:
+        canvas.showPage()  # a valid, empty print run
+    canvas.save()
+    return buffer.getvalue(), pages

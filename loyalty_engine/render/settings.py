@@ -1,0 +1,82 @@
+"""What a chain sets for its printed lists: program name, contact, terms, identifiers.
+
+Every setting comes from the environment (``LOYALTY_<NAME>``) like the rest of the config;
+nothing chain-specific is hard-coded beyond neutral defaults.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..config import Config
+
+DEFAULT_TERMS = (
+    "Offers are personal to the member named above and valid only with this list or the "
+    "member's card at the store shown, through the expiry date of each offer. Each offer "
+    "applies automatically at checkout when the products are bought, up to its limit; no "
+    "cash value; cannot be combined with other offers on the same item unless stated. "
+    "Manufacturer coupons: consumer pays any sales tax; void if copied, sold or transferred."
+)
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    chain_name: str = "Dick's Supermarkets"
+    program_name: str = "Savings Club"
+    contact: str = "Questions? Ask at the service desk."
+    return_address: str = ""  # one line above the window address ("Chain · PO Box 1 · City ST 00000")
+    terms: str = DEFAULT_TERMS
+    # GS1 company prefix or GLN of the retailer (7-13 digits): AI (8110) optional field 6.
+    retailer_gs1_prefix: str = ""
+    # Tell lanes not to double the coupon (AI (8110) field 9); lengthens every coupon by 5 digits.
+    coupon_dont_multiply: bool = False
+    brand_color: str = "#0B6E4F"
+    accent_color: str = "#C8102E"
+    logo_path: Path | None = None  # PNG/JPEG drawn in the logo area; a monogram otherwise
+    web_base_url: str = ""  # e.g. https://lists.example.com, printed as the web view address
+
+    @classmethod
+    def from_config(cls, config: Config, environ: Mapping[str, str] | None = None) -> "RenderSettings":
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {"chain_name": config.chain_name}
+        for name, key in _ENV.items():
+            raw = env.get(key)
+            if raw is None:
+                continue
+            if name == "coupon_dont_multiply":
+                values[name] = raw.strip().lower() in ("1", "true", "yes", "on")
+            elif name == "logo_path":
+                values[name] = Path(raw) if raw else None
+            else:
+                values[name] = raw
+        return cls(**values).validated()
+
+    def validated(self) -> "RenderSettings":
+        prefix = self.retailer_gs1_prefix.strip()
+        if prefix and not (prefix.isdigit() and 7 <= len(prefix) <= 13):
+            raise ValueError(f"LOYALTY_RETAILER_GS1_PREFIX must be 7-13 digits, got {prefix!r}")
+        for color in (self.brand_color, self.accent_color):
+            if not (len(color) == 7 and color.startswith("#")):
+                raise ValueError(f"colors are #RRGGBB, got {color!r}")
+        if self.logo_path is not None and not Path(self.logo_path).is_file():
+            raise ValueError(f"LOYALTY_LIST_LOGO {self.logo_path} does not exist")
+        return replace(self, retailer_gs1_prefix=prefix)
+
+    def return_line(self) -> str:
+        return self.return_address or f"{self.chain_name} · {self.program_name}"
+
+
+_ENV = {
+    "program_name": "LOYALTY_PROGRAM_NAME",
+    "contact": "LOYALTY_PROGRAM_CONTACT",
+    "return_address": "LOYALTY_RETURN_ADDRESS",
+    "terms": "LOYALTY_LIST_TERMS",
+    "retailer_gs1_prefix": "LOYALTY_RETAILER_GS1_PREFIX",
+    "coupon_dont_multiply": "LOYALTY_COUPON_DONT_MULTIPLY",
+    "brand_color": "LOYALTY_BRAND_COLOR",
+    "accent_color": "LOYALTY_ACCENT_COLOR",
+    "logo_path": "LOYALTY_LIST_LOGO",
+    "web_base_url": "LOYALTY_WEB_BASE_URL",
+}
