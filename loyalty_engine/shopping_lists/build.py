@@ -181,22 +181,28 @@ def score_members(view: ModelView, prepared: PreparedOffers, members: _Members, 
     return sp.csr_matrix(by_scope[:, prepared.scope_column])
 
 
-def select_for(
-    view: ModelView, prepared: PreparedOffers, members: _Members, settings: ListSettings, seed: int
-) -> Selection:
-    member_arrays = MemberArrays(
+def member_arrays(view: ModelView, members: _Members) -> MemberArrays:
+    return MemberArrays(
         member_key=members.member_key,
         brand_loyalty=view.brand_loyalty[members.model_pos],
         usage_tier=view.usage_tier[members.model_pos],
         lifecycle_stage=members.lifecycle_stage,
         face_cap_cents=members.face_cap_cents,
     )
-    probabilities = score_members(view, prepared, members, settings.period_days)
-    params = SelectionParams(
+
+
+def selection_params(settings: ListSettings, seed: int) -> SelectionParams:
+    return SelectionParams(
         max_lines=settings.max_lines, tier_weights=settings.tier_weights,
         redemption_rate=settings.redemption_rate, holdout_seed=seed,
     )
-    return select_lines(probabilities, member_arrays, prepared.arrays, params)
+
+
+def select_for(
+    view: ModelView, prepared: PreparedOffers, members: _Members, settings: ListSettings, seed: int
+) -> Selection:
+    probabilities = score_members(view, prepared, members, settings.period_days)
+    return select_lines(probabilities, member_arrays(view, members), prepared.arrays, selection_params(settings, seed))
 
 
 def choose_content(
