@@ -102,6 +102,13 @@ def ellipsize(text: str, font: str, size: float, width: float, force: bool = Fal
     return text[:lo].rstrip() + ell
 
 
+def fit_size(text: str, font: str, size: float, width: float, smallest: float) -> float:
+    """The largest size (down to ``smallest``) at which ``text`` fits ``width``."""
+    while size > smallest and string_width(text, font, size) > width:
+        size = max(smallest, size - 0.5)
+    return size
+
+
 def _fit_chars(word: str, font: str, size: float, width: float) -> int:
     lo, hi = 1, len(word)
     while lo < hi:

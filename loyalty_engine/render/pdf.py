@@ -44,6 +44,11 @@ LIGHT = HexColor("#C9CDD2")
 WHITE = HexColor("#FFFFFF")
 
 
+def _snap(value: float) -> float:
+    """Bars start on the 600 dpi device grid (1/600 in = 0.12 pt), so printers don't round them unevenly."""
+    return round(value / 0.12) * 0.12
+
+
 class ListLayoutError(ValueError):
     """The list does not fit two pages even in its densest layout."""
 
@@ -58,6 +63,7 @@ class PaperSpec:
     margin: float
     folds: tuple[float, float]  # tri-fold lines from the top
     address_left: float
+    window_right: float  # right edge of the envelope window: nothing else prints left of it
     return_baseline: float  # the small return line above the address
     address_baseline: float  # first address line
     envelope: str
@@ -69,17 +75,17 @@ class PaperSpec:
 
 # US #10 window envelope (window 4 1/2 x 1 1/8 in, 7/8 in from the left, 1/2 in from the
 # bottom) with the Letter sheet tri-folded: the address block sits 1 in from the left edge,
-# 2.1-2.9 in from the top.
+# 2.1-2.9 in from the top; nothing else prints left of the window's right edge (5 3/8 in).
 LETTER = PaperSpec(
     name="letter", width=612.0, height=792.0, margin=40.0, folds=(264.0, 528.0),
-    address_left=72.0, return_baseline=152.0, address_baseline=170.0,
+    address_left=72.0, window_right=387.0, return_baseline=152.0, address_baseline=170.0,
     envelope="US #10 window envelope",
 )
 # DIN 5008 form B on a DL window envelope: address field 20 mm from the left, 45 mm from the
 # top; fold marks at 105 and 210 mm.
 A4 = PaperSpec(
     name="a4", width=595.2756, height=841.8898, margin=40.0, folds=(105 * MM, 210 * MM),
-    address_left=25 * MM, return_baseline=51 * MM, address_baseline=63 * MM,
+    address_left=25 * MM, window_right=110 * MM, return_baseline=51 * MM, address_baseline=63 * MM,
     envelope="DL window envelope (DIN 5008 form B)",
 )
 PAPERS = {"letter": LETTER, "a4": A4}
@@ -416,12 +422,18 @@ class ListRenderer:
         c.rect(p.margin, self._y(92.0), p.content_width, 2.2, stroke=0, fill=1)
         # return line above the window address
         self._text(p.address_left, p.return_baseline, fonts.ellipsize(s.return_line(), fonts.SANS, 6.8, 250.0), fonts.SANS, 6.8, GRAY)
-        # the info panel on the right of the address
+        # the info panel, right of the envelope window
         px, pw = self._panel_box()
         c.setFillColor(self.panel)
-        c.roundRect(px, self._y(p.folds[0] - 14.0), pw, p.folds[0] - 14.0 - 108.0, 6, stroke=0, fill=1)
-        for label, top in (("VALID", 124.0), ("YOUR STORE", 160.0), ("MEMBER", 196.0), ("SAVINGS ON THIS LIST", 196.0)):
-            x = px + 12.0 if label != "SAVINGS ON THIS LIST" else px + pw / 2 + 4.0
+        bottom = min(p.folds[0] - 14.0, 250.0)
+        c.roundRect(px, self._y(bottom), pw, bottom - 106.0, 6, stroke=0, fill=1)
+        half = pw / 2
+        for label, x, top in (
+            ("VALID", px + 10.0, 120.0),
+            ("YOUR STORE", px + 10.0, 160.0),
+            ("MEMBER", px + 10.0, 201.0),
+            ("YOU SAVE", px + half + 2.0, 201.0),
+        ):
             self._text(x, top, label, fonts.SANS_BOLD, 6.5, GRAY)
         self._fold_marks()
         self._static_footer()
@@ -435,7 +447,7 @@ class ListRenderer:
 
     def _panel_box(self) -> tuple[float, float]:
         p = self.paper
-        x = p.width / 2 + 6.0
+        x = p.window_right + 10.0
         return x, p.width - p.margin - x
 
     def _draw_logo(self, x: float, top: float, size: float) -> None:
@@ -479,22 +491,49 @@ class ListRenderer:
         self._draw_list_barcode(doc.list_number, right=p.width - p.margin, top=26.0, module=LIST_MODULE, bar_h=40.0)
         # the mailing address, in the envelope window
         y = p.address_baseline
-        for i, line in enumerate(doc.address.lines()[:4]):
-            font = fonts.SANS_BOLD if i == 0 else fonts.SANS
-            self._text(p.address_left, y, fonts.ellipsize(line, font, 10.0, 230.0), font, 10.0)
-            y += 12.5
+        size, name_lines, lines = self._address_lines(doc)
+        for i, line in enumerate(lines):
+            font = fonts.SANS_BOLD if i < name_lines else fonts.SANS
+            self._text(p.address_left, y, line, font, size)
+            y += size * 1.25
         px, pw = self._panel_box()
-        inner = pw - 24.0
-        self._text(px + 12.0, 137.0, fonts.ellipsize(doc.period_text(), fonts.SANS_BOLD, 10.5, inner), fonts.SANS_BOLD, 10.5)
+        inner = pw - 20.0
+        x = px + 10.0
+        y = 131.0
+        period = doc.period_text()
+        if fonts.string_width(period, fonts.SANS_BOLD, 9.6) <= inner:
+            period_lines = [period]
+        else:  # break at the dash, not inside a date
+            head, _, tail = period.partition(" – ")
+            period_lines = [fonts.ellipsize(head + " –", fonts.SANS_BOLD, 9.6, inner), fonts.ellipsize(tail, fonts.SANS_BOLD, 9.6, inner)]
+        for line in period_lines:
+            self._text(x, y, line, fonts.SANS_BOLD, 9.6)
+            y += 11.0
         store = doc.store.one_line() if doc.store else "Any of our stores"
-        y = 172.0
-        for line in fonts.wrap(store, fonts.SANS, 8.6, inner, 2):
-            self._text(px + 12.0, y, line, fonts.SANS, 8.6)
-            y += 10.5
-        self._text(px + 12.0, 210.0, fonts.ellipsize(doc.member_id, fonts.SANS, 10.0, pw / 2 - 20.0), fonts.SANS, 10.0)
-        self._text(px + pw / 2 + 4.0, 216.0, doc.savings_text, fonts.SANS_BOLD, 19.0, self.accent)
-        offers = f"{len(doc.lines)} offer{'s' if len(doc.lines) != 1 else ''}"
-        self._text(px + pw / 2 + 4.0, 228.0, offers, fonts.SANS, 7.5, GRAY)
+        y = 171.0
+        for line in fonts.wrap(store, fonts.SANS, 8.2, inner, 2):
+            self._text(x, y, line, fonts.SANS, 8.2)
+            y += 10.0
+        half = pw / 2
+        self._text(x, 213.0, fonts.ellipsize(doc.member_id, fonts.SANS, 9.5, half - 14.0), fonts.SANS, 9.5)
+        # money is never shortened: the amount shrinks to fit instead
+        amount_size = fonts.fit_size(doc.savings_text, fonts.SANS_BOLD, 18.0, half - 12.0, 9.0)
+        self._text(px + half + 2.0, 217.0, doc.savings_text, fonts.SANS_BOLD, amount_size, self.accent)
+        offers = f"with {len(doc.lines)} offer{'s' if len(doc.lines) != 1 else ''}"
+        self._text(px + half + 2.0, 229.0, offers, fonts.SANS, 7.2, GRAY)
+
+    def _address_lines(self, doc: ListDocument) -> tuple[float, int, list[str]]:
+        """The window address at the largest size that fits; a long name wraps, never runs out."""
+        p = self.paper
+        width = p.window_right - p.address_left - 9.0  # 1/8 in clear of the window edge
+        lines = doc.address.lines()
+        for size in (10.0, 9.0, 8.5):
+            if all(fonts.string_width(l, fonts.SANS_BOLD, size) <= width for l in lines):
+                return size, 1, lines
+        size = 8.5
+        name, rest = lines[0], lines[1:]
+        wrapped = fonts.wrap(name, fonts.SANS_BOLD, size, width, 2)
+        return size, len(wrapped), wrapped + [fonts.ellipsize(l, fonts.SANS, size, width) for l in rest]
 
     def _draw_greeting(self, doc: ListDocument, intro: bool) -> None:
         p = self.paper
@@ -522,14 +561,14 @@ class ListRenderer:
     def _draw_list_barcode(self, code: str, right: float, top: float, module: float, bar_h: float) -> None:
         symbol = list_barcode(code)
         width = symbol.width * module
-        x = right - 7 * module - width  # leave the right quiet zone
+        x = _snap(right - 7 * module - width)  # leave the right quiet zone
         c = self.c
         c.setFillColor(GRAY)
         c.setFont(fonts.SANS_BOLD, 6.2)
         c.drawCentredString(x + width / 2, self._y(top - 2.0), "SCAN AT CHECKOUT")
         c.setFillColorRGB(0, 0, 0)  # bars in pure black for the scanner
         guard_h = bar_h * symbol.height / (symbol.height - 5)
-        c._code.append(symbol.pdf_ops(x, self._y(top), module, guard_h))
+        c._code.append(symbol.pdf_ops(x, _snap(self._y(top)), module, guard_h))
         self._record("list-barcode", x, top, x + width, top + guard_h, code)
         first, left, right_digits = ean13_text_groups(code)
         size = 8.4 if module >= 0.9 else 7.0
@@ -574,9 +613,9 @@ class ListRenderer:
         if item.symbol is not None:
             symbol = item.symbol
             bw = symbol.width * COUPON_MODULE
-            bx = placed.x + placed.width - style.pad - bw
+            bx = _snap(placed.x + placed.width - style.pad - bw)
             c.setFillColorRGB(0, 0, 0)  # bars in pure black for the scanner
-            c._code.append(symbol.pdf_ops(bx, self._y(top), COUPON_MODULE))
+            c._code.append(symbol.pdf_ops(bx, _snap(self._y(top)), COUPON_MODULE))
             self._record("coupon-barcode", bx, top, bx + bw, top + symbol.height * COUPON_MODULE, symbol.text)
             if style.caption_below:
                 cap = fonts.ellipsize(item.caption, fonts.COND, 6.0, bw)
