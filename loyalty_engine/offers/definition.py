@@ -344,7 +344,7 @@ def parse_definitions(data: Any, source: str = "definition") -> DefinitionFile:
                 problems.extend(_format_errors(prefix, exc))
                 continue
             getattr(result, kind).append(parsed)
-    slugs = [o.slug for o in result.offers]
+    slugs = [str(o.get("slug")) for o in raw_offers if isinstance(o, dict) and o.get("slug")] if isinstance(raw_offers, list) else []
     dupes = sorted({s for s in slugs if slugs.count(s) > 1})
     if dupes:
         problems.append(f"duplicate offer slugs: {', '.join(dupes)}")
