@@ -163,6 +163,7 @@ def write_chain(spec: ChainSpec, out_dir: str | Path, gzip: bool = False, truth:
     members_out: _CsvOut | None = None
     scans_out: _CsvOut | None = None
     truth_writers: dict[str, pq.ParquetWriter] = {}
+    truth_rows: dict[str, int] = {}
     baskets = 0
     lock = threading.Lock()
 
@@ -184,6 +185,7 @@ def write_chain(spec: ChainSpec, out_dir: str | Path, gzip: bool = False, truth:
                         truth_writers[name] = pq.ParquetWriter(out / f"{name}.parquet", table.schema,
                                                                compression="zstd")
                     truth_writers[name].write_table(table)
+                    truth_rows[name] = truth_rows.get(name, 0) + table.num_rows
 
     pending: Future[None] | None = None
     done_members = 0
@@ -207,6 +209,7 @@ def write_chain(spec: ChainSpec, out_dir: str | Path, gzip: bool = False, truth:
     for name, truth_writer in truth_writers.items():
         truth_writer.close()
         result.paths[name] = out / f"{name}.parquet"
+        result.counts[name] = truth_rows[name]
     result.counts["baskets"] = baskets
     result.seconds = time.perf_counter() - started
     return result

@@ -215,6 +215,16 @@ def impulse_lines(catalog: Catalog, households: Households, trips: Trips, cycle_
                      quantity=quantity, variant=rng.random(len(trip)).astype(np.float32))
 
 
+def _market_share_brand(catalog: Catalog, category: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A national brand of each line's category, drawn by market share (one searchsorted)."""
+    weights = catalog.category_brand_weight
+    n_categories, width = weights.shape
+    # Category c's cumulative shares live in [c, c + 1]: one sorted array serves all categories.
+    ladder = (np.arange(n_categories)[:, None] + np.cumsum(weights, axis=1)).ravel()
+    found = np.searchsorted(ladder, category + rng.random(len(category)), side="right")
+    return np.clip(found - category * width, 0, width - 1)
+
+
 def choose_products(catalog: Catalog, households: Households, promotions: Promotions, member: np.ndarray,
                     subcategory: np.ndarray, week: np.ndarray, variant: np.ndarray,
                     rng: np.random.Generator) -> np.ndarray:
@@ -224,8 +234,7 @@ def choose_products(catalog: Catalog, households: Households, promotions: Promot
     loyalty = households.loyalty[member, category]
     has_national = catalog.slot_brand[subcategory, 1] >= 0 if catalog.slot_brand.shape[1] > 1 else np.zeros(n, bool)
     is_store = (rng.random(n) < households.store_share[member, category]) | ~has_national
-    cumulative = np.cumsum(catalog.category_brand_weight, axis=1)[category]
-    any_brand = np.minimum((rng.random(n)[:, None] > cumulative).sum(axis=1), catalog.category_brand_weight.shape[1] - 1)
+    any_brand = _market_share_brand(catalog, category, rng)
     brand = np.where(rng.random(n) < FAVORITE_BRAND_PROB[loyalty], households.favorite_brand[member, category],
                      any_brand)
     slot = np.where(is_store, 0, catalog.national_slot[subcategory, brand])
@@ -282,7 +291,7 @@ def simulate_block(spec: ChainSpec, catalog: Catalog, stores: Stores, promotions
     rank = np.empty_like(basket_order)
     rank[basket_order] = np.arange(len(basket_order))
     line_rank = rank[line_basket]
-    line_order = np.argsort(line_rank * (1 << 20) + rng.integers(0, 1 << 20, len(line_rank)), kind="stable")
+    line_order = np.argsort(line_rank * (1 << 20) + rng.integers(0, 1 << 20, len(line_rank)))
     line_product = line_product[line_order]
     line_quantity = line_quantity[line_order]
     line_discount = line_discount[line_order]
@@ -320,8 +329,7 @@ def _anonymous_baskets(spec: ChainSpec, catalog: Catalog, stores: Stores, promot
     category = catalog.subcategory_category[sub]
     has_national = catalog.slot_variants[sub, 1] > 0
     is_store = (rng.random(lines) < catalog.store_affinity[category] * 0.6) | ~has_national
-    cumulative = np.cumsum(catalog.category_brand_weight, axis=1)[category]
-    brand = np.minimum((rng.random(lines)[:, None] > cumulative).sum(axis=1), catalog.category_brand_weight.shape[1] - 1)
+    brand = _market_share_brand(catalog, category, rng)
     slot = np.where(is_store, 0, catalog.national_slot[sub, brand])
     n_variants = catalog.slot_variants[sub, slot]
     product = catalog.slot_products[sub, slot, (rng.random(lines) * n_variants).astype(np.int64)]
