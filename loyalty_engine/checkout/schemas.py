@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
 MAX_LINES = 500
 MAX_QUANTITY = 999
@@ -23,7 +23,19 @@ LaneCode = Annotated[str, Field(min_length=1, max_length=16, pattern=r"^[A-Za-z0
 PosTransactionId = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$",
                                         examples=["20270310-0042"])]
 Sku = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$", examples=["000111222333"])]
-Cents = Annotated[int, Field(strict=True)]
+
+
+def _integral(value: object) -> object:
+    """JSON Schema counts 92.0 as the integer 92; 8.99 stays a float and is refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def Whole(**constraints: object) -> object:  # noqa: N802  (reads like a type)
+    """An integer field: integral JSON numbers only (no strings, booleans or fractions)."""
+    return Annotated[int, Field(strict=True, **constraints), BeforeValidator(_integral)]  # type: ignore[arg-type]
+
 
 
 class ApiModel(BaseModel):
@@ -34,13 +46,13 @@ class BasketLineIn(ApiModel):
     """One scanned line. A negative quantity (with a negative amount) is a returned item."""
 
     sku: Sku
-    quantity: Annotated[int, Field(strict=True, ge=-MAX_QUANTITY, le=MAX_QUANTITY,
-                                   description="units; negative for a returned item; never 0")]
-    unit_price_cents: Annotated[int, Field(strict=True, ge=0, le=MAX_PRICE_CENTS,
-                                           description="shelf price of one unit, in cents")]
-    amount_cents: Annotated[int, Field(strict=True, ge=-MAX_LINE_CENTS, le=MAX_LINE_CENTS,
-                                       description="line amount before list offers, in cents; "
-                                                   "same sign as quantity; at most unit price x quantity")]
+    quantity: Whole(ge=-MAX_QUANTITY, le=MAX_QUANTITY,  # type: ignore[valid-type]
+                    description="units; negative for a returned item; never 0")
+    unit_price_cents: Whole(ge=0, le=MAX_PRICE_CENTS,  # type: ignore[valid-type]
+                            description="shelf price of one unit, in cents")
+    amount_cents: Whole(ge=-MAX_LINE_CENTS, le=MAX_LINE_CENTS,  # type: ignore[valid-type]
+                        description="line amount before list offers, in cents; same sign as quantity; "
+                                    "at most unit price x quantity")
 
     @field_validator("quantity")
     @classmethod
@@ -64,8 +76,8 @@ class BasketLineIn(ApiModel):
 
 class Tender(ApiModel):
     method: Literal["cash", "card", "ebt", "gift_card", "check", "mixed", "other"]
-    amount_cents: Annotated[int, Field(strict=True, ge=-MAX_LINE_CENTS * MAX_LINES, le=MAX_LINE_CENTS * MAX_LINES,
-                                       description="what the member paid (negative: refunded)")]
+    amount_cents: Whole(ge=-MAX_LINE_CENTS * MAX_LINES, le=MAX_LINE_CENTS * MAX_LINES,  # type: ignore[valid-type]
+                        description="what the member paid (negative: refunded)")
 
 
 class QuoteRequest(ApiModel):
