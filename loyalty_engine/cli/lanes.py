@@ -15,7 +15,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 import click
-from sqlalchemy import Connection, select
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ..checkout.errors import CheckoutError
 from ..checkout.lanes import issue_key, list_keys, revoke
@@ -110,8 +111,8 @@ def simulate(cli: CliContext, card: str | None, list_number: str | None, store: 
     if (card is None) == (list_number is None):
         raise InputError("give exactly one of --card or --list")
     rng = random.Random(seed)
-    with cli.engine.connect() as conn:
-        plan = _basket_for(conn, card, list_number, extra_items, rng)
+    with Session(cli.engine) as session:
+        plan = _basket_for(session, card, list_number, extra_items, rng)
     store = store or plan["store"]
     if store is None:
         raise InputError("the member has no home store and the list none: give --store")
@@ -137,7 +138,7 @@ def simulate(cli: CliContext, card: str | None, list_number: str | None, store: 
     click.echo(f"recorded as transaction {done['transaction_id']}")
 
 
-def _basket_for(conn: Connection, card: str | None, list_number: str | None, extra_items: int,
+def _basket_for(conn: Session, card: str | None, list_number: str | None, extra_items: int,
                 rng: random.Random) -> dict[str, Any]:
     """A basket that buys what the list offers (enough units for each) plus a few other items."""
     if list_number is not None:
