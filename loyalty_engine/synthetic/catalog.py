@@ -236,13 +236,16 @@ def _category_brands(rng: np.random.Generator, names: _Names, makers: list[_Make
     dept_brands = department_brands.setdefault(department.name, [])
     dept_makers = department_makers.setdefault(department.name, [])
     drug = category.name in DRUG_CATEGORIES
+    # Each national brand of a category comes from a different manufacturer, as on a real shelf.
     for _ in range(category.national_brands):
-        reusable = [b for b in dept_brands if b not in brands and makers[brand_maker[b]].drug == drug]
+        used = {brand_maker[b] for b in brands}
+        reusable = [b for b in dept_brands
+                    if b not in brands and brand_maker[b] not in used and makers[brand_maker[b]].drug == drug]
         if reusable and rng.random() < 0.3:
             brands.append(reusable[int(rng.integers(len(reusable)))])
             continue
         brand = names.brand()
-        same_kind = [m for m in dept_makers if makers[m].drug == drug]
+        same_kind = [m for m in dept_makers if makers[m].drug == drug and m not in used]
         if same_kind and rng.random() < 0.5:
             maker = same_kind[int(rng.integers(len(same_kind)))]
         else:

@@ -110,11 +110,19 @@ class Trips:
 def draw_trips(spec: ChainSpec, households: Households, stores: Stores, rng: np.random.Generator) -> Trips:
     n, weeks = households.size, spec.weeks
     counts = rng.poisson(np.repeat(households.trip_rate, weeks).reshape(n, weeks) * _season(spec)[None, :])
+    counts = np.minimum(counts, 7)  # at most one trip a day
     cell = np.repeat(np.arange(n * weeks), counts.ravel())
     member, week = cell // weeks, cell % weeks
     t = len(member)
-    on_favorite = rng.random(t) < households.weekday_loyalty[member]
-    weekday = np.where(on_favorite, households.favorite_weekday[member], rng.choice(7, size=t, p=WEEKDAY_SHARES))
+    # A week's trips fall on distinct days, the favourite weekday first in line: weighted
+    # sampling without replacement (largest U ** (1 / weight) per member-week).
+    weight = np.broadcast_to(WEEKDAY_SHARES, (n, 7)).copy()
+    weight[np.arange(n), households.favorite_weekday] *= 1.0 + 12.0 * households.weekday_loyalty
+    keys = rng.random((n, weeks, 7)) ** (1.0 / weight[:, None, :])
+    day_order = np.argsort(-keys, axis=2).reshape(n * weeks, 7)
+    starts = np.concatenate([[0], np.cumsum(counts.ravel())[:-1]])
+    nth = np.arange(t) - starts[cell]
+    weekday = day_order[cell, nth]
     day = week * 7 + weekday
     keep = day >= households.active_from_day[member]
     lapse = households.lapse_day[member]
