@@ -30,7 +30,8 @@ LEASE_NAME = "scheduler"
 
 
 def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    """Aware UTC (naive values are taken as UTC: SQLite hands stored datetimes back naive)."""
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 class Lease:
