@@ -69,16 +69,17 @@ def scan_table(batch: ScanBatch, spec: ChainSpec, catalog: Catalog, stores: Stor
     """One block's scan lines in the canonical scan columns."""
     serial = np.arange(batch.n_baskets, dtype=np.int64) + TRANSACTION_BASE + batch.first_serial
     basket_ids = pc.cast(pa.array(serial), pa.string())
-    members = batch.basket_member
-    has_card = members >= 0
-    basket_members = member_ids(np.where(has_card, members, 0), member_id_width(spec))
-    basket_members = pc.if_else(pa.array(has_card), basket_members, pa.scalar(None, pa.string()))
+    # Member ids come from the block's own members: a non-member line takes a null index.
+    first_member, last_member = spec.block_range(batch.block)
+    block_members = member_ids(np.arange(first_member, last_member), member_id_width(spec))
+    line_member = batch.line_member - first_member
+    no_card = line_member < 0
     basket_times = times.format(batch.basket_time)
     line_basket = pa.array(batch.line_basket)
     columns = [
         basket_ids.take(line_basket),
         pa.array(stores.store_id.astype(str)).take(pa.array(batch.basket_store[batch.line_basket])),
-        basket_members.take(line_basket),
+        block_members.take(pa.array(np.where(no_card, 0, line_member), mask=no_card)),
         basket_times.take(line_basket),
         pa.array(catalog.sku.astype(str)).take(pa.array(batch.line_product)),
         pa.array(batch.line_quantity, pa.int32()),
