@@ -18,6 +18,7 @@ Exactly-once, in one write transaction per complete:
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections import defaultdict
 from contextlib import contextmanager
@@ -27,7 +28,7 @@ from functools import lru_cache
 from typing import Any, Iterator, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ..clock import Clock
@@ -43,18 +44,12 @@ from . import rules
 from .errors import CheckoutError, Conflict, Forbidden, NotFound, RetryableConflict, Unprocessable
 from .lanes import LaneIdentity
 from .schemas import (
-    CheckoutResponse,
     CompleteRequest,
-    LineOfferOut,
-    LineOut,
     ListContentOut,
     ListLineOut,
-    ListRef,
     MemberListResponse,
     MemberOut,
-    NotAppliedOut,
     QuoteRequest,
-    RedemptionOut,
     ReversalOut,
     VoidRequest,
     VoidResponse,
@@ -78,6 +73,94 @@ _checkouts = Checkout.__table__
 _redemptions = Redemption.__table__
 _transactions = Transaction.__table__
 _scan_lines = ScanLine.__table__
+
+# Hot-path statements are built once: per request only parameters change, so SQLAlchemy does
+# no expression building and the drivers reuse prepared statements.
+_MEMBER_COLUMNS = (_members.c.id, _members.c.member_id, _members.c.first_name)
+_Q_MEMBER_BY_CARD = select(*_MEMBER_COLUMNS).where(_members.c.card_number == bindparam("card"))
+_Q_MEMBER_BY_KEY = select(*_MEMBER_COLUMNS).where(_members.c.id == bindparam("member_key"))
+_LIST_COLUMNS = (_lists.c.id, _lists.c.list_number, _lists.c.member_key, _lists.c.period_start,
+                 _lists.c.period_end, _lists.c.status)
+_Q_LIST_BY_SERIAL = select(*_LIST_COLUMNS).where(_lists.c.id == bindparam("serial"))
+_Q_CURRENT_LIST = (
+    select(*_LIST_COLUMNS)
+    .where(_lists.c.member_key == bindparam("member_key"), _lists.c.status == "active",
+           _lists.c.period_start <= bindparam("day"), _lists.c.period_end >= bindparam("day"))
+    .order_by(_lists.c.period_start.desc(), _lists.c.id.desc())
+    .limit(1)
+)
+_Q_PRODUCTS = select(_products.c.sku, _products.c.id).where(_products.c.sku.in_(bindparam("skus", expanding=True)))
+_Q_LIST_TERMS = (
+    select(
+        _lines.c.id, _lines.c.line_no, _lines.c.offer_id, _lines.c.description, _lines.c.benefit_kind,
+        _lines.c.benefit_value, _lines.c.min_quantity, _lines.c.redemption_limit, _lines.c.redeemed_count,
+        _lines.c.valid_from, _lines.c.valid_to,
+        _offers.c.status, _offers.c.valid_from, _offers.c.valid_to, _offers.c.funded_share_bp,
+        _offers.c.handling_fee_cents, _offers.c.budget_cents, _offers.c.max_redemptions,
+        _offers.c.redeemed_count, _offers.c.funded_spent_cents, _offers.c.funder_kind,
+        _offers.c.manufacturer_id, _offers.c.stackable, _offers.c.offer_code,
+    )
+    .join(_offers, _offers.c.id == _lines.c.offer_id)
+    .where(_lines.c.list_id == bindparam("list_id"))
+    .order_by(_lines.c.line_no)
+)
+# Lanes scanning the same list queue on its lines; other lists are not held up.
+_Q_LIST_TERMS_LOCKED = _Q_LIST_TERMS.with_for_update(of=_lines)
+_Q_SCOPE = select(_scope.c.offer_id, _scope.c.product_key).where(
+    _scope.c.offer_id.in_(bindparam("offer_ids", expanding=True)),
+    _scope.c.product_key.in_(bindparam("product_keys", expanding=True)),
+)
+_Q_OFFER_COUNTERS = (
+    select(_offers.c.id, _offers.c.status, _offers.c.redeemed_count, _offers.c.funded_spent_cents,
+           _offers.c.budget_cents, _offers.c.max_redemptions)
+    .where(_offers.c.id.in_(bindparam("offer_ids", expanding=True)))
+    .order_by(_offers.c.id)
+)
+_Q_OFFER_COUNTERS_LOCKED = _Q_OFFER_COUNTERS.with_for_update()
+_Q_REPLAY = select(_checkouts.c.request_sha256, _checkouts.c.response_body).where(
+    _checkouts.c.store_id == bindparam("store"), _checkouts.c.lane_code == bindparam("lane"),
+    _checkouts.c.pos_transaction_id == bindparam("pos"),
+)
+_I_CHECKOUT = _checkouts.insert().returning(_checkouts.c.id)
+_I_REDEMPTIONS = _redemptions.insert()
+_I_TRANSACTION = _transactions.insert()
+_I_SCAN_LINES = _scan_lines.insert()
+# Conditional counter moves: a row only moves if the limit still allows it; the caller checks
+# that every row moved (executemany row counts are summed on both drivers).
+_U_LINE_REDEEM = (
+    update(_lines)
+    .where(_lines.c.id == bindparam("b_id"), _lines.c.redeemed_count + bindparam("b_n") <= _lines.c.redemption_limit)
+    .values(redeemed_count=_lines.c.redeemed_count + bindparam("b_n"))
+)
+_U_OFFER_REDEEM = (
+    update(_offers)
+    .where(
+        _offers.c.id == bindparam("b_id"),
+        _offers.c.status == "active",
+        _offers.c.max_redemptions.is_(None) | (_offers.c.redeemed_count + bindparam("b_n") <= _offers.c.max_redemptions),
+        _offers.c.budget_cents.is_(None) | (_offers.c.funded_spent_cents + bindparam("b_f") <= _offers.c.budget_cents),
+    )
+    .values(
+        redeemed_count=_offers.c.redeemed_count + bindparam("b_n"),
+        funded_spent_cents=_offers.c.funded_spent_cents + bindparam("b_f"),
+        discount_given_cents=_offers.c.discount_given_cents + bindparam("b_d"),
+    )
+)
+_U_LINE_REVERSE = (
+    update(_lines)
+    .where(_lines.c.id == bindparam("b_id"), _lines.c.redeemed_count >= bindparam("b_n"))
+    .values(redeemed_count=_lines.c.redeemed_count - bindparam("b_n"))
+)
+_U_OFFER_REVERSE = (
+    update(_offers)
+    .where(_offers.c.id == bindparam("b_id"), _offers.c.redeemed_count >= bindparam("b_n"),
+           _offers.c.funded_spent_cents >= bindparam("b_f"))
+    .values(
+        redeemed_count=_offers.c.redeemed_count - bindparam("b_n"),
+        funded_spent_cents=_offers.c.funded_spent_cents - bindparam("b_f"),
+        discount_given_cents=_offers.c.discount_given_cents - bindparam("b_d"),
+    )
+)
 
 
 # --- what one request works on ------------------------------------------------------------
@@ -257,7 +340,7 @@ class CheckoutService:
         total_discount = evaluation.total_discount_cents - sum(clawbacks.values())
 
         checkout_id = conn.execute(
-            _checkouts.insert().values(
+            _I_CHECKOUT, dict(
                 store_id=req.store, lane_code=req.lane, pos_transaction_id=req.pos_transaction_id,
                 transaction_id=txn_id, kind="sale" if has_sales else "return", status="completed",
                 member_key=member_key,
@@ -266,7 +349,7 @@ class CheckoutService:
                 request_sha256=digest, request_body=canonical, response_status=200, response_body=body,
                 total_amount_cents=total_amount, total_discount_cents=total_discount,
                 api_key_id=lane.api_key_id, request_id=request_id, completed_at=now,
-            ).returning(_checkouts.c.id)
+            )
         ).scalar_one()
 
         self._redeem(conn, lane, outcome, checkout_id, txn_id, basket.business_date, request_id, now)
@@ -277,75 +360,38 @@ class CheckoutService:
 
     def _redeem(self, conn: Connection, lane: LaneIdentity, outcome: Outcome, checkout_id: int, txn_id: str,
                 business_date: date, request_id: str, now: datetime) -> None:
+        applied = outcome.evaluation.applied
+        if not applied:
+            return
+        assert outcome.shopping_list is not None and outcome.member is not None
+        _move(conn, _U_LINE_REDEEM, [{"b_id": a.list_line_id, "b_n": a.applications} for a in applied])
+        _move(conn, _U_OFFER_REDEEM, [{"b_id": a.offer_id, "b_n": a.applications, "b_f": a.funded_cents,
+                                       "b_d": a.discount_cents} for a in applied])
         rows = []
-        for applied in outcome.evaluation.applied:
-            terms = outcome.terms[applied.list_line_id]
-            n = applied.applications
-            moved = conn.execute(
-                update(_lines)
-                .where(_lines.c.id == applied.list_line_id,
-                       _lines.c.redeemed_count + n <= _lines.c.redemption_limit)
-                .values(redeemed_count=_lines.c.redeemed_count + n)
-            ).rowcount
-            if moved != 1:
-                raise RetryableConflict(f"list line {applied.list_line_id} limit moved")
-            moved = conn.execute(
-                update(_offers)
-                .where(
-                    _offers.c.id == applied.offer_id,
-                    _offers.c.status == "active",
-                    (_offers.c.max_redemptions.is_(None)) | (_offers.c.redeemed_count + n <= _offers.c.max_redemptions),
-                    (_offers.c.budget_cents.is_(None))
-                    | (_offers.c.funded_spent_cents + applied.funded_cents <= _offers.c.budget_cents),
-                )
-                .values(
-                    redeemed_count=_offers.c.redeemed_count + n,
-                    funded_spent_cents=_offers.c.funded_spent_cents + applied.funded_cents,
-                    discount_given_cents=_offers.c.discount_given_cents + applied.discount_cents,
-                )
-            ).rowcount
-            if moved != 1:
-                raise RetryableConflict(f"offer {applied.offer_id} cap or budget moved")
-            assert outcome.shopping_list is not None and outcome.member is not None
+        for a in applied:
+            offer = outcome.terms[a.list_line_id].offer
             rows.append(dict(
                 event="redeemed", checkout_id=checkout_id, transaction_id=txn_id,
-                list_id=outcome.shopping_list.list_id, list_line_id=applied.list_line_id,
-                list_line_no=applied.list_line_no, offer_id=applied.offer_id,
-                member_key=outcome.member.member_key, store_id=lane.store_id, lane_code=lane.lane_code,
-                api_key_id=lane.api_key_id, business_date=business_date, applications=n, units=applied.units,
-                discount_cents=applied.discount_cents, funded_cents=applied.funded_cents,
-                handling_fee_cents=applied.handling_fee_cents, funder_kind=terms.offer.funder_kind,
-                manufacturer_id=terms.offer.manufacturer_id, reverses_id=None, reversal_kind=None,
-                request_id=request_id, created_at=now,
+                list_id=outcome.shopping_list.list_id, list_line_id=a.list_line_id, list_line_no=a.list_line_no,
+                offer_id=a.offer_id, member_key=outcome.member.member_key, store_id=lane.store_id,
+                lane_code=lane.lane_code, api_key_id=lane.api_key_id, business_date=business_date,
+                applications=a.applications, units=a.units, discount_cents=a.discount_cents,
+                funded_cents=a.funded_cents, handling_fee_cents=a.handling_fee_cents, funder_kind=offer.funder_kind,
+                manufacturer_id=offer.manufacturer_id, reverses_id=None, reversal_kind=None, request_id=request_id,
+                created_at=now,
             ))
-        if rows:
-            conn.execute(_redemptions.insert(), rows)
+        conn.execute(_I_REDEMPTIONS, rows)
 
     def _reverse(self, conn: Connection, lane: LaneIdentity, reversals: Sequence[PlannedReversal],
                  checkout_id: int, txn_id: str, business_date: date, request_id: str, now: datetime,
                  kind: str) -> None:
-        rows = []
-        for rev in reversals:
-            moved = conn.execute(
-                update(_lines)
-                .where(_lines.c.id == rev.list_line_id, _lines.c.redeemed_count >= rev.applications)
-                .values(redeemed_count=_lines.c.redeemed_count - rev.applications)
-            ).rowcount
-            if moved != 1:
-                raise RetryableConflict(f"list line {rev.list_line_id} count moved")
-            moved = conn.execute(
-                update(_offers)
-                .where(_offers.c.id == rev.offer_id, _offers.c.redeemed_count >= rev.applications,
-                       _offers.c.funded_spent_cents >= rev.funded_cents)
-                .values(
-                    redeemed_count=_offers.c.redeemed_count - rev.applications,
-                    funded_spent_cents=_offers.c.funded_spent_cents - rev.funded_cents,
-                    discount_given_cents=_offers.c.discount_given_cents - rev.discount_cents,
-                )
-            ).rowcount
-            if moved != 1:
-                raise RetryableConflict(f"offer {rev.offer_id} counters moved")
-            rows.append(dict(
+        if not reversals:
+            return
+        _move(conn, _U_LINE_REVERSE, [{"b_id": r.list_line_id, "b_n": r.applications} for r in reversals])
+        _move(conn, _U_OFFER_REVERSE, [{"b_id": r.offer_id, "b_n": r.applications, "b_f": r.funded_cents,
+                                        "b_d": r.discount_cents} for r in reversals])
+        conn.execute(_I_REDEMPTIONS, [
+            dict(
                 event="reversed", checkout_id=checkout_id, transaction_id=txn_id, list_id=rev.list_id,
                 list_line_id=rev.list_line_id, list_line_no=rev.list_line_no, offer_id=rev.offer_id,
                 member_key=rev.member_key, store_id=lane.store_id, lane_code=lane.lane_code,
@@ -354,13 +400,13 @@ class CheckoutService:
                 handling_fee_cents=-rev.handling_fee_cents, funder_kind=rev.funder_kind,
                 manufacturer_id=rev.manufacturer_id, reverses_id=rev.redemption_id, reversal_kind=kind,
                 request_id=request_id, created_at=now,
-            ))
-        if rows:
-            conn.execute(_redemptions.insert(), rows)
+            )
+            for rev in reversals
+        ])
 
     def _record_basket(self, conn: Connection, req: QuoteRequest, basket: Basket, txn_id: str,
                        member_key: int | None, discounts: dict[int, int], clawbacks: dict[int, int]) -> None:
-        conn.execute(_transactions.insert().values(
+        conn.execute(_I_TRANSACTION, dict(
             transaction_id=txn_id, store_id=req.store, member_key=member_key,
             scanned_at_local=basket.scanned_at_local, utc_offset_minutes=basket.utc_offset_minutes,
             business_date=basket.business_date, source="lane",
@@ -373,7 +419,7 @@ class CheckoutService:
                 business_date=basket.business_date, quantity=line.quantity,
                 amount_cents=line.amount_cents - discount, discount_cents=discount,
             ))
-        conn.execute(_scan_lines.insert(), rows)
+        conn.execute(_I_SCAN_LINES, rows)
 
     # --- void -----------------------------------------------------------------------------
 
@@ -482,43 +528,23 @@ class CheckoutService:
             wanted = {a.offer_id for a in evaluation.applied} - locked
             if not wanted:
                 return list_terms, evaluation
-            if not self.is_sqlite:
-                conn.execute(
-                    select(_offers.c.id).where(_offers.c.id.in_(sorted(wanted))).order_by(_offers.c.id).with_for_update()
-                ).all()
             locked |= wanted
-            fresh = _offer_counters(conn, locked)
+            # PostgreSQL: lock in ascending id order and read the counters in the same query
+            # (SQLite already holds the database write lock).
+            query = _Q_OFFER_COUNTERS if self.is_sqlite else _Q_OFFER_COUNTERS_LOCKED
+            fresh = {row[0]: tuple(row[1:]) for row in conn.execute(query, {"offer_ids": sorted(locked)})}
             list_terms = _with_counters(list_terms, fresh)
             evaluation = rules.evaluate(list_terms, basket.basket_lines, basket.business_date)
 
     def _list_terms(self, conn: Connection, shopping_list: ListRow, basket: Basket, *,
                     lock: bool) -> tuple[rules.ListTerms, dict[int, LineInfo]]:
-        query = (
-            select(
-                _lines.c.id, _lines.c.line_no, _lines.c.offer_id, _lines.c.description, _lines.c.benefit_kind,
-                _lines.c.benefit_value, _lines.c.min_quantity, _lines.c.redemption_limit, _lines.c.redeemed_count,
-                _lines.c.valid_from, _lines.c.valid_to,
-                _offers.c.status, _offers.c.valid_from, _offers.c.valid_to, _offers.c.funded_share_bp,
-                _offers.c.handling_fee_cents, _offers.c.budget_cents, _offers.c.max_redemptions,
-                _offers.c.redeemed_count, _offers.c.funded_spent_cents, _offers.c.funder_kind,
-                _offers.c.manufacturer_id, _offers.c.stackable, _offers.c.offer_code,
-            )
-            .join(_offers, _offers.c.id == _lines.c.offer_id)
-            .where(_lines.c.list_id == shopping_list.list_id)
-            .order_by(_lines.c.line_no)
-        )
-        if lock and not self.is_sqlite:
-            # Lanes scanning the same list queue here; other lists are not held up.
-            query = query.with_for_update(of=_lines)
-        rows = conn.execute(query).all()
+        query = _Q_LIST_TERMS_LOCKED if lock and not self.is_sqlite else _Q_LIST_TERMS
+        rows = conn.execute(query, {"list_id": shopping_list.list_id}).all()
         offer_ids = sorted({row[2] for row in rows})
         known = sorted({k for k in basket.product_keys if k is not None})
         scope: dict[int, set[int]] = defaultdict(set)
         if offer_ids and known:
-            for offer_id, product_key in conn.execute(
-                select(_scope.c.offer_id, _scope.c.product_key)
-                .where(_scope.c.offer_id.in_(offer_ids), _scope.c.product_key.in_(known))
-            ):
+            for offer_id, product_key in conn.execute(_Q_SCOPE, {"offer_ids": offer_ids, "product_keys": known}):
                 scope[offer_id].add(product_key)
         lines = []
         info: dict[int, LineInfo] = {}
@@ -542,11 +568,8 @@ class CheckoutService:
 
     def _replay(self, req: CompleteRequest, digest: str) -> bytes | None:
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(_checkouts.c.request_sha256, _checkouts.c.response_body, _checkouts.c.status)
-                .where(_checkouts.c.store_id == req.store, _checkouts.c.lane_code == req.lane,
-                       _checkouts.c.pos_transaction_id == req.pos_transaction_id)
-            ).first()
+            row = conn.execute(_Q_REPLAY, {"store": req.store, "lane": req.lane,
+                                           "pos": req.pos_transaction_id}).first()
             conn.rollback()
         if row is None:
             return None
@@ -596,6 +619,13 @@ def _check_lane(lane: LaneIdentity, store: str, lane_code: str) -> None:
                         field="lane")
 
 
+def _move(conn: Connection, statement: Any, params: list[dict[str, int]]) -> None:
+    """Run a conditional counter UPDATE for every row; all must move or the write is retried."""
+    moved = conn.execute(statement, params).rowcount
+    if moved != len(params):
+        raise RetryableConflict(f"{moved} of {len(params)} counter rows moved")
+
+
 def _is_transient(exc: DBAPIError) -> bool:
     """Deadlock / serialization failure (PostgreSQL) or a busy database (SQLite): worth a retry."""
     sqlstate = getattr(exc.orig, "sqlstate", None)
@@ -605,36 +635,22 @@ def _is_transient(exc: DBAPIError) -> bool:
 
 
 def _member_by_card(conn: Connection, card: str) -> MemberRow | None:
-    row = conn.execute(
-        select(_members.c.id, _members.c.member_id, _members.c.first_name).where(_members.c.card_number == card)
-    ).first()
+    row = conn.execute(_Q_MEMBER_BY_CARD, {"card": card}).first()
     return MemberRow(*row) if row else None
 
 
 def _member_by_key(conn: Connection, member_key: int) -> MemberRow | None:
-    row = conn.execute(
-        select(_members.c.id, _members.c.member_id, _members.c.first_name).where(_members.c.id == member_key)
-    ).first()
+    row = conn.execute(_Q_MEMBER_BY_KEY, {"member_key": member_key}).first()
     return MemberRow(*row) if row else None
 
 
-_LIST_COLUMNS = (_lists.c.id, _lists.c.list_number, _lists.c.member_key, _lists.c.period_start,
-                 _lists.c.period_end, _lists.c.status)
-
-
 def _list_by_serial(conn: Connection, serial: int) -> ListRow | None:
-    row = conn.execute(select(*_LIST_COLUMNS).where(_lists.c.id == serial)).first()
+    row = conn.execute(_Q_LIST_BY_SERIAL, {"serial": serial}).first()
     return ListRow(*row) if row else None
 
 
 def _current_list(conn: Connection, member_key: int, day: date) -> ListRow | None:
-    row = conn.execute(
-        select(*_LIST_COLUMNS)
-        .where(_lists.c.member_key == member_key, _lists.c.status == "active",
-               _lists.c.period_start <= day, _lists.c.period_end >= day)
-        .order_by(_lists.c.period_start.desc(), _lists.c.id.desc())
-        .limit(1)
-    ).first()
+    row = conn.execute(_Q_CURRENT_LIST, {"member_key": member_key, "day": day}).first()
     return ListRow(*row) if row else None
 
 
@@ -668,7 +684,7 @@ def _resolve(conn: Connection, identifier: str | None, day: date) -> tuple[Membe
 def _product_keys(conn: Connection, skus: Sequence[str]) -> dict[str, int]:
     if not skus:
         return {}
-    rows = conn.execute(select(_products.c.sku, _products.c.id).where(_products.c.sku.in_(list(skus))))
+    rows = conn.execute(_Q_PRODUCTS, {"skus": list(skus)})
     return {sku: key for sku, key in rows}
 
 
@@ -686,15 +702,6 @@ def _ensure_products(conn: Connection, skus: Sequence[str]) -> dict[str, int]:
         [dict(sku=sku, name=f"Unknown item {sku}", is_placeholder=True) for sku in skus],
     )
     return _product_keys(conn, skus)
-
-
-def _offer_counters(conn: Connection, offer_ids: set[int]) -> dict[int, tuple[Any, ...]]:
-    rows = conn.execute(
-        select(_offers.c.id, _offers.c.status, _offers.c.redeemed_count, _offers.c.funded_spent_cents,
-               _offers.c.budget_cents, _offers.c.max_redemptions)
-        .where(_offers.c.id.in_(sorted(offer_ids)))
-    )
-    return {row[0]: tuple(row[1:]) for row in rows}
 
 
 def _with_counters(list_terms: rules.ListTerms, fresh: dict[int, tuple[Any, ...]]) -> rules.ListTerms:
@@ -909,57 +916,62 @@ def _reversal_out(rev: PlannedReversal) -> ReversalOut:
 
 
 def _response(status: str, req: QuoteRequest, basket: Basket, outcome: Outcome) -> bytes:
+    """The answer as JSON bytes, shaped like :class:`CheckoutResponse` (the edge validates it).
+
+    Built from plain dicts: a 30-line basket would otherwise mean a hundred model objects.
+    """
     evaluation = outcome.evaluation
     clawbacks = _clawbacks(outcome.reversals)
-    per_line: dict[int, list[LineOfferOut]] = defaultdict(list)
+    per_line: dict[int, list[dict[str, int]]] = defaultdict(list)
     for applied in evaluation.applied:
         for allocation in applied.allocations:
-            per_line[allocation.basket_line_no].append(
-                LineOfferOut(offer_id=applied.offer_id, list_line_no=applied.list_line_no,
-                             discount_cents=allocation.discount_cents)
-            )
+            per_line[allocation.basket_line_no].append({
+                "offer_id": applied.offer_id, "list_line_no": applied.list_line_no,
+                "discount_cents": allocation.discount_cents})
     lines = []
+    total_amount = total_discount = 0
     for n, line in enumerate(req.lines, start=1):
         discount = evaluation.line_discounts.get(n, 0) - clawbacks.get(n, 0)
-        lines.append(LineOut(line_no=n, sku=line.sku, quantity=line.quantity, amount_cents=line.amount_cents,
-                             discount_cents=discount, net_amount_cents=line.amount_cents - discount,
-                             offers=per_line.get(n, [])))
+        total_amount += line.amount_cents
+        total_discount += discount
+        lines.append({"line_no": n, "sku": line.sku, "quantity": line.quantity, "amount_cents": line.amount_cents,
+                      "discount_cents": discount, "net_amount_cents": line.amount_cents - discount,
+                      "offers": per_line.get(n, [])})
     redemptions = []
     for applied in evaluation.applied:
-        terms = outcome.terms[applied.list_line_id]
+        offer = outcome.terms[applied.list_line_id].offer
         info = outcome.info[applied.list_line_id]
-        redemptions.append(RedemptionOut(
-            offer_id=applied.offer_id, offer_code=info.offer_code, list_line_no=applied.list_line_no,
-            description=info.description, applications=applied.applications, units=applied.units,
-            discount_cents=applied.discount_cents, funded_by=terms.offer.funder_kind,  # type: ignore[arg-type]
-            manufacturer_id=terms.offer.manufacturer_id, funder_cents=applied.funded_cents,
-            retailer_cents=applied.discount_cents - applied.funded_cents,
-        ))
+        redemptions.append({
+            "offer_id": applied.offer_id, "offer_code": info.offer_code, "list_line_no": applied.list_line_no,
+            "description": info.description, "applications": applied.applications, "units": applied.units,
+            "discount_cents": applied.discount_cents, "funded_by": offer.funder_kind,
+            "manufacturer_id": offer.manufacturer_id, "funder_cents": applied.funded_cents,
+            "retailer_cents": applied.discount_cents - applied.funded_cents,
+        })
     not_applied = [
-        NotAppliedOut(offer_id=n.offer_id, list_line_no=n.list_line_no,
-                      description=outcome.info[n.list_line_id].description, reason=n.reason.value,
-                      message=rules.REASON_TEXT[n.reason])
+        {"offer_id": n.offer_id, "list_line_no": n.list_line_no,
+         "description": outcome.info[n.list_line_id].description, "reason": n.reason.value,
+         "message": rules.REASON_TEXT[n.reason]}
         for n in evaluation.not_applied
     ]
-    total_amount = sum(line.amount_cents for line in req.lines)
-    total_discount = sum(line.discount_cents for line in lines)
-    receipt = _receipt(outcome, redemptions, total_discount)
-    return CheckoutResponse(
-        status=status,  # type: ignore[arg-type]
-        transaction_id=transaction_id_for(req.store, req.lane, req.pos_transaction_id),
-        store=req.store, lane=req.lane, pos_transaction_id=req.pos_transaction_id,
-        business_date=basket.business_date,
-        member=MemberOut(member_id=outcome.member.member_id, first_name=outcome.member.first_name)
-        if outcome.member else None,
-        shopping_list=ListRef(list_number=outcome.shopping_list.list_number,
-                              period_start=outcome.shopping_list.period_start,
-                              period_end=outcome.shopping_list.period_end, status=outcome.shopping_list.status)
-        if outcome.shopping_list else None,
-        lines=lines, redemptions=redemptions, not_applied=not_applied,
-        reversals=[_reversal_out(r) for r in outcome.reversals],
-        total_amount_cents=total_amount, total_discount_cents=total_discount,
-        total_due_cents=total_amount - total_discount, receipt=receipt,
-    ).model_dump_json().encode()
+    member, shopping_list = outcome.member, outcome.shopping_list
+    answer = {
+        "status": status,
+        "transaction_id": transaction_id_for(req.store, req.lane, req.pos_transaction_id),
+        "store": req.store, "lane": req.lane, "pos_transaction_id": req.pos_transaction_id,
+        "business_date": basket.business_date.isoformat(),
+        "member": {"member_id": member.member_id, "first_name": member.first_name} if member else None,
+        "shopping_list": {"list_number": shopping_list.list_number,
+                          "period_start": shopping_list.period_start.isoformat(),
+                          "period_end": shopping_list.period_end.isoformat(),
+                          "status": shopping_list.status} if shopping_list else None,
+        "lines": lines, "redemptions": redemptions, "not_applied": not_applied,
+        "reversals": [_reversal_out(r).model_dump() for r in outcome.reversals],
+        "total_amount_cents": total_amount, "total_discount_cents": total_discount,
+        "total_due_cents": total_amount - total_discount,
+        "receipt": _receipt(outcome, redemptions, total_discount),
+    }
+    return json.dumps(answer, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 RECEIPT_WIDTH = 40
@@ -970,14 +982,14 @@ def _receipt_line(label: str, amount: str) -> str:
     return f"{label[:room]:<{room}} {amount}"
 
 
-def _receipt(outcome: Outcome, redemptions: list[RedemptionOut], total_discount: int) -> list[str]:
+def _receipt(outcome: Outcome, redemptions: list[dict[str, Any]], total_discount: int) -> list[str]:
     lines: list[str] = []
     if outcome.shopping_list is not None:
         lines.append(f"SHOPPING LIST {outcome.shopping_list.list_number}")
     elif outcome.member is not None:
         lines.append(f"MEMBER {outcome.member.member_id}")
     for r in redemptions:
-        lines.append(_receipt_line(r.description or f"Offer {r.offer_code}", "-" + format_money(r.discount_cents)))
+        lines.append(_receipt_line(r["description"] or f"Offer {r['offer_code']}", "-" + format_money(r["discount_cents"])))
     for rev in outcome.reversals:
         lines.append(_receipt_line(f"RETURNED: {rev.description}", format_money(rev.discount_cents)))
     if redemptions or outcome.reversals:

@@ -1,0 +1,363 @@
+"""Lane API under load: quote + complete pairs against gunicorn (4 workers), PostgreSQL and SQLite.
+
+    .venv/bin/python benchmarks/bench_checkout.py [--seconds 20] [--clients 6] [--lines 30]
+        [--postgres-url postgresql+psycopg://postgres@127.0.0.1:5432/test] [--backends postgresql,sqlite]
+
+For each database: a fresh database (PostgreSQL: its own schema, dropped afterwards; SQLite: a
+WAL file in a temp folder) is migrated and loaded with a synthetic chain (the synthetic
+generator's catalog, stores and members; offers on its products; a 15-line shopping list for
+every member), one lane key per load client is issued, and the API is started under gunicorn.
+A separate load process per client (http.client, keep-alive, loopback only) then rings up
+baskets of ``--lines`` lines for random members, each a quote followed by a complete,
+for ``--seconds``. It prints throughput and p50/p95/p99 latency per call, the same figures for
+``GET /api/v1/health`` on the same server (the baseline: an HTTP round trip through gunicorn
+and Flask with no database work), the ratio of the two, and checks afterwards that every
+completed basket was recorded once and that the counters equal the redemption ledger.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from loyalty_engine import migrate  # noqa: E402
+from loyalty_engine.checkout.lanes import issue_key  # noqa: E402
+from loyalty_engine.db import make_engine  # noqa: E402
+from loyalty_engine.list_numbers import make_list_number  # noqa: E402
+from loyalty_engine.models import Manufacturer, Member, Product, Store  # noqa: E402
+from loyalty_engine.models.checkout import Checkout, Redemption  # noqa: E402
+from loyalty_engine.models.lists import ListBuild, ShoppingList, ShoppingListLine  # noqa: E402
+from loyalty_engine.models.offers import Offer, OfferProduct  # noqa: E402
+from loyalty_engine.money import to_cents  # noqa: E402
+from loyalty_engine.synthetic import ChainSpec, write_chain  # noqa: E402
+
+LIST_LINES = 15
+OFFERS = 300
+
+
+@dataclass
+class Seeded:
+    baskets: list[dict[str, Any]]  # list number + the lines to ring up for it
+    fillers: list[tuple[str, int]]  # (sku, price) of ordinary products
+    store: str
+
+
+# --- the chain ----------------------------------------------------------------------------
+
+
+def seed_chain(engine: Engine, members: int, seed: int, today: date) -> Seeded:
+    rng = np.random.default_rng(seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        write_chain(ChainSpec(members=members, weeks=1, seed=seed, stores=4), Path(tmp))
+        manufacturers = pd.read_csv(Path(tmp) / "manufacturers.csv", dtype=str, keep_default_na=False)
+        stores = pd.read_csv(Path(tmp) / "stores.csv", dtype=str, keep_default_na=False)
+        products = pd.read_csv(Path(tmp) / "products.csv", dtype=str, keep_default_na=False)
+        people = pd.read_csv(Path(tmp) / "members.csv", dtype=str, keep_default_na=False)
+    with engine.begin() as conn:
+        conn.execute(Manufacturer.__table__.insert(), [
+            dict(id=r.manufacturer_id, name=r.name, gs1_company_prefix=r.gs1_company_prefix or None, is_placeholder=False)
+            for r in manufacturers.itertuples()])
+        conn.execute(Store.__table__.insert(), [
+            dict(id=r.store_id, name=r.name, timezone=r.timezone, address_line=r.address_line, city=r.city,
+                 region=r.region, postal_code=r.postal_code, is_placeholder=False) for r in stores.itertuples()])
+        conn.execute(Product.__table__.insert(), [
+            dict(sku=r.sku, name=r.name, department=r.department, category=r.category, subcategory=r.subcategory,
+                 brand=r.brand, brand_type=r.brand_type, manufacturer_id=r.manufacturer_id or None, size=r.size,
+                 regular_price_cents=to_cents(r.regular_price) if r.regular_price else None, is_placeholder=False)
+            for r in products.itertuples()])
+        conn.execute(Member.__table__.insert(), [
+            dict(member_id=r.member_id, card_number=r.card_number, first_name=r.first_name, last_name=r.last_name,
+                 email=r.email, address_line=r.address_line, city=r.city, region=r.region, postal_code=r.postal_code,
+                 home_store_id=r.home_store_id or None, mail_opt_in=True, app_opt_in=False, status="active",
+                 is_placeholder=False) for r in people.itertuples()])
+        catalog = conn.execute(select(Product.id, Product.sku, Product.subcategory, Product.brand,
+                                      Product.regular_price_cents, Product.manufacturer_id)).all()
+        member_keys = [k for (k,) in conn.execute(select(Member.id).order_by(Member.id))]
+
+    # offers: a brand within a subcategory (1-6 skus), funded by the maker or the store
+    groups: dict[tuple[str, str], list[tuple[int, str, int, str | None]]] = {}
+    for key, sku, sub, brand, price, maker in catalog:
+        groups.setdefault((sub, brand), []).append((key, sku, price or 299, maker))
+    group_list = [g[:6] for g in groups.values()]
+    chosen = rng.choice(len(group_list), size=min(OFFERS, len(group_list)), replace=False)
+    offers: list[dict[str, Any]] = []
+    scopes: list[list[tuple[int, str, int, str | None]]] = []
+    for n, index in enumerate(chosen):
+        scope = group_list[int(index)]
+        kind = ("amount_off", "percent_off", "fixed_price")[n % 3]
+        cheapest = min(p for _, _, p, _ in scope)
+        value = {"amount_off": max(10, cheapest // 5), "percent_off": 2000, "fixed_price": max(1, cheapest * 3 // 4)}[kind]
+        maker = scope[0][3]
+        offers.append(dict(
+            slug=f"bench-{n}", offer_code=f"{200000 + n}", name=f"bench offer {n}", description=f"Save on {scope[0][1]}",
+            funder_kind="manufacturer" if maker else "retailer", manufacturer_id=maker, scope_kind="skus",
+            scope_values=[s for _, s, _, _ in scope], benefit_kind=kind, benefit_low=value, benefit_medium=value,
+            benefit_high=value, min_quantity=1 + (n % 4 == 0), redemption_limit=2, funded_share_bp=10_000 if maker else 0,
+            handling_fee_cents=8, budget_cents=None if n % 5 else 10_000_000, max_redemptions=None,
+            valid_from=today - timedelta(days=30), valid_to=today + timedelta(days=30), status="active",
+        ))
+        scopes.append(scope)
+    with engine.begin() as conn:
+        offer_ids = [conn.execute(Offer.__table__.insert().values(**o).returning(Offer.id)).scalar_one() for o in offers]
+        conn.execute(OfferProduct.__table__.insert(), [
+            dict(offer_id=oid, product_key=key) for oid, scope in zip(offer_ids, scopes) for key, _, _, _ in scope])
+        period = (today - timedelta(days=3), today + timedelta(days=10))
+        build_id = conn.execute(ListBuild.__table__.insert().values(
+            period_start=period[0], period_end=period[1], cohort="A", as_of=period[0], status="complete",
+            holdout_seed=seed, params={}, counts={}).returning(ListBuild.id)).scalar_one()
+        lists, lines, baskets = [], [], []
+        for serial, member_key in enumerate(member_keys, start=1):
+            picks = rng.choice(len(offer_ids), size=LIST_LINES, replace=False)
+            number = make_list_number(serial)
+            lists.append(dict(id=serial, list_number=number, build_id=build_id, member_key=member_key, store_id=None,
+                              period_start=period[0], period_end=period[1], cohort="A", kind="regular",
+                              status="active", line_count=LIST_LINES))
+            wanted = []
+            for line_no, pick in enumerate(picks, start=1):
+                o = offers[int(pick)]
+                lines.append(dict(list_id=serial, line_no=line_no, offer_id=offer_ids[int(pick)],
+                                  description=o["description"], benefit_text="", benefit_kind=o["benefit_kind"],
+                                  benefit_value=o["benefit_low"], min_quantity=o["min_quantity"], redemption_limit=2,
+                                  valid_from=period[0], valid_to=period[1], reason={}, redeemed_count=0))
+                if line_no <= 5:  # the basket buys what five of its list lines offer
+                    key, sku, price, _ = scopes[int(pick)][0]
+                    wanted.append((sku, o["min_quantity"], price))
+            baskets.append({"list_number": number, "wanted": wanted})
+        conn.execute(ShoppingList.__table__.insert(), lists)
+        conn.execute(ShoppingListLine.__table__.insert(), lines)
+    fillers = [(sku, price or 199) for _, sku, _, _, price, _ in catalog]
+    return Seeded(baskets, fillers, str(stores.store_id.iloc[0]))
+
+
+# --- the server ---------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_gunicorn(url: str, workers: int, port: int, log: Path, instance: Path) -> subprocess.Popen:
+    env = dict(os.environ, LOYALTY_DATABASE_URL=url, LOYALTY_SECRET_KEY="bench-" + uuid.uuid4().hex,
+               LOYALTY_INSTANCE_PATH=str(instance), PYTHONPATH=str(ROOT))
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    cmd = [str(gunicorn), "-w", str(workers), "-b", f"127.0.0.1:{port}", "--keep-alive", "30",
+           "--log-level", "warning", "wsgi:app"]
+    process = subprocess.Popen(cmd, env=env, cwd=str(ROOT), stdout=log.open("wb"), stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/api/v1/health")
+            if conn.getresponse().status == 200:
+                return process
+        except OSError:
+            time.sleep(0.3)
+    process.kill()
+    raise SystemExit(f"gunicorn did not start; see {log}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+# --- the load -----------------------------------------------------------------------------
+
+
+def load_client(args: tuple[int, int, str, str, str, list[dict[str, Any]], list[tuple[str, int]], float, float, int, str]) -> dict[str, list[float]]:
+    """One lane: quote + complete pairs over one keep-alive connection until ``stop_at``."""
+    client_no, port, store, lane, key, baskets, fillers, start_at, stop_at, n_lines, mode = args
+    rng = random.Random(client_no)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
+    timings: dict[str, list[float]] = {"quote": [], "complete": [], "health": [], "errors": [], "completed": []}
+    time.sleep(max(0.0, start_at - time.time()))
+    serial = 0
+    while time.time() < stop_at:
+        if mode == "health":
+            t0 = time.perf_counter()
+            conn.request("GET", "/api/v1/health")
+            response = conn.getresponse()
+            response.read()
+            timings["health"].append(time.perf_counter() - t0)
+            continue
+        serial += 1
+        pick = rng.choice(baskets)
+        lines = [{"sku": s, "quantity": q, "unit_price_cents": p, "amount_cents": p * q} for s, q, p in pick["wanted"]]
+        while len(lines) < n_lines:
+            sku, price = rng.choice(fillers)
+            qty = rng.choice((1, 1, 1, 2, 3))
+            lines.append({"sku": sku, "quantity": qty, "unit_price_cents": price, "amount_cents": price * qty})
+        body = {"store": store, "lane": lane, "pos_transaction_id": f"B{client_no}-{serial}",
+                "scanned_at": datetime.now(timezone.utc).isoformat(), "identifier": pick["list_number"], "lines": lines}
+        for call in ("quote", "complete"):
+            if call == "complete":
+                body["tender"] = {"method": "card", "amount_cents": due}
+            payload = json.dumps(body)
+            t0 = time.perf_counter()
+            conn.request("POST", f"/api/v1/checkout/{call}", payload, headers)
+            response = conn.getresponse()
+            data = response.read()
+            timings[call].append(time.perf_counter() - t0)
+            if response.status != 200:
+                timings["errors"].append(float(response.status))
+                break
+            if call == "quote":
+                due = json.loads(data)["total_due_cents"]
+            else:
+                timings["completed"].append(1.0)
+    conn.close()
+    return timings
+
+
+def run_load(port: int, seeded: Seeded, keys: list[tuple[str, str]], seconds: float, n_lines: int,
+             mode: str) -> dict[str, np.ndarray]:
+    start_at = time.time() + 2.0
+    stop_at = start_at + seconds
+    jobs = [(i, port, seeded.store, lane, key, seeded.baskets, seeded.fillers, start_at, stop_at, n_lines, mode)
+            for i, (lane, key) in enumerate(keys)]
+    # fork: the load processes start at once (they use only http.client, no database handle)
+    with multiprocessing.get_context("fork").Pool(len(jobs)) as pool:
+        results = pool.map(load_client, jobs)
+    merged: dict[str, np.ndarray] = {}
+    for name in ("quote", "complete", "health", "errors", "completed"):
+        merged[name] = np.array([v for r in results for v in r[name]], dtype=float)
+    merged["seconds"] = np.array([seconds])
+    return merged
+
+
+def summary(name: str, values: np.ndarray, seconds: float) -> str:
+    if len(values) == 0:
+        return f"  {name:<9} no calls"
+    ms = values * 1000
+    p50, p95, p99 = np.percentile(ms, [50, 95, 99])
+    return (f"  {name:<9} {len(values) / seconds:8.1f} calls/s   p50 {p50:6.1f} ms   p95 {p95:6.1f} ms   "
+            f"p99 {p99:6.1f} ms   ({len(values)} calls)")
+
+
+# --- one backend ------------------------------------------------------------------------------
+
+
+def bench_backend(backend: str, pg_url: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    schema = None
+    if backend == "postgresql":
+        schema = f"bench_checkout_{uuid.uuid4().hex[:8]}"
+        admin = make_engine(pg_url)
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        parsed = make_url(pg_url)
+        url = parsed.set(query={**parsed.query, "options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    else:
+        url = f"sqlite:///{workdir / 'bench.db'}"
+    try:
+        engine = make_engine(url)
+        migrate.upgrade(engine)
+        today = datetime.now(timezone.utc).date()
+        t0 = time.perf_counter()
+        seeded = seed_chain(engine, args.members, args.seed, today)
+        keys = []
+        with engine.begin() as conn:
+            for i in range(args.clients):
+                keys.append((f"B{i}", issue_key(conn, seeded.store, f"B{i}", datetime.now(timezone.utc)).api_key))
+        print(f"[{backend}] chain loaded in {time.perf_counter() - t0:.1f} s: {args.members} members with "
+              f"{LIST_LINES}-line lists, {OFFERS} offers", flush=True)
+        port = free_port()
+        server = start_gunicorn(url, args.workers, port, workdir / f"gunicorn-{backend}.log", workdir / "instance")
+        try:
+            baseline = run_load(port, seeded, keys, min(5.0, args.seconds), args.lines, "health")
+            load = run_load(port, seeded, keys, args.seconds, args.lines, "checkout")
+        finally:
+            stop(server)
+        with engine.connect() as conn:
+            recorded = conn.execute(select(func.count()).select_from(Checkout)).scalar_one()
+            ledger = conn.execute(select(func.coalesce(func.sum(Redemption.applications), 0))).scalar_one()
+            counters = conn.execute(select(func.coalesce(func.sum(Offer.redeemed_count), 0))).scalar_one()
+            lines = conn.execute(select(func.coalesce(func.sum(ShoppingListLine.redeemed_count), 0))).scalar_one()
+        engine.dispose()
+        return {"backend": backend, "load": load, "baseline": baseline, "recorded": recorded, "ledger": int(ledger),
+                "counters": int(counters), "line_counters": int(lines)}
+    finally:
+        if schema is not None:
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
+
+
+def report(result: dict[str, Any], seconds: float, baseline_seconds: float) -> None:
+    load, base = result["load"], result["baseline"]
+    completes = len(load["complete"])
+    print(f"\n== {result['backend']}: gunicorn 4 workers, {len(load['errors'])} errors")
+    print(summary("quote", load["quote"], seconds))
+    print(summary("complete", load["complete"], seconds))
+    print(summary("health", base["health"], baseline_seconds) + "   <- baseline, same server")
+    if completes and len(base["health"]):
+        ratio = np.percentile(load["complete"], 50) / np.percentile(base["health"], 50)
+        print(f"  complete p50 = {ratio:.1f} x health p50")
+    ok = result["recorded"] == len(load["completed"])
+    print(f"  recorded checkouts {result['recorded']} for {len(load['completed'])} successful completes; redemptions in ledger "
+          f"{result['ledger']} = offer counters {result['counters']} = list-line counters {result['line_counters']}: "
+          f"{'OK' if ok and result['ledger'] == result['counters'] == result['line_counters'] else 'MISMATCH'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=20.0, help="load time per database")
+    parser.add_argument("--clients", type=int, default=6, help="load processes (one lane each)")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument("--lines", type=int, default=30, help="lines per basket")
+    parser.add_argument("--members", type=int, default=3000)
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--postgres-url", default=os.environ.get("LOYALTY_BENCH_POSTGRES_URL",
+                                                                 "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--backends", default="postgresql,sqlite")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="bench_checkout_"))
+    print(f"bench_checkout: {args.clients} load processes x (quote + complete), {args.lines}-line baskets, "
+          f"{args.seconds:.0f} s per database, machine with {os.cpu_count()} cores; logs in {workdir}")
+    results = [bench_backend(b, args.postgres_url, args, workdir) for b in args.backends.split(",")]
+    for result in results:
+        report(result, args.seconds, min(5.0, args.seconds))
+    if len(results) == 2:
+        a, b = (len(r["load"]["complete"]) for r in results)
+        if a and b:
+            print(f"\n{results[1]['backend']} / {results[0]['backend']} complete throughput: {b / a:.2f}")
+    pg = next((r for r in results if r["backend"] == "postgresql"), None)
+    if pg is not None and len(pg["load"]["complete"]):
+        rate = len(pg["load"]["complete"]) / args.seconds
+        p99 = np.percentile(pg["load"]["complete"], 99) * 1000
+        print(f"target (PostgreSQL): >= 300 complete/s with p99 < 50 ms: {rate:.0f}/s, p99 {p99:.1f} ms -> "
+              f"{'MET' if rate >= 300 and p99 < 50 else 'NOT MET'}")
+    shutil.rmtree(workdir / "instance", ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
