@@ -1,0 +1,189 @@
+"""Set-at-a-time database I/O for imports, on the raw DBAPI connection (no ORM object per row).
+
+SQLite: ``executemany`` of ``INSERT ... ON CONFLICT DO NOTHING`` inside the caller's transaction;
+key look-ups pass the keys as one JSON array (``json_each``) instead of thousands of parameters.
+PostgreSQL (psycopg 3): ``COPY`` into a session temp staging table, then one
+``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` (or ``UPDATE ... FROM``); look-ups use ``= ANY(%s)``.
+
+Every method runs inside the SQLAlchemy connection's current transaction, so callers (the importer,
+or a checkout lane recording a basket) keep all-or-nothing control.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pcsv
+from sqlalchemy import Connection
+
+ColumnData = Sequence[Any] | np.ndarray | pa.Array | pa.ChunkedArray
+
+
+def _as_list(values: ColumnData) -> list[Any]:
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        return values.to_pylist()
+    if isinstance(values, np.ndarray):
+        return values.tolist()
+    return list(values)
+
+
+def _as_arrow(values: ColumnData) -> pa.Array | pa.ChunkedArray:
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        return values
+    return pa.array(values.tolist() if isinstance(values, np.ndarray) and values.dtype == object else values)
+
+
+def _length(data: Mapping[str, ColumnData]) -> int:
+    lengths = {len(v) for v in data.values()}
+    if len(lengths) > 1:
+        raise ValueError(f"columns of different lengths: {lengths}")
+    return lengths.pop() if lengths else 0
+
+
+class BulkIO:
+    """Bulk reads and writes on one connection. Use :meth:`for_connection`."""
+
+    dialect: str
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.raw = conn.connection.dbapi_connection
+
+    @staticmethod
+    def for_connection(conn: Connection) -> "BulkIO":
+        name = conn.dialect.name
+        if name == "sqlite":
+            return SqliteBulkIO(conn)
+        if name == "postgresql":
+            return PostgresBulkIO(conn)
+        raise NotImplementedError(f"bulk import is not implemented for {name}")
+
+    def fetch_by_keys(self, table: str, columns: Sequence[str], key: str, keys: Sequence[str]) -> list[tuple]:
+        raise NotImplementedError
+
+    def insert(self, table: str, data: Mapping[str, ColumnData]) -> int:
+        """Insert rows, skipping any that collide with a unique key. Returns rows inserted."""
+        raise NotImplementedError
+
+    def update(self, table: str, key: str, data: Mapping[str, ColumnData], *,
+               keep_when_null: bool = False, only_if_null: str | None = None) -> int:
+        """``UPDATE table SET <columns> WHERE key = <key>`` for each row of ``data`` (which includes ``key``).
+
+        ``keep_when_null``: a NULL value leaves the stored value unchanged (``COALESCE``).
+        ``only_if_null``: only rows whose stored ``only_if_null`` column is NULL are updated.
+        """
+        raise NotImplementedError
+
+
+class SqliteBulkIO(BulkIO):
+    dialect = "sqlite"
+
+    def fetch_by_keys(self, table: str, columns: Sequence[str], key: str, keys: Sequence[str]) -> list[tuple]:
+        if len(keys) == 0:
+            return []
+        cursor = self.raw.cursor()
+        try:
+            cursor.execute(
+                f"SELECT {', '.join(columns)} FROM {table} WHERE {key} IN (SELECT value FROM json_each(?))",
+                (json.dumps(_as_list(keys)),),
+            )
+            return cursor.fetchall()
+        finally:
+            cursor.close()
+
+    def insert(self, table: str, data: Mapping[str, ColumnData]) -> int:
+        if _length(data) == 0:
+            return 0
+        names = list(data)
+        rows = zip(*(_as_list(data[n]) for n in names))
+        placeholders = ", ".join("?" * len(names))
+        before = self.raw.total_changes
+        cursor = self.raw.cursor()
+        try:
+            cursor.executemany(
+                f"INSERT INTO {table} ({', '.join(names)}) VALUES ({placeholders}) ON CONFLICT DO NOTHING", rows
+            )
+        finally:
+            cursor.close()
+        return self.raw.total_changes - before
+
+    def update(self, table: str, key: str, data: Mapping[str, ColumnData], *,
+               keep_when_null: bool = False, only_if_null: str | None = None) -> int:
+        if _length(data) == 0:
+            return 0
+        names = [n for n in data if n != key]
+        rows = zip(*(_as_list(data[n]) for n in [*names, key]))
+        assignments = ", ".join(f"{n} = COALESCE(?, {n})" if keep_when_null else f"{n} = ?" for n in names)
+        condition = f" AND {only_if_null} IS NULL" if only_if_null else ""
+        before = self.raw.total_changes
+        cursor = self.raw.cursor()
+        try:
+            cursor.executemany(f"UPDATE {table} SET {assignments} WHERE {key} = ?{condition}", rows)
+        finally:
+            cursor.close()
+        return self.raw.total_changes - before
+
+
+class PostgresBulkIO(BulkIO):
+    dialect = "postgresql"
+
+    def fetch_by_keys(self, table: str, columns: Sequence[str], key: str, keys: Sequence[str]) -> list[tuple]:
+        if len(keys) == 0:
+            return []
+        with self.raw.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {', '.join(columns)} FROM {table} WHERE {key} = ANY(%s)", (_as_list(keys),)
+            )
+            return cursor.fetchall()
+
+    def _stage(self, table: str, names: Sequence[str], data: Mapping[str, ColumnData]) -> str:
+        """COPY ``data`` into an empty temp table shaped like ``table``'s ``names`` columns."""
+        digest = hashlib.sha1(",".join(names).encode()).hexdigest()[:10]
+        stage = f"_le_stage_{table}_{digest}"
+        column_list = ", ".join(names)
+        with self.raw.cursor() as cursor:
+            cursor.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "
+                f"SELECT {column_list} FROM {table} WITH NO DATA"
+            )
+            cursor.execute(f"TRUNCATE {stage}")
+            arrow = pa.table({n: _as_arrow(data[n]) for n in names})
+            buffer = io.BytesIO()
+            pcsv.write_csv(arrow, buffer, pcsv.WriteOptions(include_header=False, quoting_style="needed"))
+            with cursor.copy(f"COPY {stage} ({column_list}) FROM STDIN (FORMAT csv)") as copy:
+                copy.write(buffer.getbuffer())
+        return stage
+
+    def insert(self, table: str, data: Mapping[str, ColumnData]) -> int:
+        if _length(data) == 0:
+            return 0
+        names = list(data)
+        stage = self._stage(table, names, data)
+        column_list = ", ".join(names)
+        with self.raw.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {stage} ON CONFLICT DO NOTHING"
+            )
+            inserted = cursor.rowcount
+            cursor.execute(f"TRUNCATE {stage}")
+        return inserted
+
+    def update(self, table: str, key: str, data: Mapping[str, ColumnData], *,
+               keep_when_null: bool = False, only_if_null: str | None = None) -> int:
+        if _length(data) == 0:
+            return 0
+        names = list(data)
+        stage = self._stage(table, names, data)
+        assignments = ", ".join(
+            f"{n} = COALESCE(s.{n}, t.{n})" if keep_when_null else f"{n} = s.{n}" for n in names if n != key)
+        condition = f" AND t.{only_if_null} IS NULL" if only_if_null else ""
+        with self.raw.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} AS t SET {assignments} FROM {stage} AS s WHERE t.{key} = s.{key}{condition}")
+            updated = cursor.rowcount
+            cursor.execute(f"TRUNCATE {stage}")
+        return updated

@@ -1,0 +1,113 @@
+"""One import run: check the file, then stream it chunk by chunk into the database.
+
+Everything that can make the whole file unusable (not CSV/Parquet, unreadable header, missing
+required columns, a bad ``--map``, an unmigrated database) is checked before the first write,
+and raises :class:`ImportFileError`. Each chunk is then loaded in its own transaction, so an
+interrupted import keeps the chunks already committed and re-running it completes the rest
+(re-imports skip what is loaded).
+"""
+from __future__ import annotations
+
+import sys
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Iterable, Protocol
+
+from sqlalchemy import Connection, Engine, inspect
+
+from ..config import Config
+from .columnmap import load_map_file, parse_map_pairs, resolve_columns
+from .entities import EntityLoader
+from .errors import ImportFileError
+from .formats import FORMATS, ImportKind
+from .readers import Source, SourceChunk, open_source
+from .rejects import RejectWriter, default_rejects_path
+from .report import ImportReport
+from .scans import ScanLoader
+
+
+class ChunkLoader(Protocol):
+    def load(self, chunk: SourceChunk, conn: Connection) -> None: ...
+
+
+def import_file(
+    engine: Engine,
+    kind: ImportKind | str,
+    path: Path | str,
+    *,
+    config: Config | None = None,
+    column_map: Iterable[str] | dict[str, str] = (),
+    map_file: Path | str | None = None,
+    rejects_path: Path | str | None = None,
+    chunk_rows: int | None = None,
+    encoding: str = "utf-8",
+    delimiter: str | None = None,
+    progress: bool | None = False,
+) -> ImportReport:
+    """Import one file; returns the counts. ``progress=None`` shows a bar only on a terminal."""
+    config = config or Config.from_env()
+    kind = ImportKind(kind)
+    fmt = FORMATS[kind]
+    path = Path(path)
+    started = time.perf_counter()
+
+    source = open_source(path, encoding=encoding, delimiter=delimiter)
+    mapping = load_map_file(Path(map_file), kind) if map_file else {}
+    mapping.update(column_map if isinstance(column_map, dict) else parse_map_pairs(column_map))
+    columns = resolve_columns(fmt, source.columns, mapping)
+    _check_database(engine)
+    chunk_rows = int(chunk_rows or config.import_chunk_rows)
+    if chunk_rows < 1:
+        raise ImportFileError("--chunk-rows must be at least 1")
+
+    report = ImportReport(kind=kind.value, path=str(path), format=source.format)
+    target = Path(rejects_path) if rejects_path else default_rejects_path(path, config.instance_path)
+    extra = ["line_no"] if kind is ImportKind.SCANS and "line_no" not in columns else []
+    rejects = RejectWriter(target, source.columns, extra)
+    loader: ChunkLoader
+    if kind is ImportKind.SCANS:
+        loader = ScanLoader(columns, config.default_timezone, rejects, report, extra_line_no=bool(extra))
+    else:
+        loader = EntityLoader(fmt, columns, config.default_timezone, rejects, report)
+    try:
+        _stream(engine, source, loader, chunk_rows, progress)
+        if isinstance(loader, ScanLoader):
+            with engine.begin() as conn:
+                report.prices_learned = loader.prices.learn(conn)
+    finally:
+        rejects.close()
+    if rejects.count:
+        report.rejects_path = str(rejects.path)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _check_database(engine: Engine) -> None:
+    try:
+        tables = set(inspect(engine).get_table_names())
+    except Exception as exc:  # noqa: BLE001 - any connection failure is one clear message
+        raise ImportFileError(f"cannot open the database ({exc.__class__.__name__}: {exc})") from None
+    missing = {"stores", "manufacturers", "products", "members", "transactions", "scan_lines"} - tables
+    if missing:
+        raise ImportFileError("the database has no schema yet: run `loyalty-engine db upgrade` first")
+
+
+def _stream(engine: Engine, source: Source, loader: ChunkLoader, chunk_rows: int, progress: bool | None) -> None:
+    bar = _progress_bar(source, progress)
+    with bar if bar is not None else nullcontext():
+        update = bar.update if bar is not None else None
+        for chunk in source.chunks(chunk_rows, update):
+            with engine.begin() as conn:
+                loader.load(chunk, conn)
+
+
+def _progress_bar(source: Source, progress: bool | None):  # type: ignore[no-untyped-def]
+    if progress is False:
+        return None
+    from tqdm import tqdm
+
+    unit_scale = source.progress_unit == "B"
+    return tqdm(total=source.progress_total, unit=source.progress_unit, unit_scale=unit_scale,
+                desc=f"import {source.path.name}", file=sys.stderr, disable=None if progress is None else False,
+                leave=False, mininterval=0.5)

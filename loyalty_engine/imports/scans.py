@@ -1,0 +1,253 @@
+"""Loading POS scan lines into baskets (``transactions``) and ``scan_lines``, one chunk at a time.
+
+Per chunk, all vectorized: parse and validate every column, number the lines within their
+baskets (:mod:`.line_numbers`), find or create the stores, products and members referred to
+(:mod:`.placeholders`), make scan times explicit in the store's zone (:mod:`.timezones`), insert
+new baskets, then insert the lines; rows already loaded are skipped by the
+``(transaction_id, line_no)`` key.
+
+A basket's store, member and time come from its first valid row in file order (its member from
+the first row that names one, since a card may be scanned mid-basket). A later row naming a
+different store or a different member is rejected; a row with no member inherits the basket's.
+Lines copy the basket's member key and business date, exactly as stored.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import Connection
+
+from .dbio import BulkIO
+from .formats import SCANS
+from .line_numbers import BasketLineCounter
+from .placeholders import resolve_members, resolve_products, resolve_stores
+from .prices import RegularPriceTally
+from .readers import SourceChunk
+from .rejects import RejectWriter
+from .report import ImportReport
+from .timezones import to_store_local
+from .validation import RowProblems, parse_column, quoted_values
+
+NO_KEY = -1
+
+
+def lookup(values: pa.Array, mapping: dict[str, Any], default: Any, dtype: Any) -> np.ndarray:
+    """Vectorized dict look-up of text values (one Python call per distinct value)."""
+    encoded = pc.dictionary_encode(values)
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    if len(encoded.dictionary) == 0:
+        return np.full(len(values), default, dtype=dtype)
+    table = np.array([mapping.get(v, default) for v in encoded.dictionary.to_pylist()], dtype=dtype)
+    return table[np.asarray(encoded.indices, dtype=np.int64)]
+
+
+def keys_for(values: pa.Array, mapping: dict[str, Any]) -> np.ndarray:
+    """Text values -> int64 surrogate keys (``NO_KEY`` where absent or empty)."""
+    return lookup(values, mapping, NO_KEY, np.int64)
+
+
+def _timestamps_text(values: np.ndarray, fmt: str) -> pa.Array:
+    return pc.strftime(pa.array(values, type=pa.timestamp("us")), format=fmt)
+
+
+@dataclass
+class ScanLoader:
+    columns: dict[str, str]  # canonical -> source column
+    default_timezone: str
+    rejects: RejectWriter
+    report: ImportReport
+    extra_line_no: bool  # write the assigned line_no into the reject file
+
+    def __post_init__(self) -> None:
+        self.counter = BasketLineCounter()
+        self.prices = RegularPriceTally()
+
+    def load(self, chunk: SourceChunk, conn: Connection) -> None:
+        report = self.report
+        report.read += chunk.rows_read
+        self.rejects.write_broken(chunk.broken)
+        report.rejected += len(chunk.broken)
+        n = chunk.table.num_rows
+        if n == 0:
+            return
+        bulk = BulkIO.for_connection(conn)
+        problems = RowProblems(n)
+        rounded = [0]
+        raw = {c: chunk.table.column(src) for c, src in self.columns.items()}
+        parsed = {c: parse_column(SCANS, SCANS.column(c), raw[c], problems, rounded) for c in raw}
+        report.money_rounded += rounded[0]
+
+        txn = parsed["transaction_id"].values
+        line_no = self.counter.assign(txn)
+        if "line_no" in parsed:
+            explicit = parsed["line_no"]
+            given = ~explicit.empty
+            line_no = np.where(given, explicit.values, line_no)
+            problems.add(given & (explicit.values <= 0), quoted_values(raw["line_no"], "line_no {value} must be 1 or more"))
+
+        quantity = parsed["quantity"].values
+        amount = parsed["amount"].values
+        discount = parsed["discount"].values
+        problems.add(parsed["amount"].empty, "missing amount")
+        problems.add(parsed["quantity"].empty, "missing quantity")
+        stamp = parsed["scanned_at"].values
+        store = parsed["store_id"].values
+        member = parsed["member_id"].values
+        sku = parsed["sku"].values
+
+        good = ~problems.bad
+        good_idx = pa.array(np.flatnonzero(good))
+        stores = resolve_stores(bulk, pc.unique(store.take(good_idx)).to_pylist(), self.default_timezone)
+        report.add_placeholders("stores", stores.created)
+        zones = lookup(store, stores.keys, self.default_timezone, object)
+        local = to_store_local(stamp.naive, stamp.offset_minutes, stamp.has_offset, zones)
+
+        basket, basket_first, member_first = self._baskets(txn, member, good)
+        problems.add(good & (pc_not_equal(store, store.take(pa.array(basket_first)))),
+                     self._conflict_message(store, basket_first, "store_id"))
+        member_empty = parsed["member_id"].empty
+        basket_member = member.take(pa.array(member_first))
+        problems.add(good & ~member_empty & pc_not_equal(member, basket_member),
+                     self._conflict_message(member, member_first, "member_id"))
+        good = ~problems.bad
+        good_rows = np.flatnonzero(good)
+
+        members = resolve_members(bulk, pc.unique(member.take(pa.array(good_rows))).to_pylist())
+        report.add_placeholders("members", members.created)
+        products = resolve_products(bulk, pc.unique(sku.take(pa.array(good_rows))).to_pylist())
+        report.add_placeholders("products", products.created)
+        member_key = keys_for(basket_member, members.keys)  # per row: its basket's member key
+        own_member_key = keys_for(member, members.keys)  # per row: the member it names, if any
+        product_key = keys_for(sku, products.keys)
+
+        # One row per basket: its first good row.
+        heads = np.unique(basket_first[good_rows])
+        local_text = _timestamps_text(local.local, "%Y-%m-%d %H:%M:%S")
+        business_date = _timestamps_text(local.local.astype("datetime64[D]").astype("datetime64[us]"), "%Y-%m-%d")
+        head_idx = pa.array(heads)
+        head_member = member_key[heads]
+        inserted_baskets = bulk.insert("transactions", {
+            "transaction_id": txn.take(head_idx),
+            "store_id": store.take(head_idx),
+            "member_key": [None if k == NO_KEY else int(k) for k in head_member],
+            "scanned_at_local": local_text.take(head_idx),
+            "utc_offset_minutes": local.offset_minutes[heads],
+            "business_date": business_date.take(head_idx),
+            "source": ["import"] * len(heads),
+        })
+        report.baskets_inserted += inserted_baskets
+        line_member = member_key.copy()
+        line_date = business_date
+        if inserted_baskets < len(heads):
+            line_member, line_date = self._match_recorded_baskets(
+                bulk, problems, txn, store, own_member_key, basket_first, heads, good, line_member, line_date)
+            good = ~problems.bad
+            good_rows = np.flatnonzero(good)
+
+        bad_rows = np.flatnonzero(~good)
+        if len(bad_rows):
+            take = pa.array(bad_rows)
+            extras = [[int(x) if x > 0 else "" for x in line_no[bad_rows]]] if self.extra_line_no else []
+            self.rejects.write(chunk.lines[bad_rows], problems.reasons(bad_rows), chunk.table.take(take), extras)
+            report.rejected += len(bad_rows)
+        local_rows = good_rows
+        if len(local_rows) == 0:
+            return
+        take = pa.array(local_rows)
+        lm = line_member[local_rows]
+        inserted = bulk.insert("scan_lines", {
+            "transaction_id": txn.take(take),
+            "line_no": line_no[local_rows],
+            "product_key": product_key[local_rows],
+            "member_key": [None if k == NO_KEY else int(k) for k in lm],
+            "business_date": line_date.take(take),
+            "quantity": quantity[local_rows],
+            "amount_cents": amount[local_rows],
+            "discount_cents": discount[local_rows],
+        })
+        report.inserted += inserted
+        report.duplicates += len(local_rows) - inserted
+        report.dst_gap += int(local.in_gap[local_rows].sum())
+        report.dst_ambiguous += int(local.ambiguous[local_rows].sum())
+        self.prices.add(product_key[local_rows], quantity[local_rows], amount[local_rows] + discount[local_rows])
+
+    @staticmethod
+    def _baskets(txn: pa.Array, member: pa.Array, good: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per row: basket code, index of the basket's first good row, and of its first good row
+        naming a member (the first good row when none does)."""
+        encoded = pc.dictionary_encode(txn)
+        codes = np.asarray(encoded.indices, dtype=np.int64)
+        n_baskets = len(encoded.dictionary)
+        rows = np.arange(len(codes))
+        first = np.full(n_baskets, -1, dtype=np.int64)
+        good_rows = rows[good]
+        # Reversed assignment leaves the smallest index per basket.
+        first[codes[good_rows][::-1]] = good_rows[::-1]
+        has_member = good & np.asarray(pc.greater(pc.utf8_length(member), 0), dtype=bool)
+        first_member = first.copy()
+        member_rows = rows[has_member]
+        first_member[codes[member_rows][::-1]] = member_rows[::-1]
+        # Rows of baskets with no good row point at themselves (they are rejected anyway).
+        basket_first = np.where(first[codes] >= 0, first[codes], rows)
+        member_first = np.where(first_member[codes] >= 0, first_member[codes], rows)
+        return codes, basket_first, member_first
+
+    @staticmethod
+    def _conflict_message(values: pa.Array, first: np.ndarray, name: str) -> Callable[[np.ndarray], list[str]]:
+        def build(rows: np.ndarray) -> list[str]:
+            mine = values.take(pa.array(rows)).to_pylist()
+            theirs = values.take(pa.array(first[rows])).to_pylist()
+            return [f"{name} {a!r} differs from its basket's {name} {b!r}" for a, b in zip(mine, theirs)]
+        return build
+
+    def _match_recorded_baskets(self, bulk: BulkIO, problems: RowProblems, txn: pa.Array, store: pa.Array,
+                                own_member_key: np.ndarray, basket_first: np.ndarray, heads: np.ndarray,
+                                good: np.ndarray, line_member: np.ndarray,
+                                line_date: pa.Array) -> tuple[np.ndarray, pa.Array]:
+        """Baskets recorded before (earlier chunk, earlier import, a lane): lines follow the record.
+
+        A line naming another store, or a member other than the recorded one, is rejected.
+        """
+        head_ids = txn.take(pa.array(heads))
+        stored = bulk.fetch_by_keys("transactions", ["transaction_id", "store_id", "member_key", "business_date"],
+                                    "transaction_id", head_ids.to_pylist())
+        by_id = {row[0]: row[1:] for row in stored}
+        records = [by_id[t] for t in head_ids.to_pylist()]  # every head was inserted or already there
+        stored_store = pa.array([r[0] for r in records], pa.string())
+        stored_member = np.array([NO_KEY if r[1] is None else int(r[1]) for r in records], dtype=np.int64)
+        stored_date = pa.array([r[2] if isinstance(r[2], str) else r[2].isoformat() for r in records], pa.string())
+        rows = np.flatnonzero(good)
+        head_of = np.searchsorted(heads, basket_first[rows])
+        take = pa.array(head_of)
+        row_store = store.take(pa.array(rows))
+        conflict_store = np.zeros(len(good), dtype=bool)
+        conflict_store[rows] = pc_not_equal(row_store, stored_store.take(take))
+        own = own_member_key[rows]
+        conflict_member = np.zeros(len(good), dtype=bool)
+        conflict_member[rows] = (own != NO_KEY) & (own != stored_member[head_of]) & ~conflict_store[rows]
+        recorded_store = np.empty(len(good), dtype=object)
+        recorded_store[rows] = stored_store.take(take).to_numpy(zero_copy_only=False)
+        recorded_member = np.full(len(good), NO_KEY, dtype=np.int64)
+        recorded_member[rows] = stored_member[head_of]
+        store_text = store.to_numpy(zero_copy_only=False)
+        txn_text = txn.to_numpy(zero_copy_only=False)
+        problems.add(conflict_store, lambda r: [
+            f"store_id {store_text[i]!r} differs from store {recorded_store[i]!r} of basket {txn_text[i]!r} "
+            "already recorded" for i in r])
+        problems.add(conflict_member, lambda r: [
+            f"member_id differs from basket {txn_text[i]!r} already recorded "
+            + ("for another member" if recorded_member[i] != NO_KEY else "without a member") for i in r])
+        line_member = line_member.copy()
+        line_member[rows] = stored_member[head_of]
+        dates = line_date.to_numpy(zero_copy_only=False).copy()
+        dates[rows] = stored_date.take(take).to_numpy(zero_copy_only=False)
+        return line_member, pa.array(dates, pa.string())
+
+
+def pc_not_equal(a: pa.Array, b: pa.Array) -> np.ndarray:
+    return np.asarray(pc.fill_null(pc.not_equal(a, b), False), dtype=bool)
