@@ -78,7 +78,7 @@ _RECT_OP = "%d %d %d %d re\n"
 # --------------------------------------------------------------------------- EAN-13
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=2048)
 def list_barcode(list_number: str) -> Symbol:
     """The list number as an EAN-13 symbol; refuses anything that is not a valid list number."""
     parse_list_number(list_number)  # prefix 04 and check digit, or ListNumberError
@@ -105,12 +105,14 @@ def ean13_text_groups(code: str) -> tuple[str, str, str]:
 # --------------------------------------------------------------------------- DataBar
 
 
-@lru_cache(maxsize=16384)
+# Coupons are unique per member; the cache only has to span one batch of a print run (each
+# list drawn into its own PDF, then into the run) without holding a whole run in memory.
+@lru_cache(maxsize=2048)
 def coupon_barcode(element_string: str, max_width_modules: int = 10_000) -> Symbol:
     """GS1 DataBar Expanded for an ``(8110)...`` element string, stacked if one row is too wide."""
     if not element_string.startswith("(8110)"):
         raise ValueError(f"not an (8110) element string: {element_string!r}")
-    single = _dark_modules(element_string, zxingcpp.BarcodeFormat.DataBarExpanded)
+    single = _single_row(element_string)
     if single.shape[1] <= max_width_modules:
         return _symbol(element_string, single, "databar-expanded")
     # Stacked: the fewest rows that fit the width, and of those the narrowest symbol. A row
@@ -124,6 +126,14 @@ def coupon_barcode(element_string: str, max_width_modules: int = 10_000) -> Symb
         columns -= 1
         grid = _dark_modules(element_string, zxingcpp.BarcodeFormat.DataBarExpStk, columns=columns)
     return _symbol(element_string, grid, "databar-expanded-stacked")
+
+
+@lru_cache(maxsize=2048)
+def _single_row(element_string: str) -> np.ndarray:
+    """The one-row symbol, kept: the layout asks for the same coupon at two widths."""
+    grid = _dark_modules(element_string, zxingcpp.BarcodeFormat.DataBarExpanded)
+    grid.setflags(write=False)
+    return grid
 
 
 def _dark_modules(text: str, fmt: "zxingcpp.BarcodeFormat", **options: int) -> np.ndarray:
@@ -167,3 +177,4 @@ def _runs(row: np.ndarray) -> list[tuple[bool, int]]:
 def clear_caches() -> None:
     list_barcode.cache_clear()
     coupon_barcode.cache_clear()
+    _single_row.cache_clear()

@@ -233,10 +233,10 @@ class ListRenderer:
                 else:
                     regions = [(1, p1_top, footer_top), (2, p2_top, footer_top - content_h - gap)]
                 capacity = style.columns * sum(bottom - top for _, top, bottom in regions)
-                if style is TWO_COLUMNS and rows_need > capacity:
-                    # Two-column items are never shorter than full-width ones (narrower text
-                    # and barcodes): when even the full-width total exceeds the capacity of
-                    # both columns there is no point laying it out.
+                if style.columns > 1 and rows_need > capacity:
+                    # Two-column items are not shorter than full-width ones (narrower text and
+                    # barcodes): when even the full-width total exceeds what both columns hold,
+                    # laying it out would only cost time.
                     continue
                 placed = self._flow(doc, style, regions)
                 if placed is not None:
@@ -293,7 +293,7 @@ class ListRenderer:
         key = (line, width, style)
         item = self._items.get(key)
         if item is None:
-            if len(self._items) > 4096:  # a print run: only the current list's items matter
+            if len(self._items) > 256:  # a print run: only the current list's items matter
                 self._items.clear()
             item = self._items[key] = self._make_item(line, width, style)
         return item

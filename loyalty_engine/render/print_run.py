@@ -114,7 +114,7 @@ def render_print_run(
     settings: RenderSettings | None = None,
     *,
     workers: int = 1,
-    batch_size: int = 200,
+    batch_size: int = 100,
     force: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> RunSummary:
