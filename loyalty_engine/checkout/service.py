@@ -81,7 +81,6 @@ _Q_MEMBER_BY_CARD = select(*_MEMBER_COLUMNS).where(_members.c.card_number == bin
 _Q_MEMBER_BY_KEY = select(*_MEMBER_COLUMNS).where(_members.c.id == bindparam("member_key"))
 _LIST_COLUMNS = (_lists.c.id, _lists.c.list_number, _lists.c.member_key, _lists.c.period_start,
                  _lists.c.period_end, _lists.c.status)
-_Q_LIST_BY_SERIAL = select(*_LIST_COLUMNS).where(_lists.c.id == bindparam("serial"))
 _Q_CURRENT_LIST = (
     select(*_LIST_COLUMNS)
     .where(_lists.c.member_key == bindparam("member_key"), _lists.c.status == "active",
@@ -100,15 +99,28 @@ _Q_LIST_TERMS = (
         _offers.c.redeemed_count, _offers.c.funded_spent_cents, _offers.c.funder_kind,
         _offers.c.manufacturer_id, _offers.c.stackable, _offers.c.offer_code,
     )
+    .add_columns(_scope.c.product_key)
     .join(_offers, _offers.c.id == _lines.c.offer_id)
+    # the offer's scope, narrowed to what is in the basket (NULL: nothing of it in the basket)
+    .outerjoin(_scope, (_scope.c.offer_id == _lines.c.offer_id)
+               & _scope.c.product_key.in_(bindparam("product_keys", expanding=True)))
     .where(_lines.c.list_id == bindparam("list_id"))
     .order_by(_lines.c.line_no)
 )
 # Lanes scanning the same list queue on its lines; other lists are not held up.
 _Q_LIST_TERMS_LOCKED = _Q_LIST_TERMS.with_for_update(of=_lines)
-_Q_SCOPE = select(_scope.c.offer_id, _scope.c.product_key).where(
-    _scope.c.offer_id.in_(bindparam("offer_ids", expanding=True)),
-    _scope.c.product_key.in_(bindparam("product_keys", expanding=True)),
+_Q_LIST_BY_SERIAL_WITH_MEMBER = (
+    select(*_LIST_COLUMNS, *_MEMBER_COLUMNS)
+    .join(_members, _members.c.id == _lists.c.member_key)
+    .where(_lists.c.id == bindparam("serial"))
+)
+_Q_MEMBER_WITH_CURRENT_LIST = (
+    select(*_MEMBER_COLUMNS, *_LIST_COLUMNS)
+    .outerjoin(_lists, (_lists.c.member_key == _members.c.id) & (_lists.c.status == "active")
+               & (_lists.c.period_start <= bindparam("day")) & (_lists.c.period_end >= bindparam("day")))
+    .where(_members.c.card_number == bindparam("card"))
+    .order_by(_lists.c.period_start.desc(), _lists.c.id.desc())
+    .limit(1)
 )
 _Q_OFFER_COUNTERS = (
     select(_offers.c.id, _offers.c.status, _offers.c.redeemed_count, _offers.c.funded_spent_cents,
@@ -251,6 +263,8 @@ def _zone(name: str) -> ZoneInfo:
 class CheckoutService:
     def __init__(self, engine: Engine, clock: Clock) -> None:
         self.engine = engine
+        # Reads that lock nothing run in autocommit: no BEGIN/ROLLBACK round trips.
+        self.read_engine = read_engine(engine)
         self.clock = clock
         self.is_sqlite = engine.dialect.name == "sqlite"
 
@@ -258,11 +272,10 @@ class CheckoutService:
 
     def quote(self, lane: LaneIdentity, req: QuoteRequest) -> bytes:
         _check_lane(lane, req.store, req.lane)
-        with self.engine.connect() as conn:
+        with self.read_engine.connect() as conn:
             basket = self._basket(conn, lane, req, create_products=False)
             outcome = self._evaluate(conn, req, basket, lock=False)
             body = _response("quoted", req, basket, outcome)
-            conn.rollback()
         return body
 
     def complete(self, lane: LaneIdentity, req: CompleteRequest, request_id: str) -> tuple[bytes, bool]:
@@ -309,7 +322,7 @@ class CheckoutService:
 
     def member_list(self, lane: LaneIdentity, card: str, as_of: date | None) -> bytes:
         day = as_of or self.clock.now().astimezone(_zone(lane.store_timezone)).date()
-        with self.engine.connect() as conn:
+        with self.read_engine.connect() as conn:
             member = _member_by_card(conn, card)
             if member is None:
                 raise NotFound(f"no member with card {card!r}", code="unknown_card", field="card")
@@ -318,7 +331,6 @@ class CheckoutService:
                 raise NotFound(f"member {member.member_id} has no active list on {day.isoformat()}",
                                code="no_current_list", field="card")
             body = _member_list_body(conn, member, shopping_list)
-            conn.rollback()
         return body
 
     # --- complete -------------------------------------------------------------------------
@@ -539,16 +551,17 @@ class CheckoutService:
     def _list_terms(self, conn: Connection, shopping_list: ListRow, basket: Basket, *,
                     lock: bool) -> tuple[rules.ListTerms, dict[int, LineInfo]]:
         query = _Q_LIST_TERMS_LOCKED if lock and not self.is_sqlite else _Q_LIST_TERMS
-        rows = conn.execute(query, {"list_id": shopping_list.list_id}).all()
-        offer_ids = sorted({row[2] for row in rows})
         known = sorted({k for k in basket.product_keys if k is not None})
+        rows = conn.execute(query, {"list_id": shopping_list.list_id, "product_keys": known}).all()
         scope: dict[int, set[int]] = defaultdict(set)
-        if offer_ids and known:
-            for offer_id, product_key in conn.execute(_Q_SCOPE, {"offer_ids": offer_ids, "product_keys": known}):
-                scope[offer_id].add(product_key)
+        by_line: dict[int, Any] = {}
+        for row in rows:
+            by_line.setdefault(row[0], row)
+            if row[24] is not None:
+                scope[row[2]].add(row[24])
         lines = []
         info: dict[int, LineInfo] = {}
-        for row in rows:
+        for row in by_line.values():
             offer = rules.OfferTerms(
                 offer_id=row[2], status=row[11], valid_from=row[12], valid_to=row[13], funded_share_bp=row[14],
                 handling_fee_cents=row[15], budget_cents=row[16], max_redemptions=row[17], redeemed_count=row[18],
@@ -567,10 +580,9 @@ class CheckoutService:
     # --- idempotency ----------------------------------------------------------------------
 
     def _replay(self, req: CompleteRequest, digest: str) -> bytes | None:
-        with self.engine.connect() as conn:
+        with self.read_engine.connect() as conn:
             row = conn.execute(_Q_REPLAY, {"store": req.store, "lane": req.lane,
                                            "pos": req.pos_transaction_id}).first()
-            conn.rollback()
         if row is None:
             return None
         if row[0] != digest:
@@ -581,11 +593,10 @@ class CheckoutService:
         return bytes(row[1])
 
     def _transaction_exists(self, transaction_id: str) -> bool:
-        with self.engine.connect() as conn:
+        with self.read_engine.connect() as conn:
             found = conn.execute(
                 select(_transactions.c.transaction_id).where(_transactions.c.transaction_id == transaction_id)
             ).first()
-            conn.rollback()
         return found is not None
 
     @contextmanager
@@ -603,6 +614,11 @@ class CheckoutService:
 
 
 # --- helpers (module level: plain functions over a connection) -----------------------------
+
+
+def read_engine(engine: Engine) -> Engine:
+    """The same pool, in autocommit: for reads that need no transaction."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def _utc(moment: datetime) -> datetime:
@@ -644,14 +660,16 @@ def _member_by_key(conn: Connection, member_key: int) -> MemberRow | None:
     return MemberRow(*row) if row else None
 
 
-def _list_by_serial(conn: Connection, serial: int) -> ListRow | None:
-    row = conn.execute(_Q_LIST_BY_SERIAL, {"serial": serial}).first()
-    return ListRow(*row) if row else None
-
-
 def _current_list(conn: Connection, member_key: int, day: date) -> ListRow | None:
     row = conn.execute(_Q_CURRENT_LIST, {"member_key": member_key, "day": day}).first()
     return ListRow(*row) if row else None
+
+
+def _member_and_current_list(conn: Connection, card: str, day: date) -> tuple[MemberRow | None, ListRow | None]:
+    row = conn.execute(_Q_MEMBER_WITH_CURRENT_LIST, {"card": card, "day": day}).first()
+    if row is None:
+        return None, None
+    return MemberRow(*row[:3]), (ListRow(*row[3:]) if row[3] is not None else None)
 
 
 def _resolve(conn: Connection, identifier: str | None, day: date) -> tuple[MemberRow | None, ListRow | None]:
@@ -663,22 +681,22 @@ def _resolve(conn: Connection, identifier: str | None, day: date) -> tuple[Membe
         try:
             serial = parse_list_number(identifier)
         except ListNumberError as exc:
-            member = _member_by_card(conn, identifier)  # a card number may share the shape
+            member, current = _member_and_current_list(conn, identifier, day)  # a card may share the shape
             if member is not None:
-                return member, _current_list(conn, member.member_key, day)
+                return member, current
             raise Unprocessable(f"not a valid shopping-list barcode: {exc.reason}", code="bad_list_number",
                                 field="identifier") from exc
-        shopping_list = _list_by_serial(conn, serial)
-        if shopping_list is not None:
-            return _member_by_key(conn, shopping_list.member_key), shopping_list
-        member = _member_by_card(conn, identifier)
+        row = conn.execute(_Q_LIST_BY_SERIAL_WITH_MEMBER, {"serial": serial}).first()
+        if row is not None:
+            return MemberRow(*row[6:]), ListRow(*row[:6])
+        member, current = _member_and_current_list(conn, identifier, day)
         if member is None:
             raise NotFound(f"no shopping list {identifier}", code="unknown_list", field="identifier")
-        return member, _current_list(conn, member.member_key, day)
-    member = _member_by_card(conn, identifier)
+        return member, current
+    member, current = _member_and_current_list(conn, identifier, day)
     if member is None:
         raise NotFound(f"no member with card {identifier!r}", code="unknown_card", field="identifier")
-    return member, _current_list(conn, member.member_key, day)
+    return member, current
 
 
 def _product_keys(conn: Connection, skus: Sequence[str]) -> dict[str, int]:

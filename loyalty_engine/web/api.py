@@ -135,11 +135,8 @@ def _lane_from_headers() -> LaneIdentity:
     key = header[7:].strip() if header[:7].lower() == "bearer " else request.headers.get("X-API-Key")
     if header and not key:
         raise Unauthorized("use 'Authorization: Bearer <key>'", code="invalid_api_key")
-    engine = current_app.extensions["loyalty_engine"]["engine"]
-    with engine.connect() as conn:
-        lane = authenticate(conn, key)
-        conn.rollback()
-    return lane
+    with _service().read_engine.connect() as conn:
+        return authenticate(conn, key)
 
 
 @bp.errorhandler(CheckoutError)
