@@ -137,7 +137,7 @@ def _item(
                     line_no=line.line_no, retailer_id=settings.retailer_gs1_prefix, family_code=family,
                     dont_multiply=settings.coupon_dont_multiply,
                 )
-            except CouponDataError as exc:
+            except (CouponDataError, ValueError) as exc:  # bad prefix/offer code, or a line number out of range
                 warnings.append(f"line {line.line_no}: no coupon barcode ({exc})")
         offer_lines.append(OfferLine(
             line_no=line.line_no,
