@@ -206,8 +206,12 @@ def _scan_time(scanned_at: str | None, plan: dict[str, Any], *, in_process: bool
 
 
 def _in_process(cli: CliContext, store: str, lane: str, at: datetime):  # type: ignore[no-untyped-def]
+    import logging
+
     from ..app import create_app
 
+    # the demo prints its own summary; request log lines would only interleave with it
+    logging.getLogger("loyalty_engine.api").addHandler(logging.NullHandler())
     app = create_app(cli.config)
     app.extensions["loyalty_engine"]["clock"] = FixedClock(at)
     with cli.engine.begin() as conn:

@@ -235,3 +235,15 @@ def member_list(card: str):  # type: ignore[no-untyped-def]
 
 
 spec.register(bp)
+
+
+@bp.record_once
+def _request_log_handler(state) -> None:  # type: ignore[no-untyped-def]
+    """Make sure request lines reach stderr under gunicorn (whose workers leave logging unset);
+    an application that configured logging itself (or pytest) keeps its own handlers."""
+    if log.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
