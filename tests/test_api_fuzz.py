@@ -92,7 +92,7 @@ def test_lane_api_never_fails_on_generated_requests(lane_api, chain: Chain, mode
             continue  # nothing in it to make invalid
 
         @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
+        @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
                   database=None)
         def fuzz(case) -> None:  # type: ignore[no-untyped-def]
             case.call_and_validate(headers=headers, checks=checks)

@@ -228,7 +228,7 @@ def baskets(draw) -> list[BasketLine]:  # type: ignore[no-untyped-def]
     return result
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(list_lines(), baskets())
 def test_invariants(terms: ListTerms, basket: list[BasketLine]) -> None:
     result = evaluate(terms, basket, TODAY)
@@ -254,7 +254,7 @@ def test_invariants(terms: ListTerms, basket: list[BasketLine]) -> None:
     assert sum(result.line_discounts.values()) == result.total_discount_cents
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(list_lines(), baskets(), st.randoms(use_true_random=False))
 def test_basket_order_does_not_matter(terms: ListTerms, basket: list[BasketLine], rnd: random.Random) -> None:
     shuffled = list(basket)
@@ -263,7 +263,7 @@ def test_basket_order_does_not_matter(terms: ListTerms, basket: list[BasketLine]
     assert a.applied == b.applied and a.not_applied == b.not_applied
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(list_lines(), baskets())
 def test_using_up_the_counters_leaves_nothing_to_redeem(terms: ListTerms, basket: list[BasketLine]) -> None:
     """After recording what was redeemed, the same basket cannot exceed any limit on a second pass."""
