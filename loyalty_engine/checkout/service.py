@@ -32,6 +32,7 @@ from sqlalchemy import Connection, Engine, bindparam, func, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ..clock import Clock
+from ..imports.placeholders import ensure_products
 from ..list_numbers import ListNumberError, parse_list_number
 from ..money import format_money
 from ..models.catalog import Product
@@ -707,19 +708,8 @@ def _product_keys(conn: Connection, skus: Sequence[str]) -> dict[str, int]:
 
 
 def _ensure_products(conn: Connection, skus: Sequence[str]) -> dict[str, int]:
-    """Placeholder catalog rows for skus the lane sold but the catalog does not know yet.
-
-    ``ON CONFLICT DO NOTHING`` so two lanes selling the same new item do not collide.
-    """
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    conn.execute(
-        dialect_insert(_products).on_conflict_do_nothing(index_elements=["sku"]),
-        [dict(sku=sku, name=f"Unknown item {sku}", is_placeholder=True) for sku in skus],
-    )
-    return _product_keys(conn, skus)
+    """Placeholder catalog rows (the importer's) for skus the lane sold but the catalog lacks."""
+    return ensure_products(conn, skus)
 
 
 def _with_counters(list_terms: rules.ListTerms, fresh: dict[int, tuple[Any, ...]]) -> rules.ListTerms:
