@@ -191,6 +191,24 @@ def test_offer_holdouts_are_deterministic_and_recorded() -> None:
     assert not set(a.holdout_member.tolist()) & set(a.member.tolist())
 
 
+def test_chunked_scoring_and_pruning_choose_the_same_lines() -> None:
+    rng = np.random.default_rng(5)
+    n, k = 300, 40
+    probs = sp.random(n, k, density=0.5, random_state=6, format="csr")
+    members = make_members(n, usage_tier=rng.integers(-1, 3, (n, 1)).astype(np.int8),
+                           face_cap_cents=rng.integers(200, 2000, n))
+    offers = make_offers(k, scope_group=rng.integers(-1, 12, k), sale_value_cents=rng.integers(100, 900, k),
+                         remaining_budget_cents=rng.choice([np.inf, 500.0, 2000.0], k))
+    whole = select_lines(probs, members, offers, SelectionParams(max_lines=6))
+    chunked = select_lines(lambda a, b: probs[a:b], members, offers,
+                           SelectionParams(max_lines=6, chunk_members=37))
+    assert np.array_equal(whole.member, chunked.member) and np.array_equal(whole.offer, chunked.offer)
+    assert whole.stats["candidates"] == chunked.stats["candidates"]
+    shallow = select_lines(probs, members, offers, SelectionParams(max_lines=6, candidate_depth=8))
+    assert shallow.stats["pool"] < whole.stats["pool"]
+    assert np.all(np.bincount(shallow.member, minlength=n) <= 6)
+
+
 def test_uniform_hash_is_uniform_enough() -> None:
     u = uniform_hash(3, np.arange(100_000))
     assert 0 <= u.min() and u.max() < 1

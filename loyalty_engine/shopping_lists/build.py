@@ -173,12 +173,18 @@ def choose_members(
     return members, counts, keys[held]
 
 
-def score_members(view: ModelView, prepared: PreparedOffers, members: _Members, horizon_days: int) -> sp.csr_matrix:
-    """Probabilities (members x offers): the model scores each distinct scope once."""
-    if len(prepared) == 0 or members.member_key.shape[0] == 0:
-        return sp.csr_matrix((members.member_key.shape[0], len(prepared)))
-    by_scope = view.score(prepared.scopes, horizon_days, members.model_pos)
-    return sp.csr_matrix(by_scope[:, prepared.scope_column])
+def score_members(
+    view: ModelView, prepared: PreparedOffers, members: _Members, horizon_days: int,
+    start: int = 0, stop: int | None = None,
+) -> sp.csr_matrix:
+    """Probabilities (members[start:stop] x offers): the model scores each distinct scope once."""
+    positions = members.model_pos[start:stop]
+    if len(prepared) == 0 or positions.shape[0] == 0:
+        return sp.csr_matrix((positions.shape[0], len(prepared)))
+    by_scope = view.score(prepared.scopes, horizon_days, positions)
+    matrix = sp.csr_matrix(by_scope[:, prepared.scope_column])
+    matrix.sort_indices()
+    return matrix
 
 
 def member_arrays(view: ModelView, members: _Members) -> MemberArrays:
@@ -201,8 +207,10 @@ def selection_params(settings: ListSettings, seed: int) -> SelectionParams:
 def select_for(
     view: ModelView, prepared: PreparedOffers, members: _Members, settings: ListSettings, seed: int
 ) -> Selection:
-    probabilities = score_members(view, prepared, members, settings.period_days)
-    return select_lines(probabilities, member_arrays(view, members), prepared.arrays, selection_params(settings, seed))
+    def rows(start: int, stop: int) -> sp.csr_matrix:
+        return score_members(view, prepared, members, settings.period_days, start, stop)
+
+    return select_lines(rows, member_arrays(view, members), prepared.arrays, selection_params(settings, seed))
 
 
 def choose_content(

@@ -26,6 +26,7 @@ The rules, in order:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import scipy.sparse as sp
@@ -81,6 +82,11 @@ class SelectionParams:
     redemption_rate: float = 1.0
     budget_rounds: int = 6
     holdout_seed: int = 0
+    # pruning: per member only the best candidate_depth candidates, and per scope group the
+    # best group_alternates of them (runners-up for members who lose a line to the budget)
+    candidate_depth: int = 60
+    group_alternates: int = 2
+    chunk_members: int = 20_000
 
 
 @dataclass
@@ -150,13 +156,16 @@ class _Candidates:
 
 
 def candidates(
-    probabilities: sp.csr_matrix, members: MemberArrays, offers: OfferArrays, params: SelectionParams
+    probabilities: sp.csr_matrix, members: MemberArrays, offers: OfferArrays, params: SelectionParams,
+    first_member: int = 0,
 ) -> _Candidates:
-    """Targeted (member, offer) pairs with their benefit, expected value and funded cost."""
+    """Targeted (member, offer) pairs with their benefit, expected value and funded cost,
+    in member order, best first. ``probabilities`` rows are members ``first_member`` on."""
     coo = probabilities.tocoo()
-    m = coo.row.astype(np.int64)
+    m = coo.row.astype(np.int64) + first_member
     o = coo.col.astype(np.int64)
     p = coo.data.astype(np.float64)
+    del coo
     keep = (p > 0) & (p >= offers.min_probability[o])
     m, o, p = m[keep], o[keep], p[keep]
 
@@ -182,12 +191,55 @@ def candidates(
     weights = np.asarray(params.tier_weights, dtype=np.float64)
     ev = p * offers.sale_value_cents[o] * weights[tier.astype(np.int64) + 1]
     funded = p * params.redemption_rate * face * (offers.funded_share_bp[o] / 10_000.0)
-    return _Candidates(m, o, p, loyalty, tier, face, ev, funded, offers.scope_group[o])
+    pool = _Candidates(m, o, p, loyalty, tier, face, ev, funded, offers.scope_group[o])
+    return pool.take(_member_order(pool, len(members), len(offers)))
 
 
-def _member_order(c: _Candidates) -> np.ndarray:
-    # member ascending, expected value descending, offer position as the deterministic tie-break
-    return np.lexsort((c.offer, -c.ev, c.member))
+def _concat(parts: list[_Candidates]) -> _Candidates:
+    return _Candidates(*(np.concatenate([getattr(p, f) for p in parts]) for f in _Candidates.__dataclass_fields__))
+
+
+def _member_order(c: _Candidates, n_members: int, n_offers: int) -> np.ndarray:
+    """Member ascending, expected value descending, offer position ascending on ties.
+
+    One integer sort of a packed key (member | inverted, quantized value | offer) instead of
+    a three-key lexsort; values equal to about 1e-9 of the largest tie-break on the offer.
+    """
+    n = c.ev.shape[0]
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
+    bits_m = max(1, int(n_members - 1).bit_length())
+    bits_o = max(1, int(n_offers - 1).bit_length())
+    bits_q = min(50, 62 - bits_m - bits_o)  # float64 resolves 52 bits: keep q exact
+    if bits_q < 30:
+        return np.lexsort((c.offer, -c.ev, c.member))
+    top = float(c.ev.max()) or 1.0
+    levels = (1 << bits_q) - 1
+    q = levels - np.clip(np.floor(np.clip(c.ev / top, 0.0, 1.0) * levels).astype(np.int64), 0, levels)
+    key = (c.member.astype(np.int64) << (bits_q + bits_o)) | (q << bits_o) | c.offer.astype(np.int64)
+    return np.argsort(key)
+
+
+def _prune(c: _Candidates, params: SelectionParams) -> _Candidates:
+    """Keep what the per-member rules can use: per (member, scope group) the best
+    ``group_alternates`` offers, and per member the best ``candidate_depth`` of those.
+
+    The runners-up stand by for members who lose a line to budget pacing."""
+    n = c.member.shape[0]
+    if n == 0:
+        return c
+    stackable = c.group < 0
+    n_groups = int(c.group.max()) + 1 if (~stackable).any() else 1
+    key = np.where(stackable, -1, c.member * n_groups + c.group)
+    order = np.argsort(key, kind="stable")  # keeps the best-first order inside each (member, group)
+    sorted_key = key[order]
+    rank_sorted = np.arange(n) - _segment_starts(sorted_key)
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = rank_sorted
+    keep = stackable | (rank < params.group_alternates)
+    c = c.take(np.flatnonzero(keep))
+    depth = np.arange(c.member.shape[0]) - _segment_starts(c.member)
+    return c.take(np.flatnonzero(depth < params.candidate_depth))
 
 
 def _segment_starts(sorted_keys: np.ndarray) -> np.ndarray:
@@ -203,8 +255,10 @@ def _segment_starts(sorted_keys: np.ndarray) -> np.ndarray:
 
 
 def _per_member(c: _Candidates, members: MemberArrays, params: SelectionParams) -> _Candidates:
-    """Greedy per member in expected-value order: one offer per scope group, cap, max lines."""
-    c = c.take(_member_order(c))
+    """Greedy per member in expected-value order: one offer per scope group, cap, max lines.
+
+    ``c`` is in member order, best first (as :func:`candidates` returns it); order is kept.
+    """
     # One offer per scope group: the first (richest) of each (member, group) stays.
     stackable = c.group < 0
     n_groups = int(c.group.max()) + 1 if c.group.shape[0] else 1
@@ -282,19 +336,44 @@ def _budget_cut(c: _Candidates, offers: OfferArrays) -> np.ndarray:
 
 
 def select_lines(
-    probabilities: sp.csr_matrix,
+    probabilities: sp.csr_matrix | Callable[[int, int], sp.csr_matrix],
     members: MemberArrays,
     offers: OfferArrays,
     params: SelectionParams = SelectionParams(),
 ) -> Selection:
-    """Every member's lines at once. ``probabilities`` is members x offers (csr)."""
-    if probabilities.shape != (len(members), len(offers)):
-        raise ValueError(
-            f"probabilities are {probabilities.shape}, expected {(len(members), len(offers))}"
-        )
-    pool = candidates(probabilities, members, offers, params)
-    candidates_per_offer = np.bincount(pool.offer, minlength=len(offers)).astype(np.int64)
-    n_candidates = pool.member.shape[0]
+    """Every member's lines at once.
+
+    ``probabilities`` is members x offers (csr), or a function ``(start, stop) -> csr`` of
+    those members' rows, so the model can score members in chunks (memory stays bounded;
+    each chunk is still one vectorized pass). Candidates are pruned per chunk.
+    """
+    n_members = len(members)
+    if callable(probabilities):
+        score_rows = probabilities
+    else:
+        if probabilities.shape != (n_members, len(offers)):
+            raise ValueError(
+                f"probabilities are {probabilities.shape}, expected {(n_members, len(offers))}"
+            )
+        matrix = sp.csr_matrix(probabilities)
+        score_rows = lambda start, stop: matrix[start:stop]  # noqa: E731
+    parts: list[_Candidates] = []
+    n_candidates = 0
+    candidates_per_offer = np.zeros(len(offers), dtype=np.int64)
+    for start in range(0, n_members, params.chunk_members):
+        stop = min(n_members, start + params.chunk_members)
+        rows = score_rows(start, stop)
+        if rows.shape != (stop - start, len(offers)):
+            raise ValueError(f"scored rows are {rows.shape}, expected {(stop - start, len(offers))}")
+        chunk = candidates(rows, members, offers, params, first_member=start)
+        del rows
+        n_candidates += chunk.member.shape[0]
+        candidates_per_offer += np.bincount(chunk.offer, minlength=len(offers))
+        parts.append(_prune(chunk, params))
+    pool = _concat(parts) if parts else candidates(
+        sp.csr_matrix((0, len(offers))), members, offers, params)
+    del parts
+    pool_size = pool.member.shape[0]
     budget_limited = np.zeros(len(offers), dtype=bool)
     rounds = 0
     chosen = _per_member(pool, members, params)
@@ -318,7 +397,6 @@ def select_lines(
     held = draw < offers.holdout_share[chosen.offer]
     held_lines = chosen.take(np.flatnonzero(held))
     chosen = chosen.take(np.flatnonzero(~held))
-    chosen = chosen.take(_member_order(chosen))
     return Selection(
         member=chosen.member,
         offer=chosen.offer,
@@ -334,6 +412,6 @@ def select_lines(
         candidates_per_offer=candidates_per_offer,
         budget_limited=budget_limited,
         rounds=rounds,
-        stats={"candidates": int(n_candidates), "lines": int(chosen.member.shape[0]),
+        stats={"candidates": int(n_candidates), "pool": int(pool_size), "lines": int(chosen.member.shape[0]),
                "offer_holdouts": int(held_lines.member.shape[0])},
     )
