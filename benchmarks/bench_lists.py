@@ -26,6 +26,7 @@ package fitted on a synthetic chain of the same size (much slower setup).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import resource
 import sys
@@ -305,7 +306,8 @@ def baseline(engine, view: ModelView, settings: ListSettings, sample: int) -> di
         setattr(members, name, getattr(members, name)[take])
     probabilities = score_members(view, prepared, members, settings.period_days)
     marr = member_arrays(view, members)
-    params = selection_params(settings, 1)
+    # no pruning here, so both sides consider every candidate and must agree line for line
+    params = dataclasses.replace(selection_params(settings, 1), candidate_depth=10**9)
     no_budget = prepared.arrays.__class__(**{**prepared.arrays.__dict__,
                                              "remaining_budget_cents": np.full(len(prepared), np.inf),
                                              "remaining_redemptions": np.full(len(prepared), np.inf),
@@ -317,7 +319,7 @@ def baseline(engine, view: ModelView, settings: ListSettings, sample: int) -> di
     vec = select_lines(probabilities, marr, no_budget, params)
     vec_s = time.perf_counter() - t0
     if len(vec) != loop_lines:
-        print(f"  WARNING: loop chose {loop_lines} lines, vectorized {len(vec)}")
+        raise SystemExit(f"MISMATCH: the loop chose {loop_lines} lines, the vectorized selection {len(vec)}")
     n = members.member_key.shape[0]
     return {"members": n, "loop_s": loop_s, "vectorized_s": vec_s, "loop_lines": loop_lines, "lines": len(vec),
             "loop_mps": n / loop_s, "vectorized_mps": n / vec_s}

@@ -292,38 +292,44 @@ def _store(
         "line_count", "created_at",
     ], list_rows)
 
-    # Lines: per-offer strings looked up by position; line_no = rank within the member.
+    # Lines: columns as Python lists zipped together (no per-row numpy indexing), per-offer
+    # strings looked up by position; line_no = rank within the member.
     offers = prepared.offers
     line_no = np.arange(n_lines) - np.searchsorted(selection.member, selection.member, side="left") + 1
     tier_idx = np.maximum(selection.usage_tier, 0).astype(np.int64)
     benefit_value = prepared.benefit_values[selection.offer, tier_idx]
-    valid_from = [max(o.valid_from, build.period_start) for o in offers]
-    valid_to = [min(o.valid_to, build.period_end) for o in offers]
     weights = np.asarray(settings.tier_weights)[selection.usage_tier.astype(np.int64) + 1]
     ev_cents = np.rint(selection.expected_value_cents).astype(np.int64)
-    cells = [[_cell_name(lo, ti) for ti in (-1, 0, 1, 2)] for lo in (-1, 0, 1, 2)]
+    cell_names = np.array([_cell_name(lo, ti) for lo in (-1, 0, 1, 2) for ti in (-1, 0, 1, 2)], dtype=object)
+    cell = cell_names[(selection.brand_loyalty.astype(np.int64) + 1) * 4 + selection.usage_tier.astype(np.int64) + 1]
     member_stage = stage_names[members.lifecycle_stage[selection.member]]
+    loyalty_names = np.array(["", *BRAND_LOYALTIES], dtype=object)[selection.brand_loyalty.astype(np.int64) + 1]
+    tier_names = np.array(["", *USAGE_TIERS], dtype=object)[selection.usage_tier.astype(np.int64) + 1]
+    texts = np.array(prepared.benefit_texts, dtype=object).reshape(len(offers), 3)[selection.offer, tier_idx]
 
-    def line_rows():  # type: ignore[no-untyped-def]
-        for j in range(n_lines):
-            o = int(selection.offer[j])
-            offer = offers[o]
-            lo = int(selection.brand_loyalty[j])
-            ti = int(selection.usage_tier[j])
-            p = float(selection.probability[j])
-            reason = (
-                f'{{"probability": {p:.4f}, "cell": "{cells[lo + 1][ti + 1]}", '
-                f'"lifecycle_stage": "{member_stage[j]}", "expected_value_cents": {int(ev_cents[j])}, '
-                f'"tier_weight": {float(weights[j])}, "expected_funded_cents": {float(selection.expected_funded_cents[j]):.2f}, '
-                f'"rank": {int(line_no[j])}, "match_on": "{offer.match_on}", "model_as_of": "{model_as_of}"}}'
-            )
-            yield (
-                int(list_id_of[selection.member[j]]), int(line_no[j]), offer.id, offer.description,
-                prepared.benefit_texts[o][ti if ti >= 0 else 0], offer.department, offer.segment_category,
-                BRAND_LOYALTIES[lo] if lo >= 0 else "", USAGE_TIERS[ti] if ti >= 0 else "",
-                offer.benefit_kind, int(benefit_value[j]), offer.min_quantity, offer.redemption_limit,
-                int(selection.face_cents[j]), valid_from[o], valid_to[o], p, int(ev_cents[j]), reason, 0,
-            )
+    def per_offer(values: list[Any]) -> list[Any]:
+        return np.array(values + [None], dtype=object)[:-1][selection.offer].tolist()
+
+    reasons = [
+        f'{{"probability": {p:.4f}, "cell": "{c}", "lifecycle_stage": "{st}", "expected_value_cents": {e}, '
+        f'"tier_weight": {w}, "expected_funded_cents": {f:.2f}, "rank": {r}, "match_on": "{mo}", '
+        f'"model_as_of": "{model_as_of}"}}'
+        for p, c, st, e, w, f, r, mo in zip(
+            selection.probability.tolist(), cell.tolist(), member_stage.tolist(), ev_cents.tolist(),
+            weights.tolist(), selection.expected_funded_cents.tolist(), line_no.tolist(),
+            per_offer([o.match_on for o in offers]))
+    ]
+    columns = [
+        list_id_of[selection.member].tolist(), line_no.tolist(), per_offer([o.id for o in offers]),
+        per_offer([o.description for o in offers]), texts.tolist(), per_offer([o.department for o in offers]),
+        per_offer([o.segment_category for o in offers]), loyalty_names.tolist(), tier_names.tolist(),
+        per_offer([o.benefit_kind for o in offers]), benefit_value.tolist(),
+        per_offer([o.min_quantity for o in offers]), per_offer([o.redemption_limit for o in offers]),
+        selection.face_cents.tolist(), per_offer([max(o.valid_from, build.period_start) for o in offers]),
+        per_offer([min(o.valid_to, build.period_end) for o in offers]), selection.probability.tolist(),
+        ev_cents.tolist(), reasons, [0] * n_lines,
+    ]
+    line_rows = lambda: zip(*columns)  # noqa: E731
 
     bulk_insert(session, ShoppingListLine.__table__, [
         "list_id", "line_no", "offer_id", "description", "benefit_text", "department", "category",

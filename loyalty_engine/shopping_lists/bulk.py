@@ -29,7 +29,7 @@ def bulk_insert(session: Session, table: Table, columns: Sequence[str], rows: It
     for name in columns:
         col_type = table.c[name].type
         if isinstance(col_type, (Date, DateTime)):
-            process = col_type.bind_processor(dialect)
+            process = col_type.dialect_impl(dialect).bind_processor(dialect)
             converters.append(_cached(process) if process else None)
         else:
             converters.append(None)
