@@ -536,18 +536,21 @@ class CheckoutService:
         Only offers actually redeemed are locked, so a popular offer printed on many lists
         does not serialize lanes that do not redeem it.
         """
+        if self.is_sqlite:
+            return list_terms, evaluation  # read inside BEGIN IMMEDIATE: the counters are already current
         locked: set[int] = set()
         while True:
             wanted = {a.offer_id for a in evaluation.applied} - locked
             if not wanted:
                 return list_terms, evaluation
             locked |= wanted
-            # PostgreSQL: lock in ascending id order and read the counters in the same query
-            # (SQLite already holds the database write lock).
-            query = _Q_OFFER_COUNTERS if self.is_sqlite else _Q_OFFER_COUNTERS_LOCKED
-            fresh = {row[0]: tuple(row[1:]) for row in conn.execute(query, {"offer_ids": sorted(locked)})}
-            list_terms = _with_counters(list_terms, fresh)
-            evaluation = rules.evaluate(list_terms, basket.basket_lines, basket.business_date)
+            # lock in ascending id order and read the counters in the same query
+            fresh = {row[0]: tuple(row[1:])
+                     for row in conn.execute(_Q_OFFER_COUNTERS_LOCKED, {"offer_ids": sorted(locked)})}
+            updated = _with_counters(list_terms, fresh)
+            if updated != list_terms:  # another lane moved a counter since the first read
+                list_terms = updated
+                evaluation = rules.evaluate(list_terms, basket.basket_lines, basket.business_date)
 
     def _list_terms(self, conn: Connection, shopping_list: ListRow, basket: Basket, *,
                     lock: bool) -> tuple[rules.ListTerms, dict[int, LineInfo]]:
