@@ -133,6 +133,44 @@ class _CsvOut:
         self._raw.close()
 
 
+class _BlockWriter:
+    """Appends each block's members, scans (and truth) to their files; one block at a time."""
+
+    def __init__(self, chain: Chain, out: Path, suffix: str, gzip: bool, truth: bool) -> None:
+        self.chain, self.out, self.suffix, self.gzip, self.truth = chain, out, suffix, gzip, truth
+        self.csv: dict[str, _CsvOut] = {}
+        self.parquet: dict[str, pq.ParquetWriter] = {}
+        self.paths: dict[str, Path] = {}
+        self.rows: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def write(self, households: Households, batch: ScanBatch) -> None:
+        chain = self.chain
+        tables = {"members": (chain.member_table(households), MEMBER_COLUMNS),
+                  "scans": (chain.scan_table(batch), SCAN_COLUMNS)}
+        with self._lock:
+            for name, (table, columns) in tables.items():
+                if name not in self.csv:
+                    self.csv[name] = _CsvOut(self.out / f"{name}{self.suffix}", columns, table.schema, self.gzip)
+                    self.paths[name] = self.csv[name].path
+                self.csv[name].write(table)
+                self.rows[name] = self.csv[name].rows
+            if self.truth:
+                for name, table in (("truth_members", truth_member_table(households, chain.spec, chain.stores)),
+                                    ("truth_cycles", truth_cycle_table(households, chain.spec, chain.catalog))):
+                    if name not in self.parquet:
+                        self.paths[name] = self.out / f"{name}.parquet"
+                        self.parquet[name] = pq.ParquetWriter(self.paths[name], table.schema, compression="zstd")
+                    self.parquet[name].write_table(table)
+                    self.rows[name] = self.rows.get(name, 0) + table.num_rows
+
+    def close(self) -> None:
+        for target in self.csv.values():
+            target.close()
+        for writer in self.parquet.values():
+            writer.close()
+
+
 def write_chain(spec: ChainSpec, out_dir: str | Path, gzip: bool = False, truth: bool = False,
                 progress: Callable[[int, int], None] | None = None) -> ChainFiles:
     """Write products, manufacturers, stores, members and scans CSVs (and the truth Parquet
@@ -160,56 +198,25 @@ def write_chain(spec: ChainSpec, out_dir: str | Path, gzip: bool = False, truth:
           MANUFACTURER_COLUMNS)
     small("stores", pa.Table.from_pandas(chain.stores.table, preserve_index=False), STORE_COLUMNS)
 
-    members_out: _CsvOut | None = None
-    scans_out: _CsvOut | None = None
-    truth_writers: dict[str, pq.ParquetWriter] = {}
-    truth_rows: dict[str, int] = {}
-    baskets = 0
-    lock = threading.Lock()
-
-    def write_block(households: Households, batch: ScanBatch) -> None:
-        nonlocal members_out, scans_out
-        members = chain.member_table(households)
-        scans = chain.scan_table(batch)
-        with lock:
-            if members_out is None:
-                members_out = _CsvOut(out / f"members{suffix}", MEMBER_COLUMNS, members.schema, gzip)
-                scans_out = _CsvOut(out / f"scans{suffix}", SCAN_COLUMNS, scans.schema, gzip)
-            members_out.write(members)
-            assert scans_out is not None
-            scans_out.write(scans)
-            if truth:
-                for name, table in (("truth_members", truth_member_table(households, spec, chain.stores)),
-                                    ("truth_cycles", truth_cycle_table(households, spec, chain.catalog))):
-                    if name not in truth_writers:
-                        truth_writers[name] = pq.ParquetWriter(out / f"{name}.parquet", table.schema,
-                                                               compression="zstd")
-                    truth_writers[name].write_table(table)
-                    truth_rows[name] = truth_rows.get(name, 0) + table.num_rows
-
-    pending: Future[None] | None = None
-    done_members = 0
-    with ThreadPoolExecutor(max_workers=1) as writer:
-        for households, batch in chain.blocks():
-            baskets += batch.n_baskets
+    blocks = _BlockWriter(chain, out, suffix, gzip, truth)
+    baskets = done_members = 0
+    try:
+        pending: Future[None] | None = None
+        with ThreadPoolExecutor(max_workers=1) as writer:
+            for households, batch in chain.blocks():
+                baskets += batch.n_baskets
+                if pending is not None:
+                    pending.result()
+                pending = writer.submit(blocks.write, households, batch)
+                done_members += households.size
+                if progress is not None:
+                    progress(done_members, spec.members)
             if pending is not None:
                 pending.result()
-            pending = writer.submit(write_block, households, batch)
-            done_members += households.size
-            if progress is not None:
-                progress(done_members, spec.members)
-        if pending is not None:
-            pending.result()
-
-    assert members_out is not None and scans_out is not None
-    for name, target in (("members", members_out), ("scans", scans_out)):
-        target.close()
-        result.paths[name] = target.path
-        result.counts[name] = target.rows
-    for name, truth_writer in truth_writers.items():
-        truth_writer.close()
-        result.paths[name] = out / f"{name}.parquet"
-        result.counts[name] = truth_rows[name]
+    finally:
+        blocks.close()
+    result.paths.update(blocks.paths)
+    result.counts.update(blocks.rows)
     result.counts["baskets"] = baskets
     result.seconds = time.perf_counter() - started
     return result
