@@ -65,8 +65,16 @@ class BulkIO:
     def fetch_by_keys(self, table: str, columns: Sequence[str], key: str, keys: Sequence[str]) -> list[tuple]:
         raise NotImplementedError
 
-    def insert(self, table: str, data: Mapping[str, ColumnData]) -> int:
-        """Insert rows, skipping any that collide with a unique key. Returns rows inserted."""
+    # Whether ON CONFLICT costs about nothing (SQLite) or is worth avoiding when rows are known new.
+    cheap_conflicts: bool = True
+
+    def insert(self, table: str, data: Mapping[str, ColumnData], *, skip_conflicts: bool = True) -> int:
+        """Insert rows, skipping any that collide with a unique key (``skip_conflicts``, the
+        default; otherwise a collision is an error). Returns rows inserted."""
+        raise NotImplementedError
+
+    def insert_returning(self, table: str, data: Mapping[str, ColumnData], returning: str) -> list[Any]:
+        """Insert rows skipping conflicts; return ``returning`` of the rows actually inserted."""
         raise NotImplementedError
 
     def update(self, table: str, key: str, data: Mapping[str, ColumnData], *,
@@ -95,21 +103,29 @@ class SqliteBulkIO(BulkIO):
         finally:
             cursor.close()
 
-    def insert(self, table: str, data: Mapping[str, ColumnData]) -> int:
+    def insert(self, table: str, data: Mapping[str, ColumnData], *, skip_conflicts: bool = True) -> int:
         if _length(data) == 0:
             return 0
         names = list(data)
         rows = zip(*(_as_list(data[n]) for n in names))
         placeholders = ", ".join("?" * len(names))
+        conflict = " ON CONFLICT DO NOTHING" if skip_conflicts else ""
         before = self.raw.total_changes
         cursor = self.raw.cursor()
         try:
             cursor.executemany(
-                f"INSERT INTO {table} ({', '.join(names)}) VALUES ({placeholders}) ON CONFLICT DO NOTHING", rows
+                f"INSERT INTO {table} ({', '.join(names)}) VALUES ({placeholders}){conflict}", rows
             )
         finally:
             cursor.close()
         return self.raw.total_changes - before
+
+    def insert_returning(self, table: str, data: Mapping[str, ColumnData], returning: str) -> list[Any]:
+        # SQLite serializes writers, so "absent before, present after" is exactly what was inserted.
+        keys = _as_list(data[returning])
+        before = {row[0] for row in self.fetch_by_keys(table, [returning], returning, keys)}
+        self.insert(table, data)
+        return [k for k in dict.fromkeys(keys) if k not in before]
 
     def update(self, table: str, key: str, data: Mapping[str, ColumnData], *,
                keep_when_null: bool = False, only_if_null: str | None = None) -> int:
@@ -140,37 +156,57 @@ class PostgresBulkIO(BulkIO):
             )
             return cursor.fetchall()
 
+    def _copy(self, cursor: Any, target: str, names: Sequence[str], data: Mapping[str, ColumnData]) -> None:
+        arrow = pa.table({n: _as_arrow(data[n]) for n in names})
+        buffer = io.BytesIO()
+        pcsv.write_csv(arrow, buffer, pcsv.WriteOptions(include_header=False, quoting_style="needed"))
+        with cursor.copy(f"COPY {target} ({', '.join(names)}) FROM STDIN (FORMAT csv)") as copy:
+            copy.write(buffer.getbuffer())
+
     def _stage(self, table: str, names: Sequence[str], data: Mapping[str, ColumnData]) -> str:
         """COPY ``data`` into an empty temp table shaped like ``table``'s ``names`` columns."""
         digest = hashlib.sha1(",".join(names).encode()).hexdigest()[:10]
         stage = f"_le_stage_{table}_{digest}"
-        column_list = ", ".join(names)
         with self.raw.cursor() as cursor:
             cursor.execute(
                 f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "
-                f"SELECT {column_list} FROM {table} WITH NO DATA"
+                f"SELECT {', '.join(names)} FROM {table} WITH NO DATA"
             )
             cursor.execute(f"TRUNCATE {stage}")
-            arrow = pa.table({n: _as_arrow(data[n]) for n in names})
-            buffer = io.BytesIO()
-            pcsv.write_csv(arrow, buffer, pcsv.WriteOptions(include_header=False, quoting_style="needed"))
-            with cursor.copy(f"COPY {stage} ({column_list}) FROM STDIN (FORMAT csv)") as copy:
-                copy.write(buffer.getbuffer())
+            self._copy(cursor, stage, names, data)
         return stage
 
-    def insert(self, table: str, data: Mapping[str, ColumnData]) -> int:
+    def insert(self, table: str, data: Mapping[str, ColumnData], *, skip_conflicts: bool = True) -> int:
         if _length(data) == 0:
             return 0
+        names = list(data)
+        if not skip_conflicts:
+            # Rows known to be new go straight in with COPY: no staging, no conflict handling.
+            with self.raw.cursor() as cursor:
+                self._copy(cursor, table, names, data)
+            return _length(data)
+        stage = self._stage(table, names, data)
+        column_list = ", ".join(names)
+        # ON CONFLICT makes every row a speculative insertion: about 2.5x a plain INSERT.
+        with self.raw.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {stage} ON CONFLICT DO NOTHING")
+            inserted = cursor.rowcount
+            cursor.execute(f"TRUNCATE {stage}")
+        return inserted
+
+    def insert_returning(self, table: str, data: Mapping[str, ColumnData], returning: str) -> list[Any]:
+        if _length(data) == 0:
+            return []
         names = list(data)
         stage = self._stage(table, names, data)
         column_list = ", ".join(names)
         with self.raw.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {stage} ON CONFLICT DO NOTHING"
-            )
-            inserted = cursor.rowcount
+            cursor.execute(f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {stage} "
+                           f"ON CONFLICT DO NOTHING RETURNING {returning}")
+            values = [row[0] for row in cursor.fetchall()]
             cursor.execute(f"TRUNCATE {stage}")
-        return inserted
+        return values
 
     def update(self, table: str, key: str, data: Mapping[str, ColumnData], *,
                keep_when_null: bool = False, only_if_null: str | None = None) -> int:

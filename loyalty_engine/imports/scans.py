@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection
@@ -101,80 +102,91 @@ class ScanLoader:
         sku = parsed["sku"].values
 
         good = ~problems.bad
-        good_idx = pa.array(np.flatnonzero(good))
-        stores = resolve_stores(bulk, pc.unique(store.take(good_idx)).to_pylist(), self.default_timezone)
-        report.add_placeholders("stores", stores.created)
-        zones = lookup(store, stores.keys, self.default_timezone, object)
-        local = to_store_local(stamp.naive, stamp.offset_minutes, stamp.has_offset, zones)
-
         basket, basket_first, member_first = self._baskets(txn, member, good)
         problems.add(good & (pc_not_equal(store, store.take(pa.array(basket_first)))),
                      self._conflict_message(store, basket_first, "store_id"))
-        member_empty = parsed["member_id"].empty
         basket_member = member.take(pa.array(member_first))
-        problems.add(good & ~member_empty & pc_not_equal(member, basket_member),
+        problems.add(good & ~parsed["member_id"].empty & pc_not_equal(member, basket_member),
                      self._conflict_message(member, member_first, "member_id"))
         good = ~problems.bad
         good_rows = np.flatnonzero(good)
+        good_take = pa.array(good_rows)
 
-        members = resolve_members(bulk, pc.unique(member.take(pa.array(good_rows))).to_pylist())
+        stores = resolve_stores(bulk, pc.unique(store.take(good_take)).to_pylist(), self.default_timezone)
+        report.add_placeholders("stores", stores.created)
+        members = resolve_members(bulk, pc.unique(member.take(good_take)).to_pylist())
         report.add_placeholders("members", members.created)
-        products = resolve_products(bulk, pc.unique(sku.take(pa.array(good_rows))).to_pylist())
+        products = resolve_products(bulk, pc.unique(sku.take(good_take)).to_pylist())
         report.add_placeholders("products", products.created)
         member_key = keys_for(basket_member, members.keys)  # per row: its basket's member key
         own_member_key = keys_for(member, members.keys)  # per row: the member it names, if any
         product_key = keys_for(sku, products.keys)
 
-        # One row per basket: its first good row.
+        # A basket's time is its first good row's: only those rows need the time-zone work.
         heads = np.unique(basket_first[good_rows])
-        local_text = _timestamps_text(local.local, "%Y-%m-%d %H:%M:%S")
-        business_date = _timestamps_text(local.local.astype("datetime64[D]").astype("datetime64[us]"), "%Y-%m-%d")
-        head_idx = pa.array(heads)
-        head_member = member_key[heads]
-        inserted_baskets = bulk.insert("transactions", {
-            "transaction_id": txn.take(head_idx),
-            "store_id": store.take(head_idx),
-            "member_key": [None if k == NO_KEY else int(k) for k in head_member],
-            "scanned_at_local": local_text.take(head_idx),
-            "utc_offset_minutes": local.offset_minutes[heads],
-            "business_date": business_date.take(head_idx),
+        head_take = pa.array(heads)
+        head_store = store.take(head_take)
+        zones = lookup(head_store, stores.keys, self.default_timezone, object)
+        local = to_store_local(stamp.naive[heads], stamp.offset_minutes[heads], stamp.has_offset[heads], zones)
+        head_date = _timestamps_text(local.local.astype("datetime64[D]").astype("datetime64[us]"), "%Y-%m-%d")
+        baskets = {
+            "transaction_id": txn.take(head_take),
+            "store_id": head_store,
+            "member_key": _nullable_keys(member_key[heads]),
+            "scanned_at_local": _timestamps_text(local.local, "%Y-%m-%d %H:%M:%S"),
+            "utc_offset_minutes": local.offset_minutes,
+            "business_date": head_date,
             "source": ["import"] * len(heads),
-        })
+        }
+        new_ids = pa.array(bulk.insert_returning("transactions", baskets, "transaction_id"), pa.string())
+        inserted_baskets = len(new_ids)
         report.baskets_inserted += inserted_baskets
-        line_member = member_key.copy()
-        line_date = business_date
+        report.dst_gap += int(local.in_gap.sum())
+        report.dst_ambiguous += int(local.ambiguous.sum())
+        head_of_row = np.zeros(n, dtype=np.int64)
+        head_of_row[good_rows] = np.searchsorted(heads, basket_first[good_rows])
+        line_member = member_key
+        line_date = head_date.take(pa.array(head_of_row))
+        fresh = good & np.asarray(pc.is_in(txn, value_set=new_ids), dtype=bool)
         if inserted_baskets < len(heads):
+            old_heads = heads[~np.asarray(pc.is_in(txn.take(head_take), value_set=new_ids), dtype=bool)]
             line_member, line_date = self._match_recorded_baskets(
-                bulk, problems, txn, store, own_member_key, basket_first, heads, good, line_member, line_date)
+                bulk, problems, txn, store, own_member_key, basket_first, old_heads, good & ~fresh,
+                line_member, line_date)
             good = ~problems.bad
             good_rows = np.flatnonzero(good)
 
         bad_rows = np.flatnonzero(~good)
         if len(bad_rows):
-            take = pa.array(bad_rows)
             extras = [[int(x) if x > 0 else "" for x in line_no[bad_rows]]] if self.extra_line_no else []
-            self.rejects.write(chunk.lines[bad_rows], problems.reasons(bad_rows), chunk.table.take(take), extras)
+            self.rejects.write(chunk.lines[bad_rows], problems.reasons(bad_rows),
+                               chunk.table.take(pa.array(bad_rows)), extras)
             report.rejected += len(bad_rows)
-        local_rows = good_rows
-        if len(local_rows) == 0:
+        if len(good_rows) == 0:
             return
-        take = pa.array(local_rows)
-        lm = line_member[local_rows]
-        inserted = bulk.insert("scan_lines", {
-            "transaction_id": txn.take(take),
-            "line_no": line_no[local_rows],
-            "product_key": product_key[local_rows],
-            "member_key": [None if k == NO_KEY else int(k) for k in lm],
-            "business_date": line_date.take(take),
-            "quantity": quantity[local_rows],
-            "amount_cents": amount[local_rows],
-            "discount_cents": discount[local_rows],
-        })
+        lines = {
+            "transaction_id": txn,
+            "line_no": line_no,
+            "product_key": product_key,
+            "member_key": _nullable_keys(line_member),
+            "business_date": line_date,
+            "quantity": quantity,
+            "amount_cents": amount,
+            "discount_cents": discount,
+        }
+        if bulk.cheap_conflicts:
+            inserted = bulk.insert("scan_lines", _rows(lines, good_rows))
+        else:
+            # Lines of baskets this chunk created cannot exist yet: insert them without the
+            # costly ON CONFLICT; the rest (baskets recorded before) skip what is there.
+            if "line_no" in parsed:
+                fresh &= ~_repeated_keys(txn, line_no, fresh)
+            fresh_rows = np.flatnonzero(fresh)
+            inserted = bulk.insert("scan_lines", _rows(lines, fresh_rows), skip_conflicts=False)
+            inserted += bulk.insert("scan_lines", _rows(lines, np.flatnonzero(good & ~fresh)))
         report.inserted += inserted
-        report.duplicates += len(local_rows) - inserted
-        report.dst_gap += int(local.in_gap[local_rows].sum())
-        report.dst_ambiguous += int(local.ambiguous[local_rows].sum())
-        self.prices.add(product_key[local_rows], quantity[local_rows], amount[local_rows] + discount[local_rows])
+        report.duplicates += len(good_rows) - inserted
+        self.prices.add(product_key[good_rows], quantity[good_rows], amount[good_rows] + discount[good_rows])
 
     @staticmethod
     def _baskets(txn: pa.Array, member: pa.Array, good: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -247,6 +259,26 @@ class ScanLoader:
         dates = line_date.to_numpy(zero_copy_only=False).copy()
         dates[rows] = stored_date.take(take).to_numpy(zero_copy_only=False)
         return line_member, pa.array(dates, pa.string())
+
+
+def _rows(columns: dict[str, Any], rows: np.ndarray) -> dict[str, Any]:
+    take = pa.array(rows, type=pa.int64())
+    return {name: (values.take(take) if isinstance(values, pa.Array) else values[rows])
+            for name, values in columns.items()}
+
+
+def _repeated_keys(txn: pa.Array, line_no: np.ndarray, among: np.ndarray) -> np.ndarray:
+    """Rows repeating an earlier row's (transaction_id, line_no) within ``among``."""
+    rows = np.flatnonzero(among)
+    frame = pd.DataFrame({"t": txn.take(pa.array(rows)).to_numpy(zero_copy_only=False), "l": line_no[rows]})
+    repeated = np.zeros(len(line_no), dtype=bool)
+    repeated[rows] = frame.duplicated().to_numpy()
+    return repeated
+
+
+def _nullable_keys(keys: np.ndarray) -> pa.Array:
+    """Surrogate keys with NULL for "none" (a non-member basket)."""
+    return pa.array(keys, type=pa.int64(), mask=keys == NO_KEY)
 
 
 def pc_not_equal(a: pa.Array, b: pa.Array) -> np.ndarray:
