@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from loyalty_engine.synthetic import Chain, ChainSpec
 from loyalty_engine.synthetic.households import HOUSEHOLD_TYPES, NATIONAL, STORE, SWITCHER
@@ -128,6 +129,12 @@ def test_gaps_are_gamma_like_and_regularity_is_real(observed: Observed) -> None:
     assert cv(irregular) > cv(regular) + 0.25
     # right-skewed like a gamma, not symmetric
     assert (regular.mean() - regular.median()) > 0 and (irregular.mean() - irregular.median()) > 0
+    # a gamma fits the regular needs' gaps, with about their true shape (median ~4)
+    true_shape = gaps[gaps["shape"] >= 3.0]["shape"].median()
+    fitted_shape, _, fitted_scale = stats.gamma.fit(regular, floc=0)
+    assert 0.75 * true_shape <= fitted_shape <= 1.4 * true_shape
+    assert stats.kstest(regular, "gamma", args=(fitted_shape, 0, fitted_scale)).statistic < 0.06
+    assert stats.gamma.fit(irregular, floc=0)[0] < 2.0
     assert lines["quantity"].max() <= 24
 
 
