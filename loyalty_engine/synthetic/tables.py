@@ -3,7 +3,7 @@ ground-truth tables, built from the numpy simulation without a Python loop per r
 """
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pyarrow as pa
@@ -179,14 +179,6 @@ def truth_cycle_table(households: Households, spec: ChainSpec, catalog: Catalog)
         "favorite_brand": pa.array(brand_names.astype(str)).take(pa.array(favorite_index)),
         "favorite_sku": pa.array(catalog.sku.astype(str)).take(pa.array(product)),
     })
-
-
-def start_datetime(spec: ChainSpec) -> np.datetime64:
-    return np.datetime64(spec.start_date, "s")
-
-
-def as_date(spec: ChainSpec, day: int) -> date:
-    return spec.start_date + timedelta(days=int(day))
 
 
 __all__ = ["MONEY", "SCAN_COLUMNS", "SCAN_SCHEMA", "TRANSACTION_BASE", "TimeText", "cents_to_decimal",
