@@ -170,15 +170,21 @@ class CsvSource(Source):
                                   "encoding pass --encoding (e.g. latin-1)") from None
 
     def chunks(self, chunk_rows: int, progress: ProgressCallback | None = None) -> Iterator[SourceChunk]:
+        """Chunks of exactly ``chunk_rows`` rows (the last may be shorter)."""
         pending: list[SourceChunk] = []
         pending_rows = 0
         for block in self._blocks(progress):
             pending.append(block)
-            pending_rows += block.rows_read
+            pending_rows += block.table.num_rows
             if pending_rows >= chunk_rows:
-                yield _concat(pending)
-                pending, pending_rows = [], 0
-        if pending:
+                whole = _concat(pending)
+                start = 0
+                while whole.table.num_rows - start >= chunk_rows:
+                    yield _slice(whole, start, chunk_rows)
+                    start += chunk_rows
+                rest = _slice(whole, start, whole.table.num_rows - start)
+                pending, pending_rows = [rest], rest.table.num_rows
+        if pending and (pending_rows or any(c.broken for c in pending)):
             yield _concat(pending)
 
     def _open(self, progress: ProgressCallback | None) -> BinaryIO:
@@ -326,6 +332,16 @@ def _sniff_delimiter(header_line: str) -> str:
     counts = {d: header_line.count(d) for d in DELIMITERS}
     best = max(counts, key=lambda d: counts[d])
     return best if counts[best] > 0 else ","
+
+
+def _slice(chunk: SourceChunk, start: int, length: int) -> SourceChunk:
+    """Rows ``start:start+length``, with the broken rows whose line falls before the slice's end."""
+    lines = chunk.lines[start:start + length]
+    last = lines[-1] if len(lines) else np.iinfo(np.int64).max
+    end_of_chunk = start + length >= chunk.table.num_rows
+    broken = [b for b in chunk.broken if (b.line <= last or end_of_chunk)]
+    chunk.broken = [b for b in chunk.broken if b not in broken]
+    return SourceChunk(table=chunk.table.slice(start, length), lines=lines, broken=broken)
 
 
 def _concat(chunks: list[SourceChunk]) -> SourceChunk:
