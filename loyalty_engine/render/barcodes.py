@@ -110,22 +110,47 @@ def ean13_text_groups(code: str) -> tuple[str, str, str]:
 @lru_cache(maxsize=2048)
 def coupon_barcode(element_string: str, max_width_modules: int = 10_000) -> Symbol:
     """GS1 DataBar Expanded for an ``(8110)...`` element string, stacked if one row is too wide."""
+    columns = _stack_columns(element_string, max_width_modules)
+    if columns is None:
+        return _symbol(element_string, _single_row(element_string), "databar-expanded")
+    grid = _dark_modules(element_string, zxingcpp.BarcodeFormat.DataBarExpStk, columns=columns)
+    while grid.shape[1] > max_width_modules and columns > 1:  # the prediction is exact; this is a guard
+        columns -= 1
+        grid = _dark_modules(element_string, zxingcpp.BarcodeFormat.DataBarExpStk, columns=columns)
+    return _symbol(element_string, grid, "databar-expanded-stacked")
+
+
+def coupon_barcode_size(element_string: str, max_width_modules: int = 10_000) -> tuple[int, int]:
+    """``(width, height)`` in modules of :func:`coupon_barcode`, without drawing the stacked symbol.
+
+    The layout asks this for every width it tries; only the layout that is drawn builds symbols.
+    """
+    columns = _stack_columns(element_string, max_width_modules)
+    single = _single_row(element_string)
+    if columns is None:
+        return int(single.shape[1]), int(single.shape[0])
+    rows = -(-_pairs(single) // columns)
+    return DATABAR_GUARDS + DATABAR_PAIR_MODULES * columns, rows * DATABAR_ROW_MODULES + (rows - 1) * 3
+
+
+def _pairs(single: np.ndarray) -> int:
+    return -(-(single.shape[1] - DATABAR_GUARDS) // DATABAR_PAIR_MODULES)
+
+
+def _stack_columns(element_string: str, max_width_modules: int) -> int | None:
+    """None if one row fits; else the segment pairs per row giving the fewest rows, narrowest.
+
+    A row is built of segment pairs ("columns" in zxing-cpp/zint) of 49 modules plus 4 of guards.
+    """
     if not element_string.startswith("(8110)"):
         raise ValueError(f"not an (8110) element string: {element_string!r}")
     single = _single_row(element_string)
     if single.shape[1] <= max_width_modules:
-        return _symbol(element_string, single, "databar-expanded")
-    # Stacked: the fewest rows that fit the width, and of those the narrowest symbol. A row
-    # is built of segment pairs ("columns" in zxing-cpp/zint) of 49 modules plus 4 of guards.
-    pairs = -(-(single.shape[1] - DATABAR_GUARDS) // DATABAR_PAIR_MODULES)
+        return None
+    pairs = _pairs(single)
     widest = max(1, min(DATABAR_MAX_COLUMNS, (max_width_modules - DATABAR_GUARDS) // DATABAR_PAIR_MODULES))
     rows = -(-pairs // widest)
-    columns = -(-pairs // rows)
-    grid = _dark_modules(element_string, zxingcpp.BarcodeFormat.DataBarExpStk, columns=columns)
-    while grid.shape[1] > max_width_modules and columns > 1:
-        columns -= 1
-        grid = _dark_modules(element_string, zxingcpp.BarcodeFormat.DataBarExpStk, columns=columns)
-    return _symbol(element_string, grid, "databar-expanded-stacked")
+    return -(-pairs // rows)
 
 
 @lru_cache(maxsize=2048)

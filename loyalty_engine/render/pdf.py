@@ -29,7 +29,7 @@ from reportlab.lib.colors import Color, HexColor
 from reportlab.pdfgen.canvas import Canvas
 
 from . import fonts
-from .barcodes import Symbol, coupon_barcode, ean13_text_groups, list_barcode
+from .barcodes import coupon_barcode, coupon_barcode_size, ean13_text_groups, list_barcode
 from .document import ContentBox, ListDocument, OfferLine
 from .settings import RenderSettings
 
@@ -147,7 +147,7 @@ class _Item:
     benefit_size: float
     description: list[str]
     meta: list[str]
-    symbol: Symbol | None
+    coupon: tuple[str, int, int, int] | None  # element string, max width, width, height (modules)
     text_width: float
     caption: str
 
@@ -299,16 +299,19 @@ class ListRenderer:
         return item
 
     def _make_item(self, line: OfferLine, width: float, style: _Style) -> _Item:
-        symbol = None
+        coupon = None
         barcode_w = barcode_h = 0.0
         caption = ""
         if line.coupon is not None:
-            symbol = coupon_barcode(line.coupon.element_string(), int(style.barcode_max / COUPON_MODULE))
-            barcode_w = symbol.width * COUPON_MODULE
-            barcode_h = symbol.height * COUPON_MODULE + (COUPON_CAPTION_H if style.caption_below else 0.0)
+            text = line.coupon.element_string()
+            max_modules = int(style.barcode_max / COUPON_MODULE)
+            width, height = coupon_barcode_size(text, max_modules)
+            coupon = (text, max_modules, width, height)
+            barcode_w = width * COUPON_MODULE
+            barcode_h = height * COUPON_MODULE + (COUPON_CAPTION_H if style.caption_below else 0.0)
             caption = f"MFR COUPON {line.coupon.company_prefix}-{line.coupon.offer_code}"
         pad = style.pad
-        text_w = width - 2 * pad - (barcode_w + 10.0 if symbol else 0.0)
+        text_w = width - 2 * pad - (barcode_w + 10.0 if coupon else 0.0)
         if style.benefit_beside:
             benefit_w = BENEFIT_COL - 8.0
             desc_w = text_w - BENEFIT_COL
@@ -323,14 +326,14 @@ class ListRenderer:
                 break
         description = fonts.wrap(line.description, fonts.COND_BOLD, 9.0, desc_w, 2)
         meta = fonts.wrap(f"{line.terms_text()} · {line.funder_text()}", fonts.COND, 7.2, desc_w, style.meta_lines)
-        if symbol is not None and not style.caption_below:
+        if coupon is not None and not style.caption_below:
             caption = fonts.ellipsize(caption, fonts.COND, 6.0, desc_w)
-        caption_in_text = symbol is not None and not style.caption_below
+        caption_in_text = coupon is not None and not style.caption_below
         benefit_h = len(benefit) * (benefit_size + 1.5)
         desc_h = len(description) * 10.8 + len(meta) * 8.8 + 2.0 + (8.0 if caption_in_text else 0.0)
         text_h = max(benefit_h, desc_h) if style.benefit_beside else benefit_h + 2.0 + desc_h
         height = max(text_h, barcode_h) + 2 * pad
-        return _Item(line, height, benefit, benefit_size, description, meta, symbol, text_w, caption)
+        return _Item(line, height, benefit, benefit_size, description, meta, coupon, text_w, caption)
 
     def _content_height(self, boxes: Sequence[ContentBox], lines: int) -> float:
         if not boxes:
@@ -608,10 +611,10 @@ class ListRenderer:
         for text in item.meta:
             self._text(dx, y, text, fonts.COND, 7.2, GRAY)
             y += 8.8
-        if item.symbol is not None and not style.caption_below:
+        if item.coupon is not None and not style.caption_below:
             self._text(dx, y - 0.5, item.caption, fonts.COND, 6.0, GRAY)
-        if item.symbol is not None:
-            symbol = item.symbol
+        if item.coupon is not None:
+            symbol = coupon_barcode(item.coupon[0], item.coupon[1])
             bw = symbol.width * COUPON_MODULE
             bx = _snap(placed.x + placed.width - style.pad - bw)
             c.setFillColorRGB(0, 0, 0)  # bars in pure black for the scanner
