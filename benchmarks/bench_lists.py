@@ -203,7 +203,18 @@ def constructed_view(member_keys: np.ndarray, products: pd.DataFrame, seed: int 
     product_need = need_codes
     need_size = np.bincount(product_need, minlength=n_needs).astype(np.float32)
 
+    cache: dict[int, sp.csr_matrix] = {}
+
     def scorer(scopes: Sequence[np.ndarray], horizon: int, positions: np.ndarray) -> sp.csr_matrix:
+        W = cache.get(id(scopes))
+        if W is None:
+            W = cache[id(scopes)] = need_shares(scopes)
+        expected = (R[positions] @ W).tocsr()
+        expected.data = (1.0 - np.exp(-expected.data * (horizon / 7.0))).astype(np.float32)
+        expected.eliminate_zeros()
+        return expected
+
+    def need_shares(scopes: Sequence[np.ndarray]) -> sp.csr_matrix:
         # W[need, scope] = share of the need's products in the scope (uniform choice within a need)
         rows_w, cols_w, vals = [], [], []
         for j, scope in enumerate(scopes):
@@ -213,12 +224,8 @@ def constructed_view(member_keys: np.ndarray, products: pd.DataFrame, seed: int 
             rows_w.append(nz)
             cols_w.append(np.full(nz.shape[0], j))
             vals.append(counts[nz] / need_size[nz])
-        W = sp.csr_matrix((np.concatenate(vals).astype(np.float32), (np.concatenate(rows_w), np.concatenate(cols_w))),
-                          shape=(n_needs, len(scopes)))
-        expected = (R[positions] @ W).tocsr()
-        expected.data = (1.0 - np.exp(-expected.data * (horizon / 7.0))).astype(np.float32)
-        expected.eliminate_zeros()
-        return expected
+        return sp.csr_matrix((np.concatenate(vals).astype(np.float32), (np.concatenate(rows_w), np.concatenate(cols_w))),
+                             shape=(n_needs, len(scopes)))
 
     # segments: a member is segmented in a category they buy; loyalty by a per-member lean, tier by terciles
     cat_rate = (R @ sp.csr_matrix((np.ones(n_needs), (np.arange(n_needs), cat_of_need)),

@@ -23,7 +23,7 @@ from ..models.lists import ListBuild, ListHoldout, ShoppingList, ShoppingListCon
 from ..models.members import Member
 from ..models.offers import BRAND_LOYALTIES, LIFECYCLE_STAGES, USAGE_TIERS, ContentItem
 from ..offers.service import content_valid_in
-from .bulk import bulk_insert
+from .bulk import bulk_insert, bulk_insert_columns
 from .cadence import COHORTS, cohort_for_date, holdout_seed, member_cohorts, period_end
 from .eligibility import EligibilityInputs, eligible_members
 from .model_view import ModelView
@@ -319,7 +319,11 @@ def _store(
             weights.tolist(), selection.expected_funded_cents.tolist(), line_no.tolist(),
             per_offer([o.match_on for o in offers]))
     ]
-    columns = [
+    names = ["list_id", "line_no", "offer_id", "description", "benefit_text", "department", "category",
+             "brand_loyalty", "usage_tier", "benefit_kind", "benefit_value", "min_quantity", "redemption_limit",
+             "face_value_cents", "valid_from", "valid_to", "probability", "expected_value_cents", "reason",
+             "redeemed_count"]
+    values = [
         list_id_of[selection.member].tolist(), line_no.tolist(), per_offer([o.id for o in offers]),
         per_offer([o.description for o in offers]), texts.tolist(), per_offer([o.department for o in offers]),
         per_offer([o.segment_category for o in offers]), loyalty_names.tolist(), tier_names.tolist(),
@@ -329,14 +333,7 @@ def _store(
         per_offer([min(o.valid_to, build.period_end) for o in offers]), selection.probability.tolist(),
         ev_cents.tolist(), reasons, [0] * n_lines,
     ]
-    line_rows = lambda: zip(*columns)  # noqa: E731
-
-    bulk_insert(session, ShoppingListLine.__table__, [
-        "list_id", "line_no", "offer_id", "description", "benefit_text", "department", "category",
-        "brand_loyalty", "usage_tier", "benefit_kind", "benefit_value", "min_quantity", "redemption_limit",
-        "face_value_cents", "valid_from", "valid_to", "probability", "expected_value_cents", "reason",
-        "redeemed_count",
-    ], line_rows())
+    bulk_insert_columns(session, ShoppingListLine.__table__, dict(zip(names, values)))
 
     cm, ci = content
     on_list = list_id_of[cm] >= 0

@@ -6,13 +6,17 @@ processors (cached per distinct value) so the stored text is what the ORM reads 
 """
 from __future__ import annotations
 
+from itertools import islice
 from typing import Any, Iterable, Sequence
 
 from sqlalchemy import Date, DateTime, Table
 from sqlalchemy.orm import Session
 
 
-def bulk_insert(session: Session, table: Table, columns: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> int:
+def bulk_insert(
+    session: Session, table: Table, columns: Sequence[str], rows: Iterable[tuple[Any, ...]],
+    converted_dates: bool = False,
+) -> int:
     connection = session.connection()
     dialect = connection.dialect
     raw = connection.connection.dbapi_connection
@@ -28,7 +32,7 @@ def bulk_insert(session: Session, table: Table, columns: Sequence[str], rows: It
     converters = []
     for name in columns:
         col_type = table.c[name].type
-        if isinstance(col_type, (Date, DateTime)):
+        if isinstance(col_type, (Date, DateTime)) and not converted_dates:
             process = col_type.dialect_impl(dialect).bind_processor(dialect)
             converters.append(_cached(process) if process else None)
         else:
@@ -38,28 +42,40 @@ def bulk_insert(session: Session, table: Table, columns: Sequence[str], rows: It
     active = [(i, f) for i, f in enumerate(converters) if f is not None]
 
     def convert(row: tuple[Any, ...]) -> tuple[Any, ...]:
-        if not active:
-            return row
         values = list(row)
         for i, f in active:
             values[i] = f(values[i])
         return tuple(values)
 
+    source = map(convert, rows) if active else iter(rows)
     cursor = raw.cursor()  # type: ignore[union-attr]
     try:
-        batch: list[tuple[Any, ...]] = []
-        for row in rows:
-            batch.append(convert(row))
-            if len(batch) >= 50_000:
-                cursor.executemany(sql, batch)
-                count += len(batch)
-                batch.clear()
-        if batch:
+        while True:
+            batch = list(islice(source, 50_000))
+            if not batch:
+                break
             cursor.executemany(sql, batch)
             count += len(batch)
     finally:
         cursor.close()
     return count
+
+
+def bulk_insert_columns(session: Session, table: Table, columns: dict[str, list[Any]]) -> int:
+    """Like :func:`bulk_insert`, from whole columns: SQLite date conversion is done per
+    column (one call per distinct value), not per row."""
+    dialect = session.connection().dialect
+    converted: list[list[Any]] = []
+    for name, values in columns.items():
+        col_type = table.c[name].type
+        if dialect.name != "postgresql" and isinstance(col_type, (Date, DateTime)):
+            process = col_type.dialect_impl(dialect).bind_processor(dialect)
+            if process is not None:
+                mapping = {v: (None if v is None else process(v)) for v in set(values)}
+                values = [mapping[v] for v in values]
+        converted.append(values)
+    names = list(columns)
+    return bulk_insert(session, table, names, zip(*converted), converted_dates=True)
 
 
 def _cached(process: Any) -> Any:

@@ -386,11 +386,20 @@ def select_lines(
         if rounds >= params.budget_rounds:
             chosen = chosen.take(np.flatnonzero(ok))  # last round: cut only, never refill
             break
-        # Members who lost a line get their next best candidates; the lost pairs leave the pool.
+        # Members who lost a line choose again from their remaining candidates (the lost
+        # pairs leave the pool); everyone else's lines stand as they are.
+        affected = np.zeros(n_members, dtype=bool)
+        affected[chosen.member[~ok]] = True
         lost = chosen.member[~ok] * len(offers) + chosen.offer[~ok]
-        pool_key = pool.member * len(offers) + pool.offer
-        pool = pool.take(np.flatnonzero(~np.isin(pool_key, lost)))
-        chosen = _per_member(pool, members, params)
+        in_affected = affected[pool.member]
+        redo = pool.take(np.flatnonzero(in_affected))
+        keep_redo = ~np.isin(redo.member * len(offers) + redo.offer, lost)
+        redo = redo.take(np.flatnonzero(keep_redo))
+        # each member's candidates stay contiguous and best first, which is all the rules need
+        pool = _concat([pool.take(np.flatnonzero(~in_affected)), redo])
+        stay = chosen.take(np.flatnonzero(~affected[chosen.member]))
+        chosen = _concat([stay, _per_member(redo, members, params)])
+    chosen = chosen.take(_member_order(chosen, n_members, len(offers)))
 
     # Per-offer hold-outs: drawn per (member, offer) from the build's seed.
     draw = uniform_hash(params.holdout_seed, members.member_key[chosen.member], offers.offer_id[chosen.offer])
