@@ -112,11 +112,12 @@ class EntityLoader:
         problems.add(taken, lambda rows: [
             f"card_number {cards.iloc[i]!r}{'' if given.iloc[i] is not None else ' (the member_id)'} "
             f"belongs to member {owner.iloc[i]!r}" for i in rows])
-        # Two different members claiming one card within the chunk: the first keeps it.
-        pairs = pd.DataFrame({"card": cards, "member": member_ids})[has_card].drop_duplicates()
+        # Two members claiming one unowned card within the chunk: the first keeps it.
+        unowned = has_card & owner.isna().to_numpy()
+        pairs = pd.DataFrame({"card": cards, "member": member_ids})[unowned].drop_duplicates()
         first_owner = pairs.drop_duplicates("card").set_index("card")["member"]
         claimed = cards.map(lambda c: first_owner.get(c) if c is not None else None)
-        clash = has_card & claimed.notna().to_numpy() & (claimed != member_ids).to_numpy() & ~taken
+        clash = unowned & claimed.notna().to_numpy() & (claimed != member_ids).to_numpy()
         problems.add(clash, lambda rows: [f"card_number {cards.iloc[i]!r} is also given to member "
                                           f"{claimed.iloc[i]!r} earlier in the file" for i in rows])
 

@@ -141,6 +141,9 @@ class CsvSource(Source):
             self.encoding = codecs.lookup(encoding).name
         except LookupError:
             raise ImportFileError(f"unknown --encoding {encoding!r}") from None
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            raise ImportFileError(f"{path}: is UTF-16 text (as Excel saves \"Unicode text\"); "
+                                  "save it as CSV UTF-8 and import that")
         if _looks_binary(head):
             kind = "gzip-compressed binary data" if compressed else "binary data"
             raise ImportFileError(f"{path}: is not a CSV or Parquet file (it contains {kind})")

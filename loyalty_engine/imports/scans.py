@@ -110,6 +110,9 @@ class ScanLoader:
                      self._conflict_message(member, member_first, "member_id"))
         good = ~problems.bad
         good_rows = np.flatnonzero(good)
+        if len(good_rows) == 0:
+            self._reject(chunk, problems, good, line_no)
+            return
         good_take = pa.array(good_rows)
 
         stores = resolve_stores(bulk, pc.unique(store.take(good_take)).to_pylist(), self.default_timezone)
@@ -156,12 +159,7 @@ class ScanLoader:
             good = ~problems.bad
             good_rows = np.flatnonzero(good)
 
-        bad_rows = np.flatnonzero(~good)
-        if len(bad_rows):
-            extras = [[int(x) if x > 0 else "" for x in line_no[bad_rows]]] if self.extra_line_no else []
-            self.rejects.write(chunk.lines[bad_rows], problems.reasons(bad_rows),
-                               chunk.table.take(pa.array(bad_rows)), extras)
-            report.rejected += len(bad_rows)
+        self._reject(chunk, problems, good, line_no)
         if len(good_rows) == 0:
             return
         lines = {
@@ -187,6 +185,14 @@ class ScanLoader:
         report.inserted += inserted
         report.duplicates += len(good_rows) - inserted
         self.prices.add(product_key[good_rows], quantity[good_rows], amount[good_rows] + discount[good_rows])
+
+    def _reject(self, chunk: SourceChunk, problems: RowProblems, good: np.ndarray, line_no: np.ndarray) -> None:
+        bad_rows = np.flatnonzero(~good)
+        if len(bad_rows) == 0:
+            return
+        extras = [[int(x) if x > 0 else "" for x in line_no[bad_rows]]] if self.extra_line_no else []
+        self.rejects.write(chunk.lines[bad_rows], problems.reasons(bad_rows), chunk.table.take(pa.array(bad_rows)), extras)
+        self.report.rejected += len(bad_rows)
 
     @staticmethod
     def _baskets(txn: pa.Array, member: pa.Array, good: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
