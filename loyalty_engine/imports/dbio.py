@@ -37,6 +37,14 @@ def _as_arrow(values: ColumnData) -> pa.Array | pa.ChunkedArray:
     return pa.array(values.tolist() if isinstance(values, np.ndarray) and values.dtype == object else values)
 
 
+def _take(values: ColumnData, rows: np.ndarray) -> ColumnData:
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        return values.take(pa.array(rows))
+    if isinstance(values, np.ndarray):
+        return values[rows]
+    return [values[i] for i in rows]
+
+
 def _length(data: Mapping[str, ColumnData]) -> int:
     lengths = {len(v) for v in data.values()}
     if len(lengths) > 1:
@@ -73,9 +81,23 @@ class BulkIO:
         default; otherwise a collision is an error). Returns rows inserted."""
         raise NotImplementedError
 
-    def insert_returning(self, table: str, data: Mapping[str, ColumnData], returning: str) -> list[Any]:
-        """Insert rows skipping conflicts; return ``returning`` of the rows actually inserted."""
-        raise NotImplementedError
+    def insert_new(self, table: str, data: Mapping[str, ColumnData], key: str) -> list[Any]:
+        """Insert the rows whose ``key`` is not stored yet (the first row of a key repeated in
+        ``data``); return the keys inserted. The caller's transaction sees a consistent answer;
+        a concurrent writer inserting the same key at the same moment makes this raise (the
+        whole chunk then rolls back and a re-run completes it)."""
+        keys = _as_list(data[key])
+        stored = {row[0] for row in self.fetch_by_keys(table, [key], key, keys)}
+        seen: set[Any] = set()
+        rows = []
+        for i, k in enumerate(keys):
+            if k not in stored and k not in seen:
+                seen.add(k)
+                rows.append(i)
+        if rows:
+            take = np.asarray(rows, dtype=np.int64)
+            self.insert(table, {n: _take(v, take) for n, v in data.items()}, skip_conflicts=False)
+        return [keys[i] for i in rows]
 
     def update(self, table: str, key: str, data: Mapping[str, ColumnData], *,
                keep_when_null: bool = False, only_if_null: str | None = None) -> int:
@@ -120,13 +142,6 @@ class SqliteBulkIO(BulkIO):
             cursor.close()
         return self.raw.total_changes - before
 
-    def insert_returning(self, table: str, data: Mapping[str, ColumnData], returning: str) -> list[Any]:
-        # SQLite serializes writers, so "absent before, present after" is exactly what was inserted.
-        keys = _as_list(data[returning])
-        before = {row[0] for row in self.fetch_by_keys(table, [returning], returning, keys)}
-        self.insert(table, data)
-        return [k for k in dict.fromkeys(keys) if k not in before]
-
     def update(self, table: str, key: str, data: Mapping[str, ColumnData], *,
                keep_when_null: bool = False, only_if_null: str | None = None) -> int:
         if _length(data) == 0:
@@ -146,6 +161,7 @@ class SqliteBulkIO(BulkIO):
 
 class PostgresBulkIO(BulkIO):
     dialect = "postgresql"
+    cheap_conflicts = False
 
     def fetch_by_keys(self, table: str, columns: Sequence[str], key: str, keys: Sequence[str]) -> list[tuple]:
         if len(keys) == 0:
@@ -194,19 +210,6 @@ class PostgresBulkIO(BulkIO):
             inserted = cursor.rowcount
             cursor.execute(f"TRUNCATE {stage}")
         return inserted
-
-    def insert_returning(self, table: str, data: Mapping[str, ColumnData], returning: str) -> list[Any]:
-        if _length(data) == 0:
-            return []
-        names = list(data)
-        stage = self._stage(table, names, data)
-        column_list = ", ".join(names)
-        with self.raw.cursor() as cursor:
-            cursor.execute(f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {stage} "
-                           f"ON CONFLICT DO NOTHING RETURNING {returning}")
-            values = [row[0] for row in cursor.fetchall()]
-            cursor.execute(f"TRUNCATE {stage}")
-        return values
 
     def update(self, table: str, key: str, data: Mapping[str, ColumnData], *,
                keep_when_null: bool = False, only_if_null: str | None = None) -> int:

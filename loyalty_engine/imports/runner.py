@@ -12,7 +12,8 @@ import sys
 import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Iterable, Iterator, Protocol
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Iterable, Iterator, Protocol
 
 from sqlalchemy import Connection, Engine, inspect
 
@@ -28,7 +29,9 @@ from .scans import ScanLoader
 
 
 class ChunkLoader(Protocol):
-    def load(self, chunk: SourceChunk, conn: Connection) -> None: ...
+    def prepare(self, chunk: SourceChunk) -> Any: ...
+
+    def write(self, prepared: Any, conn: Connection) -> None: ...
 
 
 def import_file(
@@ -94,14 +97,26 @@ def _check_database(engine: Engine) -> None:
 
 
 def _stream(engine: Engine, source: Source, loader: ChunkLoader, chunk_rows: int, progress: bool | None) -> None:
-    """One connection for the run, one transaction per chunk."""
+    """One connection for the run, one transaction per chunk.
+
+    A prefetch thread reads and prepares chunk N+1 (pyarrow and numpy, which release the GIL)
+    while this thread writes chunk N, so the two cores of a small server both work.
+    """
     bar = _progress_bar(source, progress)
-    with bar if bar is not None else nullcontext(), engine.connect() as conn:
-        update = bar.update if bar is not None else None
+    with bar if bar is not None else nullcontext(), engine.connect() as conn, \
+            ThreadPoolExecutor(1, thread_name_prefix="import-prefetch") as prefetch:
+        chunks = iter(source.chunks(chunk_rows, bar.update if bar is not None else None))
+
+        def prepare_next() -> Any:
+            chunk = next(chunks, None)
+            return None if chunk is None else loader.prepare(chunk)
+
         with _sqlite_foreign_keys_off(conn):
-            for chunk in source.chunks(chunk_rows, update):
+            pending = prefetch.submit(prepare_next)
+            while (prepared := pending.result()) is not None:
+                pending = prefetch.submit(prepare_next)
                 with conn.begin():
-                    loader.load(chunk, conn)
+                    loader.write(prepared, conn)
 
 
 @contextmanager

@@ -57,6 +57,27 @@ def _timestamps_text(values: np.ndarray, fmt: str) -> pa.Array:
 
 
 @dataclass
+class PreparedScans:
+    """One chunk parsed and validated, waiting for its database work."""
+
+    chunk: SourceChunk
+    problems: RowProblems
+    money_rounded: int
+    txn: pa.Array
+    line_no: np.ndarray
+    explicit_line_no: bool
+    store: pa.Array
+    member: pa.Array
+    sku: pa.Array
+    stamp: Any  # parsing.DateTimeResult
+    quantity: np.ndarray
+    amount: np.ndarray
+    discount: np.ndarray
+    basket_first: np.ndarray
+    basket_member: pa.Array
+
+
+@dataclass
 class ScanLoader:
     columns: dict[str, str]  # canonical -> source column
     default_timezone: str
@@ -68,21 +89,16 @@ class ScanLoader:
         self.counter = BasketLineCounter()
         self.prices = RegularPriceTally()
 
-    def load(self, chunk: SourceChunk, conn: Connection) -> None:
-        report = self.report
-        report.read += chunk.rows_read
-        self.rejects.write_broken(chunk.broken)
-        report.rejected += len(chunk.broken)
+    def prepare(self, chunk: SourceChunk) -> "PreparedScans":
+        """Everything that needs no database: parse, validate, number lines, group baskets.
+
+        Runs on the prefetch thread (chunks in file order) while the previous chunk is written.
+        """
         n = chunk.table.num_rows
-        if n == 0:
-            return
-        bulk = BulkIO.for_connection(conn)
         problems = RowProblems(n)
         rounded = [0]
         raw = {c: chunk.table.column(src) for c, src in self.columns.items()}
         parsed = {c: parse_column(SCANS, SCANS.column(c), raw[c], problems, rounded) for c in raw}
-        report.money_rounded += rounded[0]
-
         txn = parsed["transaction_id"].values
         line_no = self.counter.assign(txn)
         if "line_no" in parsed:
@@ -90,24 +106,37 @@ class ScanLoader:
             given = ~explicit.empty
             line_no = np.where(given, explicit.values, line_no)
             problems.add(given & (explicit.values <= 0), quoted_values(raw["line_no"], "line_no {value} must be 1 or more"))
-
-        quantity = parsed["quantity"].values
-        amount = parsed["amount"].values
-        discount = parsed["discount"].values
         problems.add(parsed["amount"].empty, "missing amount")
         problems.add(parsed["quantity"].empty, "missing quantity")
-        stamp = parsed["scanned_at"].values
-        store = parsed["store_id"].values
-        member = parsed["member_id"].values
-        sku = parsed["sku"].values
-
+        store, member = parsed["store_id"].values, parsed["member_id"].values
         good = ~problems.bad
-        basket, basket_first, member_first = self._baskets(txn, member, good)
+        basket_first, member_first = self._baskets(txn, member, good)
         problems.add(good & (pc_not_equal(store, store.take(pa.array(basket_first)))),
                      self._conflict_message(store, basket_first, "store_id"))
         basket_member = member.take(pa.array(member_first))
         problems.add(good & ~parsed["member_id"].empty & pc_not_equal(member, basket_member),
                      self._conflict_message(member, member_first, "member_id"))
+        return PreparedScans(
+            chunk=chunk, problems=problems, money_rounded=rounded[0], txn=txn, line_no=line_no,
+            explicit_line_no="line_no" in parsed, store=store, member=member, sku=parsed["sku"].values,
+            stamp=parsed["scanned_at"].values, quantity=parsed["quantity"].values, amount=parsed["amount"].values,
+            discount=parsed["discount"].values, basket_first=basket_first, basket_member=basket_member,
+        )
+
+    def write(self, prepared: "PreparedScans", conn: Connection) -> None:
+        """Placeholders, baskets and lines of one prepared chunk, in the caller's transaction."""
+        report, chunk, problems = self.report, prepared.chunk, prepared.problems
+        report.read += chunk.rows_read
+        self.rejects.write_broken(chunk.broken)
+        report.rejected += len(chunk.broken)
+        report.money_rounded += prepared.money_rounded
+        n = chunk.table.num_rows
+        if n == 0:
+            return
+        bulk = BulkIO.for_connection(conn)
+        txn, line_no, store, member, sku = prepared.txn, prepared.line_no, prepared.store, prepared.member, prepared.sku
+        stamp, quantity, amount, discount = prepared.stamp, prepared.quantity, prepared.amount, prepared.discount
+        basket_first, basket_member = prepared.basket_first, prepared.basket_member
         good = ~problems.bad
         good_rows = np.flatnonzero(good)
         if len(good_rows) == 0:
@@ -141,7 +170,7 @@ class ScanLoader:
             "business_date": head_date,
             "source": ["import"] * len(heads),
         }
-        new_ids = pa.array(bulk.insert_returning("transactions", baskets, "transaction_id"), pa.string())
+        new_ids = pa.array(bulk.insert_new("transactions", baskets, "transaction_id"), pa.string())
         inserted_baskets = len(new_ids)
         report.baskets_inserted += inserted_baskets
         report.dst_gap += int(local.in_gap.sum())
@@ -177,7 +206,7 @@ class ScanLoader:
         else:
             # Lines of baskets this chunk created cannot exist yet: insert them without the
             # costly ON CONFLICT; the rest (baskets recorded before) skip what is there.
-            if "line_no" in parsed:
+            if prepared.explicit_line_no:
                 fresh &= ~_repeated_keys(txn, line_no, fresh)
             fresh_rows = np.flatnonzero(fresh)
             inserted = bulk.insert("scan_lines", _rows(lines, fresh_rows), skip_conflicts=False)
@@ -195,8 +224,8 @@ class ScanLoader:
         self.report.rejected += len(bad_rows)
 
     @staticmethod
-    def _baskets(txn: pa.Array, member: pa.Array, good: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per row: basket code, index of the basket's first good row, and of its first good row
+    def _baskets(txn: pa.Array, member: pa.Array, good: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per row: index of its basket's first good row, and of the basket's first good row
         naming a member (the first good row when none does)."""
         encoded = pc.dictionary_encode(txn)
         codes = np.asarray(encoded.indices, dtype=np.int64)
@@ -213,7 +242,7 @@ class ScanLoader:
         # Rows of baskets with no good row point at themselves (they are rejected anyway).
         basket_first = np.where(first[codes] >= 0, first[codes], rows)
         member_first = np.where(first_member[codes] >= 0, first_member[codes], rows)
-        return codes, basket_first, member_first
+        return basket_first, member_first
 
     @staticmethod
     def _conflict_message(values: pa.Array, first: np.ndarray, name: str) -> Callable[[np.ndarray], list[str]]:

@@ -1,0 +1,318 @@
+"""Scan import speed and memory on SQLite and PostgreSQL, against a baseline from the same run.
+
+For each size (default 1,000,000 scan lines; ``--big`` adds 10,000,000) it writes a synthetic
+chain with ``loyalty_engine.synthetic`` (plain CSV), then, each in a fresh process so that
+peak memory is per run:
+
+- ``parse``: the baseline, pyarrow's streaming CSV reader merely parsing scans.csv into string
+  columns (what any import must at least do);
+- for each database: a fresh, migrated database, the stores / manufacturers / products /
+  members files imported, then ``scans`` imported (timed: lines/s, time / parse time, peak RSS),
+  then ``scans`` imported again (must insert 0 lines).
+
+``--real`` instead runs the real-data check: products, members and scans of the shared grocery
+sample (742,567 lines) into a fresh SQLite database and a fresh PostgreSQL schema, with the
+reject counts, and a re-import that must insert nothing.
+
+    .venv/bin/python benchmarks/bench_import.py [--lines 1000000] [--big] [--real]
+        [--no-postgres] [--pg-url URL] [--chunk-rows N]
+
+PostgreSQL runs go to a schema of their own (dropped afterwards) in LOYALTY_BENCH_PG_URL
+(default postgresql+psycopg://postgres@127.0.0.1:5432/test); they are skipped with a message
+when no server answers.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT.parent / "shared" / "data" / "grocery-sample"
+SAMPLE_LINES = 742_567
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+LINES_PER_MEMBER_YEAR = 290  # about what the synthetic chain produces (52 weeks)
+ENTITY_FILES = ("stores", "manufacturers", "products", "members")
+
+
+def _peak_mb() -> float:
+    """Peak RSS of this process. VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the
+    parent across fork/exec, which would charge the chain writer's memory to every child."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+# ---------------------------------------------------------------------------- child tasks
+
+def child_parse(path: str) -> dict[str, Any]:
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    started = time.perf_counter()
+    with open(path, "rb") as fh:
+        names = fh.readline().decode().strip().split(",")
+    reader = pcsv.open_csv(path, convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names}))
+    rows = sum(batch.num_rows for batch in reader)
+    return {"rows": rows, "seconds": time.perf_counter() - started, "peak_mb": _peak_mb()}
+
+
+def child_import(url: str, files: dict[str, str], chunk_rows: int | None) -> dict[str, Any]:
+    from loyalty_engine import migrate
+    from loyalty_engine.config import Config
+    from loyalty_engine.db import make_engine
+    from loyalty_engine.imports import import_file
+    from loyalty_engine.imports.integrity import orphan_scan_lines
+
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    instance = Path(tempfile.mkdtemp(prefix="bench-import-instance-"))
+    config = Config(database_url=url, instance_path=instance, secret_key="bench").resolved()
+    reports: dict[str, Any] = {}
+    try:
+        for kind, path in files.items():
+            cpu = _cpu_seconds()
+            report = import_file(engine, kind, path, config=config, chunk_rows=chunk_rows,
+                                 rejects_path=instance / f"{kind}.rejects.csv")
+            reports[kind] = report.to_dict()
+            if kind == "scans":
+                reports["scans_peak_mb"] = _peak_mb()
+                reports["scans_cpu"] = _cpu_seconds() - cpu
+        if "scans" in files:
+            again = import_file(engine, "scans", files["scans"], config=config, chunk_rows=chunk_rows,
+                                rejects_path=instance / "scans-again.rejects.csv")
+            reports["scans_again"] = again.to_dict()
+            with engine.connect() as conn:
+                reports["integrity_ok"] = orphan_scan_lines(conn).ok
+    finally:
+        engine.dispose()
+        shutil.rmtree(instance, ignore_errors=True)
+    reports["peak_mb"] = _peak_mb()
+    return reports
+
+
+def run_child(task: str, *args: Any) -> dict[str, Any]:
+    proc = subprocess.run([sys.executable, __file__, "--child", json.dumps([task, *args])],
+                          capture_output=True, text=True, cwd=ROOT)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{task} failed:\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------------------- databases
+
+class Databases:
+    """Fresh databases per run: SQLite files, PostgreSQL schemas (dropped at the end)."""
+
+    def __init__(self, scratch: Path, pg_url: str | None) -> None:
+        self.scratch = scratch
+        self.pg_url = pg_url
+        self.schemas: list[str] = []
+
+    def sqlite(self, name: str) -> str:
+        path = self.scratch / f"{name}.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return f"sqlite:///{path}"
+
+    def postgres(self, name: str) -> str | None:
+        if not self.pg_url:
+            return None
+        from sqlalchemy import text
+        from sqlalchemy.engine import make_url
+
+        from loyalty_engine.db import make_engine
+
+        schema = f"bench_import_{name}_{uuid.uuid4().hex[:8]}"
+        admin = make_engine(self.pg_url)
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        admin.dispose()
+        self.schemas.append(schema)
+        parsed = make_url(self.pg_url)
+        return parsed.set(query={**parsed.query, "options": f"-csearch_path={schema}"}).render_as_string(
+            hide_password=False)
+
+    def drop(self) -> None:
+        if not self.schemas:
+            return
+        from sqlalchemy import text
+
+        from loyalty_engine.db import make_engine
+
+        admin = make_engine(self.pg_url)  # type: ignore[arg-type]
+        with admin.begin() as conn:
+            for schema in self.schemas:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def postgres_answers(url: str) -> bool:
+    from sqlalchemy import text
+
+    from loyalty_engine.db import make_engine
+
+    try:
+        engine = make_engine(url, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+        return True
+    except Exception as exc:  # noqa: BLE001
+        print(f"PostgreSQL at {url} does not answer ({exc.__class__.__name__}): PostgreSQL runs SKIPPED")
+        return False
+
+
+# ---------------------------------------------------------------------------- benchmarks
+
+def synthetic_chain(lines: int, out: Path) -> tuple[dict[str, str], int]:
+    from loyalty_engine.synthetic import ChainSpec, write_chain
+
+    members = max(100, math.ceil(lines / LINES_PER_MEMBER_YEAR))
+    started = time.perf_counter()
+    result = write_chain(ChainSpec(members=members, weeks=52, seed=20171), out)
+    scans = result.counts["scans"]
+    print(f"  synthetic chain: {members:,} members x 52 weeks -> {scans:,} scan lines, "
+          f"{result.counts['baskets']:,} baskets ({time.perf_counter() - started:.1f} s to write)")
+    files = {kind: str(out / f"{kind}.csv") for kind in (*ENTITY_FILES, "scans")}
+    return files, scans
+
+
+def bench_size(target: int, dbs: Databases, scratch: Path, chunk_rows: int | None) -> list[dict[str, Any]]:
+    print(f"\n== about {target:,} scan lines")
+    out = scratch / f"chain-{target}"
+    files, lines = synthetic_chain(target, out)
+    size_mb = Path(files["scans"]).stat().st_size / 2**20
+    parse = run_child("parse", files["scans"])
+    assert parse["rows"] == lines
+    print(f"  baseline parse (pyarrow streaming CSV, {size_mb:,.0f} MB): {parse['seconds']:.2f} s, "
+          f"{lines / parse['seconds']:,.0f} lines/s, peak RSS {parse['peak_mb']:,.0f} MB")
+    results = []
+    for backend in ("sqlite", "postgresql"):
+        url = dbs.sqlite(f"bench-{target}") if backend == "sqlite" else dbs.postgres(str(target))
+        if url is None:
+            continue
+        r = run_child("import", url, files, chunk_rows)
+        scans, again = r["scans"], r["scans_again"]
+        ok = (scans["inserted"] == lines and scans["rejected"] == 0 and again["inserted"] == 0
+              and again["duplicates"] == lines and r["integrity_ok"])
+        rate = lines / scans["seconds"]
+        results.append({"backend": backend, "lines": lines, "seconds": scans["seconds"], "rate": rate,
+                        "cpu": r["scans_cpu"],
+                        "ratio": scans["seconds"] / parse["seconds"], "peak_mb": r["scans_peak_mb"],
+                        "again_seconds": again["seconds"], "ok": ok})
+        entities = ", ".join(f"{k} {r[k]['inserted']:,}" for k in ENTITY_FILES)
+        print(f"  {backend:10s} scans: {scans['seconds']:6.1f} s  {rate:9,.0f} lines/s  "
+              f"= {scans['seconds'] / parse['seconds']:4.1f} x parse time   (importer CPU {r['scans_cpu']:.1f} s)   "
+              f"peak RSS {r['scans_peak_mb']:,.0f} MB   "
+              f"re-import: {again['seconds']:.1f} s, inserted {again['inserted']}   "
+              f"{'OK' if ok else 'MISMATCH'}")
+        print(f"  {'':10s} (also imported {entities}; baskets {scans['baskets_inserted']:,})")
+        if backend == "sqlite":
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{url[len('sqlite:///'):]}{suffix}").unlink(missing_ok=True)
+    shutil.rmtree(out, ignore_errors=True)
+    return results
+
+
+def bench_real(dbs: Databases, chunk_rows: int | None) -> bool:
+    print(f"\n== real-data check: {SAMPLE}")
+    if not (SAMPLE / "scans.csv.gz").exists():
+        print(f"SKIPPED: the shared grocery sample is not at {SAMPLE}")
+        return True
+    files = {k: str(SAMPLE / f"{k}.csv.gz") for k in ("products", "members", "scans")}
+    parse_seconds = _parse_gz(files["scans"])
+    print(f"  baseline parse (pyarrow, gzip): {parse_seconds:.2f} s")
+    all_ok = True
+    for backend in ("sqlite", "postgresql"):
+        url = dbs.sqlite("real") if backend == "sqlite" else dbs.postgres("real")
+        if url is None:
+            continue
+        r = run_child("import", url, files, chunk_rows)
+        print(f"  {backend}:")
+        for kind in ("products", "members", "scans"):
+            rep = r[kind]
+            made = ", ".join(f"{k} {v:,}" for k, v in sorted(rep["placeholders_created"].items())) or "none"
+            print(f"    {kind:9s} read {rep['read']:>8,}  inserted {rep['inserted']:>8,}  rejected {rep['rejected']}"
+                  f"  placeholders: {made}  ({rep['seconds']:.1f} s)")
+        scans, again = r["scans"], r["scans_again"]
+        print(f"    scans: {scans['read'] / scans['seconds']:,.0f} lines/s = {scans['seconds'] / parse_seconds:.1f} x parse; "
+              f"{scans['baskets_inserted']:,} baskets; prices learned {scans['prices_learned']:,}; "
+              f"DST gap {scans['dst_gap']}, overlap {scans['dst_ambiguous']}; peak RSS {r['scans_peak_mb']:,.0f} MB")
+        print(f"    re-import: inserted {again['inserted']}, skipped as duplicate {again['duplicates']:,} "
+              f"({again['seconds']:.1f} s)")
+        ok = (scans["inserted"] == SAMPLE_LINES and scans["rejected"] == 0 and again["inserted"] == 0
+              and r["integrity_ok"])
+        print(f"    {'OK: all 742,567 lines loaded, none rejected, re-import inserted nothing' if ok else 'MISMATCH'}")
+        all_ok &= ok
+    return all_ok
+
+
+def _parse_gz(path: str) -> float:
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    started = time.perf_counter()
+    names = ["transaction_id", "store_id", "member_id", "scanned_at", "sku", "quantity", "amount", "discount"]
+    reader = pcsv.open_csv(path, convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names}))
+    sum(b.num_rows for b in reader)
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lines", type=int, nargs="+", default=[1_000_000])
+    parser.add_argument("--big", action="store_true", help="also 10,000,000 lines (several minutes)")
+    parser.add_argument("--real", action="store_true", help="the real-data check on the shared grocery sample")
+    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--pg-url", default=os.environ.get("LOYALTY_BENCH_PG_URL", DEFAULT_PG))
+    parser.add_argument("--chunk-rows", type=int, default=None)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        task, *rest = json.loads(args.child)
+        result = child_parse(*rest) if task == "parse" else child_import(*rest)
+        print(json.dumps(result))
+        return 0
+
+    pg_url = None if args.no_postgres or not postgres_answers(args.pg_url) else args.pg_url
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} "
+          "(shared; compare the ratios to the parse baseline, not absolute times)")
+    scratch = Path(tempfile.mkdtemp(prefix="bench-import-"))
+    dbs = Databases(scratch, pg_url)
+    ok = True
+    try:
+        if args.real:
+            ok = bench_real(dbs, args.chunk_rows)
+        else:
+            sizes = list(args.lines) + ([10_000_000] if args.big else [])
+            results = [r for size in sizes for r in bench_size(size, dbs, scratch, args.chunk_rows)]
+            print("\nsummary (lines/s; time / pyarrow parse time; peak RSS of the importing process)")
+            for r in results:
+                print(f"  {r['backend']:10s} {r['lines']:>11,} lines  {r['rate']:9,.0f} lines/s  "
+                      f"{r['ratio']:5.1f} x parse  {r['peak_mb']:6,.0f} MB  {'OK' if r['ok'] else 'MISMATCH'}")
+            ok = all(r["ok"] for r in results)
+    finally:
+        dbs.drop()
+        shutil.rmtree(scratch, ignore_errors=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
