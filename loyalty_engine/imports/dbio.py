@@ -37,6 +37,15 @@ def _as_arrow(values: ColumnData) -> pa.Array | pa.ChunkedArray:
     return pa.array(values.tolist() if isinstance(values, np.ndarray) and values.dtype == object else values)
 
 
+EXECUTEMANY_ROWS = 25_000
+
+
+def _slice(values: ColumnData, start: int, stop: int) -> ColumnData:
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        return values.slice(start, stop - start)
+    return values[start:stop]
+
+
 def _take(values: ColumnData, rows: np.ndarray) -> ColumnData:
     if isinstance(values, (pa.Array, pa.ChunkedArray)):
         return values.take(pa.array(rows))
@@ -129,15 +138,16 @@ class SqliteBulkIO(BulkIO):
         if _length(data) == 0:
             return 0
         names = list(data)
-        rows = zip(*(_as_list(data[n]) for n in names))
         placeholders = ", ".join("?" * len(names))
         conflict = " ON CONFLICT DO NOTHING" if skip_conflicts else ""
+        sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({placeholders}){conflict}"
         before = self.raw.total_changes
         cursor = self.raw.cursor()
         try:
-            cursor.executemany(
-                f"INSERT INTO {table} ({', '.join(names)}) VALUES ({placeholders}){conflict}", rows
-            )
+            # Python objects for a slice at a time: memory stays flat whatever the chunk size.
+            for start in range(0, _length(data), EXECUTEMANY_ROWS):
+                stop = start + EXECUTEMANY_ROWS
+                cursor.executemany(sql, zip(*(_as_list(_slice(data[n], start, stop)) for n in names)))
         finally:
             cursor.close()
         return self.raw.total_changes - before
