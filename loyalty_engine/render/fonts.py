@@ -54,6 +54,9 @@ def wrap(text: str, font: str, size: float, width: float, max_lines: int) -> lis
     words = text.split()
     if not words or max_lines <= 0:
         return []
+    if width <= 0:
+        # No room at all: breaking words into zero-width pieces would never end.
+        raise ValueError(f"cannot wrap text into a width of {width:.1f} pt")
     space = _word_width(" ", font, size)
     lines: list[str] = []
     current: list[str] = []

@@ -305,10 +305,10 @@ class ListRenderer:
         if line.coupon is not None:
             text = line.coupon.element_string()
             max_modules = int(style.barcode_max / COUPON_MODULE)
-            width, height = coupon_barcode_size(text, max_modules)
-            coupon = (text, max_modules, width, height)
-            barcode_w = width * COUPON_MODULE
-            barcode_h = height * COUPON_MODULE + (COUPON_CAPTION_H if style.caption_below else 0.0)
+            modules_w, modules_h = coupon_barcode_size(text, max_modules)
+            coupon = (text, max_modules, modules_w, modules_h)
+            barcode_w = modules_w * COUPON_MODULE
+            barcode_h = modules_h * COUPON_MODULE + (COUPON_CAPTION_H if style.caption_below else 0.0)
             caption = f"MFR COUPON {line.coupon.company_prefix}-{line.coupon.offer_code}"
         pad = style.pad
         text_w = width - 2 * pad - (barcode_w + 10.0 if coupon else 0.0)
