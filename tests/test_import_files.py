@@ -150,3 +150,14 @@ def test_rejects_default_to_the_instance_folder_when_input_folder_is_read_only(
     assert report["rejects_path"] == str(Path(config.instance_path) / "rejects" / "scans.rejects.csv")
     custom = run_import(cli, "scans", path, "--rejects", str(tmp_path / "out" / "bad.csv"))
     assert custom["rejects_path"] == str(tmp_path / "out" / "bad.csv")
+
+
+def test_progress_bar_goes_to_stderr_and_counts_to_stdout(cli, tmp_path: Path) -> None:
+    path = tmp_path / "scans.csv"
+    path.write_text(HEADER + GOOD * 3)
+    result = cli("import", "scans", str(path), "--progress")
+    assert "import scans.csv" in result.stderr
+    assert "scans lines: read 3, inserted 3, skipped as duplicate 0, rejected 0" in result.stdout
+    assert "import scans.csv" not in result.stdout
+    quiet = cli("import", "scans", str(path), "--no-progress")
+    assert quiet.stderr == "" and "inserted 0, skipped as duplicate 3" in quiet.stdout

@@ -20,8 +20,8 @@ class ImportReport:
     placeholders_filled: int = 0
     baskets_inserted: int = 0
     money_rounded: int = 0  # cells with digits below a cent, rounded half-up
-    dst_gap: int = 0  # naive scan times inside a spring-forward gap
-    dst_ambiguous: int = 0  # naive scan times inside a fall-back overlap
+    dst_gap: int = 0  # baskets whose naive time fell in a spring-forward gap
+    dst_ambiguous: int = 0  # baskets whose naive time fell in a fall-back overlap
     prices_learned: int = 0  # products.regular_price_cents filled from the scans
     rejects_path: str | None = None
     seconds: float = 0.0
@@ -57,7 +57,7 @@ class ImportReport:
         if self.money_rounded:
             lines.append(f"money values rounded half-up to cents: {self.money_rounded:,}")
         if self.dst_gap or self.dst_ambiguous:
-            lines.append(f"daylight-saving: {self.dst_gap:,} times in a spring-forward gap (read as the "
+            lines.append(f"daylight saving: {self.dst_gap:,} basket times in a spring-forward gap (read on the "
                          f"pre-change clock), {self.dst_ambiguous:,} in a fall-back overlap (read as the first occurrence)")
         if self.rejects_path:
             lines.append(f"rejects written to {self.rejects_path}")
