@@ -1,0 +1,194 @@
+"""Where the list builder gets its model: a saved state, or one fitted on the spot.
+
+The nightly ``refresh_model`` job fits the purchase-cycle model on the scans before its run
+date and saves it under ``<instance>/models/model-<as_of>.npz``; builds, forecasts and the
+lifecycle job use the saved state of their ``as_of`` date when there is one and fit one
+otherwise, so a replay of a past date needs nothing saved. :func:`model_view_from_state`
+turns a ``ModelState`` into the :class:`ModelView` the builder reads.
+
+Eligibility spend is read from the database for the configured window (not from the model),
+so changing ``LOYALTY_ELIGIBILITY_WEEKS`` needs no refit.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sqlalchemy import Engine, func, select
+
+from ..config import Config
+from ..model.fit import fit_model
+from ..model.history import load_history
+from ..model.params import ModelParams
+from ..model.state import ModelState
+from ..models.offers import LIFECYCLE_STAGES
+from ..models.scans import ScanLine
+from .model_view import ModelView
+
+log = logging.getLogger(__name__)
+
+STATE_NAME = re.compile(r"^model-(\d{4}-\d{2}-\d{2})\.npz$")
+KEEP_STATES = 3
+
+
+class ModelUnavailable(RuntimeError):
+    """No model can be had for the date (no scans yet, or a saved state that does not load)."""
+
+
+def model_params(config: Config) -> ModelParams:
+    return ModelParams(horizon_days=config.list_period_days, segment_lookback_weeks=config.segment_lookback_weeks)
+
+
+def state_dir(config: Config) -> Path:
+    return Path(config.instance_path) / "models"
+
+
+def state_path(config: Config, as_of: date) -> Path:
+    return state_dir(config) / f"model-{as_of.isoformat()}.npz"
+
+
+def fit_state(engine: Engine, config: Config, as_of: date) -> ModelState:
+    """Fit the model on every member scan before ``as_of``."""
+    history = load_history(engine, as_of)
+    if len(history) == 0:
+        raise ModelUnavailable(f"no member scans before {as_of}: import scans first (loyalty-engine import scans FILE)")
+    return fit_model(history, as_of, model_params(config))
+
+
+def load_or_fit(engine: Engine, config: Config, as_of: date, model_path: Path | None = None) -> tuple[ModelState, str]:
+    """The state for ``as_of`` and where it came from."""
+    path = model_path or state_path(config, as_of)
+    if path.is_file():
+        try:
+            return ModelState.load(path), f"saved model {path}"
+        except (OSError, ValueError, KeyError) as exc:
+            if model_path is not None:
+                raise ModelUnavailable(f"cannot read model state {path}: {exc}") from None
+            log.warning("saved model %s does not load (%s); fitting a new one", path, exc)
+    elif model_path is not None:
+        raise ModelUnavailable(f"no model state at {path}")
+    started = time.perf_counter()
+    state = fit_state(engine, config, as_of)
+    return state, f"fitted as of {as_of} in {time.perf_counter() - started:.1f}s"
+
+
+def model_provider(engine: Engine, config: Config, model_path: Path | None = None):  # type: ignore[no-untyped-def]
+    """A ``ModelProvider`` (as_of -> ModelView) for builds and forecasts."""
+
+    def provide(as_of: date) -> ModelView:
+        state, source = load_or_fit(engine, config, as_of, model_path)
+        spend = weekly_spend(engine, as_of, config.eligibility_weeks, state.member_key)
+        return model_view_from_state(state, *spend, source=source)
+
+    return provide
+
+
+def weekly_spend(engine: Engine, as_of: date, weeks: int, member_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Average weekly net spend (cents) per member over the last ``weeks`` and the ``weeks`` before.
+
+    Aligned with ``member_key`` (ascending); members without scans spend 0.
+    """
+    recent_start = as_of - timedelta(weeks=weeks)
+    prior_start = recent_start - timedelta(weeks=weeks)
+    windows = ((recent_start, as_of), (prior_start, recent_start))
+    out = []
+    with engine.connect() as conn:
+        for start, end in windows:
+            rows = conn.execute(
+                select(ScanLine.member_key, func.sum(ScanLine.amount_cents))
+                .where(ScanLine.member_key.is_not(None), ScanLine.business_date >= start, ScanLine.business_date < end)
+                .group_by(ScanLine.member_key)
+            ).all()
+            total = np.zeros(member_key.shape[0], dtype=np.int64)
+            if rows:
+                keys = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+                sums = np.fromiter((int(r[1] or 0) for r in rows), dtype=np.int64, count=len(rows))
+                pos = np.searchsorted(member_key, keys)
+                known = (pos < member_key.shape[0]) & (member_key[np.minimum(pos, member_key.shape[0] - 1)] == keys)
+                total[pos[known]] = sums[known]
+            # Integer cents: the weekly average rounds half up, never through float.
+            out.append((total * 2 + weeks) // (2 * weeks))
+    return out[0], out[1]
+
+
+def model_view_from_state(state: ModelState, weekly_spend_cents: np.ndarray | None = None,
+                          prior_weekly_spend_cents: np.ndarray | None = None, source: str = "") -> ModelView:
+    """The builder's view of a fitted state: dense segment codes, lifecycle, value tier, scorer."""
+    from ..model.scoring import score_offer_scopes
+
+    n_members = state.n_members
+    n_categories = int(state.category_names.shape[0])
+    brand_loyalty = np.full((n_members, n_categories), -1, dtype=np.int8)
+    usage_tier = np.full((n_members, n_categories), -1, dtype=np.int8)
+    seg = state.segments
+    brand_loyalty[seg.member, seg.category] = seg.brand_loyalty
+    usage_tier[seg.member, seg.category] = seg.usage_tier
+    metrics = state.metrics
+    if weekly_spend_cents is None:
+        weekly_spend_cents = metrics.avg_weekly_spend_cents.astype(np.int64)
+    if prior_weekly_spend_cents is None:
+        prior_weekly_spend_cents = np.zeros(n_members, dtype=np.int64)
+    stage = _stage_codes(metrics.stage_names())
+
+    def scorer(scopes, horizon_days: int, member_positions: np.ndarray) -> sp.csr_matrix:  # type: ignore[no-untyped-def]
+        return score_offer_scopes(state, scopes, horizon_days, member_positions)
+
+    return ModelView(
+        member_key=state.member_key.astype(np.int64),
+        categories=[str(c) for c in state.category_names],
+        brand_loyalty=brand_loyalty,
+        usage_tier=usage_tier,
+        lifecycle_stage=stage,
+        value_tier=metrics.value_tier.astype(np.int8),
+        n_value_tiers=int(metrics.value_tier.max(initial=0)) + 1 if n_members else 1,
+        weekly_spend_cents=np.asarray(weekly_spend_cents, dtype=np.int64),
+        prior_weekly_spend_cents=np.asarray(prior_weekly_spend_cents, dtype=np.int64),
+        scorer=scorer,
+        as_of=state.as_of,
+        source=source,
+    )
+
+
+def _stage_codes(names: np.ndarray) -> np.ndarray:
+    """Model stage names onto the builder's stage codes (the same words, looked up by name)."""
+    uniques, inverse = np.unique(names.astype(str), return_inverse=True)
+    table = np.array([LIFECYCLE_STAGES.index(u) for u in uniques], dtype=np.int8)
+    return table[inverse].astype(np.int8)
+
+
+def refresh_model_state(engine: Engine, config: Config, as_of: date) -> dict[str, Any]:
+    """Fit and save the state of ``as_of`` (the nightly job); older saved states are pruned."""
+    started = time.perf_counter()
+    state = fit_state(engine, config, as_of)
+    path = state.save(state_path(config, as_of))
+    removed = prune_states(config, keep=KEEP_STATES)
+    return {"path": str(path), "members": state.n_members, "sku_pairs": int(state.sku_member.shape[0]),
+            "states_removed": removed, "seconds": round(time.perf_counter() - started, 2)}
+
+
+def prune_states(config: Config, keep: int) -> int:
+    states = sorted(p for p in state_dir(config).glob("model-*.npz") if STATE_NAME.match(p.name))
+    for old in states[:-keep] if keep else states:
+        old.unlink(missing_ok=True)
+    return max(len(states) - keep, 0)
+
+
+def recompute_lifecycle(engine: Engine, config: Config, as_of: date) -> dict[str, Any]:
+    """Store every member's lifecycle stage, value tier and measures as of ``as_of``."""
+    from ..member_profiles import store_member_profiles
+
+    state, source = load_or_fit(engine, config, as_of)
+    counts = store_member_profiles(engine, state)
+    return {"as_of": as_of.isoformat(), "source": source, **counts}
+
+
+__all__ = [
+    "ModelUnavailable", "fit_state", "load_or_fit", "model_params", "model_provider", "model_view_from_state",
+    "prune_states", "recompute_lifecycle", "refresh_model_state", "state_path", "weekly_spend",
+]
