@@ -1,6 +1,561 @@
-"""CLI commands: model."""
+"""``loyalty-engine predict | backtest | segments | members``: the purchase-cycle model (issue 3).
+
+Thin edges over ``loyalty_engine.model``: each command loads the scan history before its
+``--as-of`` date, fits the model (or loads a saved state with ``--model``) and prints or writes
+what the model says. Nothing here reads "today" except through the module's ``clock``, so
+tests and replays can pin the date.
+"""
 from __future__ import annotations
 
-import click
+import difflib
+import json
+import math
+import sys
+import time
+import zipfile
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
 
-commands: list[click.Command] = []
+import click
+import numpy as np
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from ..clock import Clock, SystemClock
+from ..money import format_money
+from .context import CliContext, InputError, pass_cli
+
+# The date commands default to when --as-of is left out; tests replace it with a FixedClock.
+clock: Clock = SystemClock()
+
+LEVELS = ("sku", "subcategory")
+METHODS = ("model", "top_frequency", "decayed_frequency")
+METHOD_LABELS = {"model": "model", "top_frequency": "top frequency", "decayed_frequency": "recency-decayed"}
+# The lifecycle check compares the stage with the trips of the 8 weeks after the date.
+LIFECYCLE_WEEKS = 8
+MAX_HORIZON_DAYS = 182
+
+
+def _console() -> Console:
+    """Rich console; wide enough for tables when output is a pipe or a file."""
+    return Console() if sys.stdout.isatty() else Console(width=160)
+
+
+def _parse_date(option: str, value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{option} must be a date YYYY-MM-DD, got {value!r}") from None
+
+
+def _check_range(option: str, value: int, low: int, high: int) -> int:
+    if not low <= value <= high:
+        raise InputError(f"{option} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _iso(day: int) -> str:
+    return (date(1970, 1, 1) + timedelta(days=int(day))).isoformat()
+
+
+def _number(value: float) -> float | None:
+    """JSON has no NaN: a metric with nothing to measure is null."""
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def _pct(value: float) -> str:
+    return "-" if not math.isfinite(value) else f"{value:.1%}"
+
+
+# --- getting a model --------------------------------------------------------------------------
+
+
+@dataclass
+class Fitted:
+    state: Any  # loyalty_engine.model.state.ModelState (imported lazily: numpy/scipy start-up cost)
+    scan_lines: int | None  # lines the model learned from (None for a loaded state)
+    seconds: float
+    source: str  # "fitted" or the saved file
+
+
+def _params(cli: CliContext, horizon_days: int):  # type: ignore[no-untyped-def]
+    from ..model.params import ModelParams
+
+    # The chain's configured segment window is the one lists and managers see.
+    return ModelParams(horizon_days=horizon_days, segment_lookback_weeks=cli.config.segment_lookback_weeks)
+
+
+def _load_history(cli: CliContext, before: date):  # type: ignore[no-untyped-def]
+    from ..model.history import load_history
+
+    return load_history(cli.engine, before)
+
+
+def _fit(cli: CliContext, as_of: date, horizon_days: int) -> Fitted:
+    from ..model.fit import fit_model
+
+    started = time.perf_counter()
+    history = _load_history(cli, as_of)
+    if len(history) == 0:
+        raise InputError(f"no member scans before {as_of}: import scans first, or pick a later --as-of")
+    state = fit_model(history, as_of, _params(cli, horizon_days))
+    return Fitted(state, len(history), time.perf_counter() - started, "fitted")
+
+
+def _load_state(path: Path, as_of: date | None, horizon_days: int | None) -> Fitted:
+    from ..model.state import ModelState
+
+    started = time.perf_counter()
+    try:
+        state = ModelState.load(path)
+    except (ValueError, KeyError, OSError, zipfile.BadZipFile) as exc:
+        raise InputError(f"--model {path}: not a saved model state ({exc})") from None
+    # A saved state's probabilities belong to its own date and horizon; mixing them up would
+    # silently score the wrong period.
+    if as_of is not None and state.as_of != as_of:
+        raise InputError(f"--model {path} was fitted as of {state.as_of}, not {as_of} (drop --as-of or refit)")
+    if horizon_days is not None and state.horizon_days != horizon_days:
+        raise InputError(f"--model {path} has a {state.horizon_days}-day horizon, not {horizon_days}")
+    return Fitted(state, None, time.perf_counter() - started, str(path))
+
+
+def _model(cli: CliContext, as_of: str | None, model_path: Path | None, horizon_days: int | None,
+           default_today: bool) -> Fitted:
+    """The state the command works on: loaded from ``--model`` or fitted as of the date."""
+    day = _parse_date("--as-of", as_of) if as_of else None
+    if model_path is not None:
+        return _load_state(model_path, day, horizon_days)
+    if day is None:
+        if not default_today:
+            raise InputError("--as-of is required (or --model with a saved state)")
+        day = clock.today()
+    return _fit(cli, day, horizon_days or 14)
+
+
+def _model_note(fitted: Fitted) -> str:
+    if fitted.scan_lines is None:
+        return f"model loaded from {fitted.source}"
+    return f"model fitted on {fitted.scan_lines:,} scan lines in {fitted.seconds:.1f} s"
+
+
+_model_option = click.option(
+    "--model", "model_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+    help="Use this saved model state (.npz, from predict --save-model) instead of fitting one.")
+_as_of_help = "Data cut-off: the model learns from scans before this date (YYYY-MM-DD)"
+
+
+# --- predict ----------------------------------------------------------------------------------
+
+
+def ranked_predictions(state: Any, level: str, top: int) -> pd.DataFrame:
+    """Each member's ``top`` items by probability: member_id, item, score, expected_date.
+
+    Sorted by member id, then score (highest first); ties go to the earlier expected date,
+    then the item name, so the file is the same on every run.
+    """
+    if level == "sku":
+        member, item, score, day, names = (state.sku_member, state.sku_product, state.sku_probability,
+                                           state.sku_expected_day, state.sku)
+    else:
+        member, item, score, day, names = (state.need_member, state.need_group, state.need_probability,
+                                           state.need_expected_day, state.need_names)
+    member_id = np.asarray(state.member_id, dtype=str)[member]
+    item_name = np.asarray(names, dtype=str)[item]
+    order = np.lexsort((item_name, day, -score.astype(np.float64), member_id))
+    member_id, item_name, score, day = member_id[order], item_name[order], score[order], day[order]
+    keep = _rank_in_runs(member_id) < top
+    days = np.asarray(day[keep], dtype=np.int64)
+    return pd.DataFrame({
+        "member_id": member_id[keep],
+        "item": item_name[keep],
+        "score": np.clip(score[keep].astype(np.float64), 0.0, 1.0),
+        "expected_date": (np.datetime64("1970-01-01") + days.astype("timedelta64[D]")).astype(str),
+    })
+
+
+def _rank_in_runs(sorted_keys: np.ndarray) -> np.ndarray:
+    """0-based position of each row inside its run of equal keys (keys already sorted)."""
+    if sorted_keys.shape[0] == 0:
+        return np.empty(0, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+    return np.arange(sorted_keys.shape[0]) - np.repeat(starts, np.diff(np.r_[starts, sorted_keys.shape[0]]))
+
+
+@click.command("predict")
+@click.option("--as-of", default=None, help=f"{_as_of_help}. Required unless --model is given.")
+@click.option("--horizon", type=int, default=None,
+              help="Days ahead the scores cover: P(buys in [as-of, as-of + DAYS)). Default 14 (or the saved state's).")
+@click.option("--level", type=click.Choice(LEVELS), default="sku", show_default=True,
+              help="Predict skus or subcategories.")
+@click.option("--top", type=int, default=15, show_default=True, help="Items per member at most.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="CSV to write: member_id,item,score,expected_date.")
+@_model_option
+@click.option("--save-model", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also save the fitted model state here (.npz) for lists build --model or later runs.")
+@pass_cli
+def predict(cli: CliContext, as_of: str | None, horizon: int | None, level: str, top: int, out: Path,
+            model_path: Path | None, save_model: Path | None) -> None:
+    """Write each member's most likely next purchases (top K skus or subcategories) to a CSV."""
+    _check_range("--top", top, 1, 1000)
+    if horizon is not None:
+        _check_range("--horizon", horizon, 1, MAX_HORIZON_DAYS)
+    if model_path is not None and save_model is not None:
+        raise InputError("--save-model saves a freshly fitted model: leave it out with --model")
+    fitted = _model(cli, as_of, model_path, horizon, default_today=False)
+    state = fitted.state
+    if save_model is not None:
+        state.save(save_model)
+    frame = ranked_predictions(state, level, top)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out, index=False, float_format="%.4f", lineterminator="\n")
+
+    members = int(frame["member_id"].nunique())
+    full = int((frame.groupby("member_id").size() == top).sum()) if len(frame) else 0
+    click.echo(f"{len(frame):,} predictions for {members:,} of {state.n_members:,} members written to {out}")
+    click.echo(f"  {level} level, top {top}, horizon {state.horizon_days} days from {state.as_of}; "
+               f"{full:,} members have a full {top}, {state.n_members - members:,} have no purchase history")
+    if len(frame):
+        click.echo(f"  mean score {frame['score'].mean():.3f}; {_model_note(fitted)}")
+    if save_model is not None:
+        click.echo(f"  model state saved to {save_model}")
+
+
+# --- backtest ---------------------------------------------------------------------------------
+
+
+def _score_dict(score: Any) -> dict[str, Any]:
+    return {"members": int(score.members), "precision": _number(score.precision),
+            "recall": _number(score.recall), "hit_rate": _number(score.hit_rate)}
+
+
+def _ratio(model: float, baseline: float) -> float:
+    return model / baseline if math.isfinite(model) and math.isfinite(baseline) and baseline > 0 else float("nan")
+
+
+def backtest_report(result: Any, data_end: date) -> dict[str, Any]:
+    """One date's backtest as plain data (what --json prints)."""
+    as_of, horizon = result.as_of, result.horizon_days
+    levels: dict[str, Any] = {}
+    for level in LEVELS:
+        scores = {method: _score_dict(result.scores[(level, method)]) for method in METHODS}
+        ratio = _ratio(result.scores[(level, "model")].precision, result.scores[(level, "top_frequency")].precision)
+        levels[level] = {"methods": scores, "model_vs_top_frequency": _number(ratio)}
+    follow_up_end = as_of + timedelta(weeks=LIFECYCLE_WEEKS)
+    lifecycle: dict[str, Any]
+    if data_end + timedelta(days=1) < follow_up_end:
+        # Without the full 8 weeks every member looks as if they stopped shopping.
+        lifecycle = {"available": False,
+                     "reason": f"needs scans through {follow_up_end - timedelta(days=1)} (data ends {data_end})"}
+    else:
+        lc = result.lifecycle
+        lifecycle = {"available": True, "members": lc.members, "flagged": lc.flagged, "dropped": lc.dropped,
+                     "precision": _number(lc.precision), "recall": _number(lc.recall)}
+    return {
+        "as_of": as_of.isoformat(),
+        "horizon_days": horizon,
+        "k": result.k,
+        "window_end": (as_of + timedelta(days=horizon - 1)).isoformat(),
+        "window_complete": data_end >= as_of + timedelta(days=horizon - 1),
+        "data_end": data_end.isoformat(),
+        "fit_seconds": round(result.fit_seconds, 3),
+        "levels": levels,
+        "lifecycle": lifecycle,
+        "calibration": {level: [{"low": b.low, "high": b.high, "pairs": b.pairs, "predicted": _number(b.predicted),
+                                 "observed": _number(b.observed)} for b in bins]
+                        for level, bins in result.calibration.items()},
+    }
+
+
+def _mean_report(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """Unweighted mean over the dates of each level/method metric (dates with no value skipped)."""
+    out: dict[str, Any] = {}
+    for level in LEVELS:
+        methods = {}
+        for method in METHODS:
+            row = {}
+            for metric in ("precision", "recall", "hit_rate"):
+                values = [r["levels"][level]["methods"][method][metric] for r in reports]
+                values = [v for v in values if v is not None]
+                row[metric] = float(np.mean(values)) if values else None
+            methods[method] = row
+        model, base = methods["model"]["precision"], methods["top_frequency"]["precision"]
+        ratio = _ratio(model, base) if model is not None and base is not None else float("nan")
+        out[level] = {"methods": methods, "model_vs_top_frequency": _number(ratio)}
+    return out
+
+
+def _levels_table(title: str, levels: dict[str, Any], k: int) -> Table:
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for name, justify in (("level", "left"), ("method", "left"), ("members", "right"), (f"precision@{k}", "right"),
+                          (f"recall@{k}", "right"), ("hit rate", "right"), ("vs top frequency", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for level in LEVELS:
+        entry = levels[level]
+        for method in METHODS:
+            m = entry["methods"][method]
+            vs = ""
+            if method == "model":
+                ratio = entry["model_vs_top_frequency"]
+                vs = "-" if ratio is None else f"{ratio:.3f}x"
+            members = str(m["members"]) if "members" in m else ""
+            table.add_row(level if method == "model" else "", METHOD_LABELS[method], members,
+                          *(_pct(float("nan") if m[x] is None else m[x]) for x in ("precision", "recall", "hit_rate")),
+                          vs, style="bold" if method == "model" else None)
+    return table
+
+
+@click.command("backtest")
+@click.option("--as-of", "as_of_values", multiple=True, required=True,
+              help="Cut-off date (repeatable): fit on scans before it, score the next --horizon days.")
+@click.option("--horizon", type=int, default=14, show_default=True, help="Days after the date that are the truth.")
+@click.option("--top", type=int, default=15, show_default=True, help="K of precision@K and recall@K.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@pass_cli
+def backtest(cli: CliContext, as_of_values: tuple[str, ...], horizon: int, top: int, as_json: bool) -> None:
+    """Rebuild the model at past dates and score its top-K against what members then bought,
+    next to two baselines (personal top frequency, recency-decayed frequency)."""
+    from ..model.backtest import run_backtest
+    from ..model.history import day_to_date
+
+    _check_range("--horizon", horizon, 1, MAX_HORIZON_DAYS)
+    _check_range("--top", top, 1, 1000)
+    dates = sorted({_parse_date("--as-of", v) for v in as_of_values})
+    # One load serves every date: the fit cuts at each date itself, the window and the
+    # lifecycle follow-up need the weeks after the latest one.
+    follow_up = max(horizon, 7 * LIFECYCLE_WEEKS)
+    history = _load_history(cli, dates[-1] + timedelta(days=follow_up))
+    if len(history) == 0:
+        raise InputError("no member scans in the database: import scans first")
+    data_start, data_end = day_to_date(int(history.day.min())), day_to_date(int(history.day.max()))
+    for day in dates:
+        if day <= data_start:
+            raise InputError(f"no member scans before {day} to learn from (scans start {data_start})")
+        if day > data_end:
+            raise InputError(f"no member scans on or after {day} to score the backtest against "
+                             f"(scans end {data_end}): pick an earlier --as-of")
+
+    params = _params(cli, horizon)
+    reports = [backtest_report(run_backtest(history, day, horizon, top, params), data_end) for day in dates]
+    if as_json:
+        payload: dict[str, Any] = {"horizon_days": horizon, "k": top, "dates": reports}
+        if len(reports) > 1:
+            payload["mean"] = _mean_report(reports)
+        click.echo(json.dumps(payload, indent=2))
+        return
+
+    console = _console()
+    for report in reports:
+        members = report["levels"]["sku"]["methods"]["model"]["members"]
+        title = (f"Backtest as of {report['as_of']}: next {horizon} days (to {report['window_end']}), top {top}, "
+                 f"{members} members scored, fit {report['fit_seconds']:.1f} s")
+        console.print(_levels_table(title, report["levels"], top))
+        if not report["window_complete"]:
+            console.print(f"  note: scans end {report['data_end']}, before the window does: recall is understated")
+        lc = report["lifecycle"]
+        if lc["available"]:
+            p = "-" if lc["precision"] is None else f"{lc['precision']:.1%}"
+            r = "-" if lc["recall"] is None else f"{lc['recall']:.1%}"
+            console.print(f"  lifecycle check ({LIFECYCLE_WEEKS} weeks after): {lc['flagged']} of {lc['members']} "
+                          f"members flagged declining/lapsed, {lc['dropped']} made few or no trips; "
+                          f"precision {p}, recall {r}")
+        else:
+            console.print(f"  lifecycle check: not available, {lc['reason']}")
+        console.print()
+    if len(reports) > 1:
+        console.print(_levels_table(f"Mean over {len(reports)} dates", _mean_report(reports), top))
+
+
+# --- segments ---------------------------------------------------------------------------------
+
+
+def segment_matrix(state: Any, category: int) -> dict[str, Any]:
+    """The 3 x 3 of one category: members, spend and mean purchase interval per cell."""
+    from ..model.segments import BRAND_LOYALTY, USAGE_TIERS
+
+    seg = state.segments
+    rows = seg.rows_for_category(category)
+    loyalty, tier = seg.brand_loyalty[rows].astype(np.int64), seg.usage_tier[rows].astype(np.int64)
+    segmented = (loyalty >= 0) & (tier >= 0)
+    n_cells = len(BRAND_LOYALTY) * len(USAGE_TIERS)
+    cell = loyalty[segmented] * len(USAGE_TIERS) + tier[segmented]
+    members = np.bincount(cell, minlength=n_cells)
+    spend = np.bincount(cell, weights=seg.spend_cents[rows][segmented], minlength=n_cells)
+    interval = seg.interval_days[rows][segmented].astype(np.float64)
+    known = np.isfinite(interval)
+    interval_sum = np.bincount(cell[known], weights=interval[known], minlength=n_cells)
+    interval_n = np.bincount(cell[known], minlength=n_cells)
+    cells = []
+    for b, brand in enumerate(BRAND_LOYALTY):
+        for u, usage in enumerate(USAGE_TIERS):
+            i = b * len(USAGE_TIERS) + u
+            cells.append({
+                "brand_loyalty": brand, "usage_tier": usage, "members": int(members[i]),
+                "spend_cents": int(round(spend[i])),
+                "avg_interval_days": round(float(interval_sum[i] / interval_n[i]), 1) if interval_n[i] else None,
+            })
+    lookback = state.params.segment_lookback_weeks
+    return {
+        "category": str(state.category_names[category]),
+        "as_of": state.as_of.isoformat(),
+        "window_start": (state.as_of - timedelta(weeks=lookback)).isoformat(),
+        "window_end": (state.as_of - timedelta(days=1)).isoformat(),
+        "lookback_weeks": lookback,
+        "buyers": int(rows.shape[0]),
+        "segmented": int(segmented.sum()),
+        "unsegmented": int((~segmented).sum()),
+        "min_purchase_days": state.params.segment_min_purchases,
+        "cells": cells,
+    }
+
+
+def _category_code(state: Any, name: str) -> int:
+    code = state.category_code(name)
+    if code >= 0:
+        return int(code)
+    names = sorted({str(n) for n in state.category_names})
+    by_lower = {n.lower(): n for n in names}
+    close = [by_lower[n] for n in difflib.get_close_matches(name.strip().lower(), list(by_lower), n=5, cutoff=0.5)]
+    hint = f"close names: {', '.join(close)}" if close else f"categories include: {', '.join(names[:8])}"
+    raise InputError(f"unknown category {name!r}; {hint}")
+
+
+@click.command("segments")
+@click.argument("category")
+@click.option("--as-of", default=None, help=f"{_as_of_help}. Default: today.")
+@_model_option
+@click.option("--json", "as_json", is_flag=True, help="Print the matrix as JSON.")
+@pass_cli
+def segments(cli: CliContext, category: str, as_of: str | None, model_path: Path | None, as_json: bool) -> None:
+    """Show CATEGORY's 3 x 3 segments: brand loyalty (national, store, switcher) x usage tier
+    (low, medium, high), with members, spend and mean days between purchases per cell."""
+    from ..model.segments import BRAND_LOYALTY, USAGE_TIERS
+
+    fitted = _model(cli, as_of, model_path, None, default_today=True)
+    matrix = segment_matrix(fitted.state, _category_code(fitted.state, category))
+    if as_json:
+        click.echo(json.dumps(matrix, indent=2))
+        return
+    table = Table(title=f"{matrix['category']}: segments as of {matrix['as_of']} "
+                        f"(scans {matrix['window_start']} to {matrix['window_end']}, {matrix['lookback_weeks']} weeks)",
+                  title_justify="left", header_style="bold", show_lines=True)
+    table.add_column("brand loyalty \\ usage")
+    for usage in USAGE_TIERS:
+        table.add_column(usage, justify="right")
+    table.add_column("all tiers", justify="right")
+    cells = {(c["brand_loyalty"], c["usage_tier"]): c for c in matrix["cells"]}
+    for brand in BRAND_LOYALTY:
+        row = [cells[(brand, usage)] for usage in USAGE_TIERS]
+        table.add_row(brand, *(_cell_text(c) for c in row),
+                      f"{sum(c['members'] for c in row)} members\n{format_money(sum(c['spend_cents'] for c in row))}")
+    table.add_row("all", *(f"{sum(cells[(b, u)]['members'] for b in BRAND_LOYALTY)} members" for u in USAGE_TIERS),
+                  f"{matrix['segmented']} members")
+    console = _console()
+    console.print(table)
+    console.print(f"  {matrix['buyers']} members bought {matrix['category']} in the window: {matrix['segmented']} "
+                  f"segmented, {matrix['unsegmented']} unsegmented (fewer than {matrix['min_purchase_days']} "
+                  f"purchase days); {_model_note(fitted)}")
+    if matrix["buyers"] == 0:
+        console.print(f"  nobody bought {matrix['category']} in those {matrix['lookback_weeks']} weeks: "
+                      "do the scans reach that far? (--as-of defaults to today)")
+
+
+def _cell_text(cell: dict[str, Any]) -> str:
+    interval = cell["avg_interval_days"]
+    every = "" if interval is None else f"\nevery {interval:.1f} days"
+    return f"{cell['members']} members\n{format_money(cell['spend_cents'])}{every}"
+
+
+# --- members ----------------------------------------------------------------------------------
+
+
+def member_summary(state: Any) -> dict[str, Any]:
+    """Members per lifecycle stage and value tier, and the stage x tier cross table."""
+    from ..model.lifecycle import LIFECYCLE_STAGES, VALUE_TIERS
+
+    m = state.metrics
+    stage = m.lifecycle_stage.astype(np.int64)
+    tier = m.value_tier.astype(np.int64)
+    weekly = m.avg_weekly_spend_cents.astype(np.float64)
+    n_stages, n_tiers = len(LIFECYCLE_STAGES), len(VALUE_TIERS)
+
+    def group(codes: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
+        count = np.bincount(codes, minlength=n)
+        total = lambda values: np.bincount(codes, weights=values, minlength=n)  # noqa: E731
+        return count, total(weekly), total(m.p_alive.astype(np.float64)), total(m.clv_cents.astype(np.float64))
+
+    def rows(names: tuple[str, ...], codes: np.ndarray) -> dict[str, Any]:
+        count, spend, alive, clv = group(codes, len(names))
+        return {name: {"members": int(count[i]),
+                       "avg_weekly_spend_cents": int(round(spend[i] / count[i])) if count[i] else None,
+                       "avg_p_alive": round(float(alive[i] / count[i]), 4) if count[i] else None,
+                       "avg_clv_cents": int(round(clv[i] / count[i])) if count[i] else None}
+                for i, name in enumerate(names)}
+
+    cross_count, cross_spend, _, _ = group(stage * n_tiers + tier, n_stages * n_tiers)
+    cross = {s: {t: {"members": int(cross_count[i * n_tiers + j]),
+                     "avg_weekly_spend_cents": int(round(cross_spend[i * n_tiers + j] / cross_count[i * n_tiers + j]))
+                     if cross_count[i * n_tiers + j] else None}
+                 for j, t in enumerate(VALUE_TIERS)}
+             for i, s in enumerate(LIFECYCLE_STAGES)}
+    n = int(stage.shape[0])
+    return {
+        "as_of": state.as_of.isoformat(),
+        "members": n,
+        "shopped": int((m.trips > 0).sum()),
+        "avg_weekly_spend_cents": int(round(weekly.mean())) if n else None,
+        "stages": rows(LIFECYCLE_STAGES, stage),
+        "value_tiers": rows(VALUE_TIERS, tier),
+        "stage_by_tier": cross,
+    }
+
+
+@click.command("members")
+@click.option("--as-of", default=None, help=f"{_as_of_help}. Default: today.")
+@_model_option
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@pass_cli
+def members(cli: CliContext, as_of: str | None, model_path: Path | None, as_json: bool) -> None:
+    """Count members per lifecycle stage and value tier, with average weekly spend (last 8 weeks)."""
+    from ..model.lifecycle import LIFECYCLE_STAGES, VALUE_TIERS
+
+    fitted = _model(cli, as_of, model_path, None, default_today=True)
+    summary = member_summary(fitted.state)
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    n = summary["members"]
+    console = _console()
+    for title, key in (("Lifecycle stage", "stages"), ("Value tier", "value_tiers")):
+        table = Table(title=f"{title} as of {summary['as_of']}" if key == "stages" else title,
+                      title_justify="left", header_style="bold")
+        for name, justify in ((title.lower(), "left"), ("members", "right"), ("share", "right"),
+                              ("avg weekly spend", "right"), ("avg p alive", "right"), ("avg CLV", "right")):
+            table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        for name, row in summary[key].items():
+            count = row["members"]
+            table.add_row(name, str(count), f"{count / n:.1%}" if n else "-",
+                          "-" if row["avg_weekly_spend_cents"] is None else format_money(row["avg_weekly_spend_cents"]),
+                          "-" if row["avg_p_alive"] is None else f"{row['avg_p_alive']:.2f}",
+                          "-" if row["avg_clv_cents"] is None else format_money(row["avg_clv_cents"]))
+        table.add_row("all", str(n), "100.0%" if n else "-",
+                      "-" if summary["avg_weekly_spend_cents"] is None else format_money(summary["avg_weekly_spend_cents"]),
+                      "", "", style="bold")
+        console.print(table)
+    cross = Table(title="Members (avg weekly spend) by stage and tier", title_justify="left", header_style="bold")
+    cross.add_column("stage \\ tier")
+    for tier in VALUE_TIERS:
+        cross.add_column(tier, justify="right")
+    for stage in LIFECYCLE_STAGES:
+        cells = summary["stage_by_tier"][stage]
+        cross.add_row(stage, *(f"{c['members']} ({format_money(c['avg_weekly_spend_cents'])})" if c["members"] else "0"
+                               for c in (cells[t] for t in VALUE_TIERS)))
+    console.print(cross)
+    console.print(f"  {summary['shopped']} of {n} members shopped before {summary['as_of']} (those who never did "
+                  f"count as bronze); {_model_note(fitted)}")
+
+
+commands: list[click.Command] = [predict, backtest, segments, members]
