@@ -184,6 +184,16 @@ def test_coupons_of_built_lists_carry_the_line_serial(engine, built) -> None:  #
                            and l.coupon.save_value == 20 for l in percent)
 
 
+def test_documents_stream_in_chunks_with_the_same_result(engine, built) -> None:  # type: ignore[no-untyped-def]
+    """A run longer than one chunk: each chunk's objects leave the session, the stream goes on."""
+    with session_scope(engine) as s:
+        whole = [i.document for i in iter_period_documents(s, PERIOD, SETTINGS)]
+    with session_scope(engine) as s:
+        chunked = [i.document for i in iter_period_documents(s, PERIOD, SETTINGS, chunk=2)]
+        assert len(s.identity_map) < 60  # the catalog and one chunk, not the whole period
+    assert len(whole) > 4 and chunked == whole
+
+
 def test_lane_round_trip_scanned_list_number_applies_its_offers(engine, app, client, built, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Print the list, scan its barcode off the page, send it to the checkout API: the offers apply."""
     from loyalty_engine.render.pdf import LETTER, render_list_pdf

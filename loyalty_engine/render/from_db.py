@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
-from typing import Iterator
+from typing import Any, Iterator, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -69,7 +69,20 @@ def iter_period_documents(
         lines, content = _lines_and_content(session, ids)
         for lst, member in part:
             yield _item(lst, member, lines[lst.id], content[lst.id], catalog, settings)
-        session.expunge_all()  # keep the identity map from growing over a long run
+        # Keep the identity map from growing over a long run. Object by object: expunge_all()
+        # would swap the identity map under the still-streaming result, which then fails.
+        for obj in {id(o): o for o in _loaded(part, lines, content)}.values():
+            session.expunge(obj)
+
+
+def _loaded(part: Sequence[Any], lines: dict[int, list[ShoppingListLine]],
+            content: dict[int, list[ShoppingListContent]]) -> Iterator[Any]:
+    for lst, member in part:
+        yield lst
+        if member is not None:
+            yield member
+    for group in (*lines.values(), *content.values()):
+        yield from group
 
 
 def document_for_list(session: Session, list_id: int, settings: RenderSettings) -> ListDocument | None:
