@@ -132,7 +132,25 @@ def _model(cli: CliContext, as_of: str | None, model_path: Path | None, horizon_
         if not default_today:
             raise InputError("--as-of is required (or --model with a saved state)")
         day = clock.today()
-    return _fit(cli, day, horizon_days or 14)
+    horizon_days = horizon_days or cli.config.list_period_days
+    saved = _saved_state(cli, day, horizon_days)
+    return saved if saved is not None else _fit(cli, day, horizon_days)
+
+
+def _saved_state(cli: CliContext, day: date, horizon_days: int) -> Fitted | None:
+    """The nightly job's state of that date (``jobs run refresh_model``), when it fits the ask."""
+    from ..shopping_lists.model_source import state_path
+
+    path = state_path(cli.config, day)
+    if not path.is_file():
+        return None
+    try:
+        fitted = _load_state(path, day, horizon_days)
+    except InputError:
+        return None  # another horizon, or unreadable: fitting anew is the right answer
+    if fitted.state.params.segment_lookback_weeks != cli.config.segment_lookback_weeks:
+        return None
+    return fitted
 
 
 def _model_note(fitted: Fitted) -> str:

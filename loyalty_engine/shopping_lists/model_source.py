@@ -66,16 +66,26 @@ def load_or_fit(engine: Engine, config: Config, as_of: date, model_path: Path | 
     path = model_path or state_path(config, as_of)
     if path.is_file():
         try:
-            return ModelState.load(path), f"saved model {path}"
+            state = ModelState.load(path)
         except (OSError, ValueError, KeyError) as exc:
             if model_path is not None:
                 raise ModelUnavailable(f"cannot read model state {path}: {exc}") from None
             log.warning("saved model %s does not load (%s); fitting a new one", path, exc)
+        else:
+            if model_path is not None or _fits_config(state, config):
+                return state, f"saved model {path}"
+            log.info("saved model %s was fitted with other settings; fitting a new one", path)
     elif model_path is not None:
         raise ModelUnavailable(f"no model state at {path}")
     started = time.perf_counter()
     state = fit_state(engine, config, as_of)
     return state, f"fitted as of {as_of} in {time.perf_counter() - started:.1f}s"
+
+
+def _fits_config(state: ModelState, config: Config) -> bool:
+    wanted = model_params(config)
+    return (state.horizon_days == wanted.horizon_days
+            and state.params.segment_lookback_weeks == wanted.segment_lookback_weeks)
 
 
 def model_provider(engine: Engine, config: Config, model_path: Path | None = None):  # type: ignore[no-untyped-def]
