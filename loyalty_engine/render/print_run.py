@@ -7,8 +7,8 @@ Output under ``out``::
     lists/<store>/<list number>.pdf                every list on its own (web view, email)
 
 Lists are rendered in batches by a process pool; a batch renders each list's own PDF and,
-for mailed lists, one part of the store's print run. The parts are joined with pikepdf
-(qpdf) when the store is done, so memory stays flat however many lists a store has.
+for mailed lists, one part of the store's print run. The parts are joined (streamed,
+:mod:`.pdf_join`) when the store is done, so memory stays flat however many lists a store has.
 
 Idempotent: a list whose fingerprint (what is printed + renderer version + paper +
 settings) matches the previous manifest and whose file is there is not rendered again; a
@@ -31,10 +31,9 @@ from datetime import date
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-import pikepdf
-
 from .document import ListDocument
 from .from_db import NO_STORE, PrintItem
+from .pdf_join import join_pdfs
 from .pdf import RENDERER_VERSION, ListLayoutError, PaperSpec, paper_for, render_list_pdf, render_lists_pdf
 from .settings import RenderSettings
 
@@ -317,28 +316,27 @@ def _write_if_changed(path: Path, data: bytes) -> None:
 
 
 def _join_parts(parts: list[str], target: Path, title: str, created: date) -> None:
-    """Concatenate the parts with qpdf; deterministic output (fixed ID and dates)."""
+    """Concatenate the parts, streaming (:mod:`.pdf_join`: one part open at a time, so memory
+    stays flat however long the run); deterministic output (fixed ID and dates)."""
     tmp = target.with_suffix(".pdf.tmp")
-    with pikepdf.Pdf.new() as merged:
-        sources = [pikepdf.Pdf.open(p) for p in parts]
-        try:
-            for source in sources:
-                merged.pages.extend(source.pages)
-            stamp = f"D:{created:%Y%m%d}000000+00'00'"
-            merged.docinfo["/Title"] = title
-            merged.docinfo["/Creator"] = "loyalty_engine"
-            merged.docinfo["/Producer"] = "loyalty_engine (ReportLab, qpdf)"
-            merged.docinfo["/CreationDate"] = stamp
-            merged.docinfo["/ModDate"] = stamp
-            merged.save(tmp, deterministic_id=True, compress_streams=True,
-                        object_stream_mode=pikepdf.ObjectStreamMode.generate)
-        finally:
-            for source in sources:
-                source.close()
-    if target.exists() and target.read_bytes() == tmp.read_bytes():
+    join_pdfs(parts, tmp, title, created, "loyalty_engine (ReportLab)")
+    if target.exists() and _same_file(target, tmp):
         tmp.unlink()
         return
     os.replace(tmp, target)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Byte comparison in blocks (a print run can be hundreds of MB)."""
+    if a.stat().st_size != b.stat().st_size:
+        return False
+    with a.open("rb") as fa, b.open("rb") as fb:
+        while True:
+            block_a, block_b = fa.read(1 << 20), fb.read(1 << 20)
+            if block_a != block_b:
+                return False
+            if not block_a:
+                return True
 
 
 def _read_manifest(path: Path) -> dict[str, tuple[str, str]]:
