@@ -34,6 +34,10 @@ TRIAL_CATEGORIES = ["Pain Relievers", "Cold, Flu & Allergy", "Laundry", "Paper P
                     "Vitamins & Digestive", "Dish Care", "Coffee"]
 CATEGORY_OFFERS = [("Fresh Seafood", 20), ("Bread", 15), ("Fresh Fruit", 10), ("Cheese", 15), ("Eggs", 20)]
 WINBACK_CATEGORIES = ["Beef", "Chicken", "Milk", "Coffee"]
+# Enough offers that a loyal member's list fills up (15 lines, $30-40 of face value) while each
+# member still only sees what they are likely to buy.
+MANUFACTURER_OFFERS = 60
+TRIAL_OFFERS = 15
 RECIPES = {
     "Chicken": ("Sheet-pan lemon chicken", "Toss thighs with lemon, garlic and potatoes; roast 40 min at 425F."),
     "Pasta & Sauce": ("Weeknight baked ziti", "Layer ziti, sauce and mozzarella; bake 25 min at 375F."),
@@ -65,18 +69,19 @@ def _dollars(cents: int) -> str:
 
 
 def _categories(session: Session) -> dict[str, dict[str, Any]]:
-    """Per category: product count, national/store typical prices."""
+    """Per category: product count, national/store lowest shelf prices (a benefit must stay below
+    the price of what it is good for)."""
     rows = session.execute(
-        select(Product.category, Product.brand_type, func.count(), func.avg(Product.regular_price_cents))
+        select(Product.category, Product.brand_type, func.count(), func.min(Product.regular_price_cents))
         .where(Product.is_placeholder.is_(False))
         .group_by(Product.category, Product.brand_type)
     ).all()
     out: dict[str, dict[str, Any]] = {}
-    for category, brand_type, count, avg_price in rows:
+    for category, brand_type, count, low_price in rows:
         entry = out.setdefault(category, {"products": 0})
         entry["products"] += int(count)
         entry[f"{brand_type}_count"] = int(count)
-        entry[f"{brand_type}_price"] = int(avg_price) if avg_price else None
+        entry[f"{brand_type}_price"] = int(low_price) if low_price else None
     return out
 
 
@@ -123,7 +128,7 @@ def demo_definitions(session: Session, start: date, weeks: int = 12) -> dict[str
     validity = {"from": start.isoformat(), "to": (start + timedelta(weeks=weeks) - timedelta(days=1)).isoformat()}
     offers: list[dict[str, Any]] = []
 
-    for category in _pick(MANUFACTURER_CATEGORIES, categories, "national", 8):
+    for category in _pick(MANUFACTURER_CATEGORIES, categories, "national", MANUFACTURER_OFFERS):
         lead = _leading_brand(session, category)
         if lead is None:
             continue
@@ -131,17 +136,22 @@ def demo_definitions(session: Session, start: date, weeks: int = 12) -> dict[str
         off = min(_round_to(price * 0.2, 25), 300) if price else 100
         if price and off > price * 0.6:
             off = _round_to(price * 0.4, 5)
+        # Heavier users of the brand get more (they are worth most), never over 60% of the price.
+        ceiling = int(price * 0.6) if price else 300
+        tiers = [off, min(_round_to(off * 1.5, 5), ceiling), min(_round_to(off * 2, 5), ceiling)]
+        tiers = [max(t, off) for t in tiers]
         offers.append({
             "slug": f"demo-mfr-{_slug(category)}", "name": f"Save on {brand}",
             "description": f"Any {brand} {category.lower()}", "funder": "manufacturer", "manufacturer": manufacturer,
             "scope": {"brand": [brand], "within_category": category},
             "targeting": {"cells": ["national", "switcher", "unsegmented"], "min_probability": 0.05},
-            "benefit": {"kind": "amount_off", "value": _dollars(off), "limit": 1},
+            "benefit": {"kind": "amount_off", "low": _dollars(tiers[0]), "medium": _dollars(tiers[1]),
+                        "high": _dollars(tiers[2]), "limit": 1},
             "funding": {"share": 100, "handling_fee": "0.08", "budget": "2500.00"},
             "validity": validity, "status": "active", "holdout_share": 0.05,
         })
 
-    for category in _pick(TRIAL_CATEGORIES, categories, "store", 5):
+    for category in _pick(TRIAL_CATEGORIES, categories, "store", TRIAL_OFFERS):
         price = categories[category].get("store_price") or 0
         tiers = [100, 150, 250]
         if price and price * 0.8 < 250:  # cheap store brand: keep the 1 : 1.5 : 2.5 ladder under 80% of price
@@ -158,7 +168,7 @@ def demo_definitions(session: Session, start: date, weeks: int = 12) -> dict[str
             "validity": validity, "status": "active", "holdout_share": 0.05,
         })
 
-    for category, percent in [(c, p) for c, p in CATEGORY_OFFERS if c in categories][:4] or [
+    for category, percent in [(c, p) for c, p in CATEGORY_OFFERS if c in categories] or [
             (c, 15) for c in _pick([], categories, None, 3)]:
         offers.append({
             "slug": f"demo-category-{_slug(category)}", "name": f"{percent}% off {category.lower()}",
@@ -170,7 +180,7 @@ def demo_definitions(session: Session, start: date, weeks: int = 12) -> dict[str
             "validity": validity, "status": "active",
         })
 
-    for category in _pick(WINBACK_CATEGORIES, categories, None, 3):
+    for category in _pick(WINBACK_CATEGORIES, categories, None, len(WINBACK_CATEGORIES)):
         price = categories[category].get("national_price") or categories[category].get("store_price") or 500
         off = min(300, _round_to(price * 0.35, 25))
         offers.append({
@@ -195,9 +205,9 @@ def demo_definitions(session: Session, start: date, weeks: int = 12) -> dict[str
                             "body": body, "category": lower[category.lower()], "priority": 5})
     content += [
         {"slug": "demo-perk-express-lane", "kind": "perk", "title": "Express lane, any basket size",
-         "body": "Show this list at lane 1 for express checkout.", "min_value_tier": 3, "priority": 20},
+         "body": "Show this list at lane 1 for express checkout.", "min_value_tier": 1, "priority": 20},
         {"slug": "demo-perk-free-delivery", "kind": "perk", "title": "Free home delivery",
-         "body": "Your next online order ships free with this list number.", "min_value_tier": 4, "priority": 30},
+         "body": "Your next online order ships free with this list number.", "min_value_tier": 2, "priority": 30},
         {"slug": "demo-welcome-back", "kind": "tip", "title": "We've missed you",
          "body": "Your store has new low prices on the things you buy most.",
          "stages": ["declining", "lapsed"], "priority": 40},
