@@ -290,6 +290,9 @@ def test_column_map_pairs_and_map_file(cli, engine: Engine, tmp_path: Path) -> N
                     'scanned_at = "TRANS_TIME"\nsku = "UPC"\nquantity = "QTY"\namount = "SALES_VALUE"\n'
                     'discount = "DISC"\n\n[products]\nsku = "UPC"\n')
     assert run_import(cli, "scans", path, "--map-file", str(toml))["duplicates"] == 1
+    assert run_import(cli, "scans", path, "--map", str(toml))["duplicates"] == 1  # --map FILE too
+    assert "one column map file" in cli("import", "scans", str(path), "--map", str(toml), "--map-file", str(toml),
+                                        expect=2).output
     yaml_map = tmp_path / "map.yaml"
     yaml_map.write_text("columns:\n  transaction_id: BASKET_ID\n  store_id: STORE\n  member_id: HOUSEHOLD\n"
                         "  scanned_at: TRANS_TIME\n  sku: UPC\n  quantity: QTY\n  amount: SALES_VALUE\n"

@@ -23,8 +23,9 @@ def import_group() -> None:
 def _options(func: Callable[..., None]) -> Callable[..., None]:
     decorators = [
         click.argument("file", type=click.Path(path_type=Path, dir_okay=False)),
-        click.option("--map", "column_map", multiple=True, metavar="NEW=OLD",
-                     help="Canonical column NEW is the file's column OLD (repeatable)."),
+        click.option("--map", "column_map", multiple=True, metavar="NEW=OLD|FILE",
+                     help="Canonical column NEW is the file's column OLD (repeatable), or a TOML/YAML "
+                          "map file (same as --map-file)."),
         click.option("--map-file", type=click.Path(path_type=Path, dir_okay=False),
                      help="TOML or YAML file of NEW = \"OLD\" pairs (flat, [columns] or per kind)."),
         click.option("--rejects", "rejects_path", type=click.Path(path_type=Path, dir_okay=False),
@@ -43,12 +44,27 @@ def _options(func: Callable[..., None]) -> Callable[..., None]:
     return func
 
 
+MAP_FILE_SUFFIXES = (".toml", ".yaml", ".yml")
+
+
+def _split_map_files(column_map: tuple[str, ...], map_file: Path | None) -> tuple[tuple[str, ...], Path | None]:
+    """``--map FILE`` is a map file: the issue's spelling; ``--map-file FILE`` says the same."""
+    files = [Path(v) for v in column_map if "=" not in v and v.lower().endswith(MAP_FILE_SUFFIXES)]
+    pairs = tuple(v for v in column_map if not ("=" not in v and v.lower().endswith(MAP_FILE_SUFFIXES)))
+    if map_file is not None:
+        files.append(map_file)
+    if len(files) > 1:
+        raise InputError("give one column map file (--map FILE or --map-file FILE), plus any NEW=OLD pairs")
+    return pairs, (files[0] if files else None)
+
+
 def _make_command(kind: ImportKind) -> click.Command:
     @_options
     @pass_cli
     def command(cli: CliContext, file: Path, column_map: tuple[str, ...], map_file: Path | None,
                 rejects_path: Path | None, chunk_rows: int | None, encoding: str, delimiter: str | None,
                 progress: bool | None, as_json: bool) -> None:
+        column_map, map_file = _split_map_files(column_map, map_file)
         try:
             report = import_file(
                 cli.engine, kind, file, config=cli.config, column_map=column_map, map_file=map_file,
