@@ -255,6 +255,157 @@ def summary(name: str, values: np.ndarray, seconds: float) -> str:
             f"p99 {p99:6.1f} ms   ({len(values)} calls)")
 
 
+# --- in process: CPU and round trips per call ------------------------------------------------
+
+
+class _RoundTrips:
+    """Counts what each call costs the database connection.
+
+    PostgreSQL: libpq's protocol trace of every pooled connection goes to one file; a round
+    trip is a run of frontend messages answered by backend messages (so a pipeline of
+    statements with one Sync is one round trip). Also the backend processes' CPU time
+    (/proc, when the server runs on this machine). SQLite: statements executed (there is no
+    network; each is a call into the library).
+    """
+
+    def __init__(self, engine: Engine, workdir: Path) -> None:
+        from sqlalchemy import event
+
+        self.statements = 0
+        self.backend_pids: set[int] = set()
+        self.connections: list[Any] = []
+        self.trace_path = workdir / "pq_trace.txt"
+        self.trace = self.trace_path.open("a")
+        self.is_pg = engine.dialect.name == "postgresql"
+        self.tracing = False
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _count(*_args: Any) -> None:
+            self.statements += 1
+
+        if self.is_pg:
+            @event.listens_for(engine, "connect")
+            def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+                self.connections.append(dbapi_connection)
+                self.backend_pids.add(dbapi_connection.info.backend_pid)
+                if self.tracing:
+                    self._trace(dbapi_connection)
+
+    def _trace(self, dbapi_connection: Any) -> None:
+        import psycopg
+
+        dbapi_connection.pgconn.trace(self.trace.fileno())
+        dbapi_connection.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
+
+    def start_tracing(self) -> None:
+        """The protocol trace costs CPU itself: it is switched on only to count round trips."""
+        self.tracing = True
+        for dbapi_connection in self.connections:
+            if not dbapi_connection.closed:
+                self._trace(dbapi_connection)
+
+    def mark(self) -> tuple[int, int, float]:
+        self.trace.flush()
+        return self.statements, self.trace_path.stat().st_size, self.backend_cpu()
+
+    def backend_cpu(self) -> float:
+        total = 0.0
+        for pid in self.backend_pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
+    def round_trips(self, start: int, end: int) -> int:
+        with self.trace_path.open("rb") as f:
+            f.seek(start)
+            chunk = f.read(end - start).decode("utf-8", "replace")
+        trips, previous = 0, ""
+        for line in chunk.splitlines():
+            side = line[:1]
+            if side == "B" and previous == "F":
+                trips += 1
+            if side in ("F", "B"):
+                previous = side
+        return trips
+
+
+def profile_in_process(backend: str, url: str, seeded: Seeded, key: tuple[str, str], args: argparse.Namespace,
+                       workdir: Path) -> None:
+    """Each call straight into the WSGI app (no HTTP, no client work timed): CPU ms and round trips."""
+    from werkzeug.test import EnvironBuilder
+
+    from loyalty_engine.app import create_app
+
+    app = create_app(Config(database_url=url, instance_path=workdir / "instance",
+                            secret_key="bench-" + uuid.uuid4().hex).resolved())
+    counter = _RoundTrips(app.extensions["loyalty_engine"]["engine"], workdir)
+    lane, api_key = key
+    headers = {"Authorization": f"Bearer {api_key}"}
+    rng = random.Random(7)
+
+    def call(method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, bytes]:
+        environ = EnvironBuilder(path=path, method=method, headers=headers,
+                                 data=json.dumps(body) if body is not None else None,
+                                 content_type="application/json" if body is not None else None).get_environ()
+        status: list[str] = []
+        chunks = app(environ, lambda s, h, exc_info=None: status.append(s))
+        data = b"".join(chunks)
+        getattr(chunks, "close", lambda: None)()
+        return int(status[0].split()[0]), data
+
+    stats: dict[str, list[tuple[float, float, int]]] = {"health": [], "quote": [], "complete": []}
+    trips: dict[str, list[int]] = {"health": [], "quote": [], "complete": []}
+    warm_up, trace_pairs = 20, 20
+
+    def timed(name: str, method: str, path: str, body: dict[str, Any] | None, phase: str) -> bytes:
+        s0, t0, b0 = counter.mark()
+        c0 = time.process_time()
+        status, data = call(method, path, body)
+        cpu = time.process_time() - c0
+        s1, t1, b1 = counter.mark()
+        if status != 200:
+            raise SystemExit(f"{name}: {status} {data[:300]!r}")
+        if phase == "cpu":
+            stats[name].append((cpu, b1 - b0, s1 - s0))
+        elif phase == "trace":
+            trips[name].append(counter.round_trips(t0, t1) if counter.is_pg else s1 - s0)
+        return data
+
+    for n in range(warm_up + args.in_process + trace_pairs):
+        # the first calls warm the pool, caches and prepared statements; the last count round trips
+        phase = "warm" if n < warm_up else "cpu" if n < warm_up + args.in_process else "trace"
+        if n == warm_up + args.in_process:
+            counter.start_tracing()
+        timed("health", "GET", "/api/v1/health", None, phase)
+        pick = rng.choice(seeded.baskets)
+        lines = [{"sku": s, "quantity": q, "unit_price_cents": p, "amount_cents": p * q} for s, q, p in pick["wanted"]]
+        while len(lines) < args.lines:
+            sku, price = rng.choice(seeded.fillers)
+            lines.append({"sku": sku, "quantity": 1, "unit_price_cents": price, "amount_cents": price})
+        body: dict[str, Any] = {"store": seeded.store, "lane": lane, "pos_transaction_id": f"P-{n}",
+                                "scanned_at": datetime.now(timezone.utc).isoformat(),
+                                "identifier": pick["list_number"], "lines": lines}
+        due = json.loads(timed("quote", "POST", "/api/v1/checkout/quote", body, phase))["total_due_cents"]
+        body["tender"] = {"method": "card", "amount_cents": due}
+        timed("complete", "POST", "/api/v1/checkout/complete", body, phase)
+    print(f"\n== {backend}, in process: {args.in_process} quote + complete pairs of {args.lines} lines after "
+          f"{warm_up} warm-up pairs (CPU: this process's time.process_time; database server: its backends' "
+          f"CPU from /proc), then {trace_pairs} pairs counting round trips (libpq trace)")
+    base = float(np.median([s[0] for s in stats["health"]]))
+    for name, rows in stats.items():
+        cpu = np.array([r[0] for r in rows]) * 1000
+        db_cpu = np.array([r[1] for r in rows]) * 1000
+        print(f"  {name:<9} CPU median {np.median(cpu):6.2f} ms  mean {cpu.mean():6.2f} ms  "
+              f"(= {np.median(cpu) / (base * 1000):4.1f} x health)   "
+              f"statements {np.mean([r[2] for r in rows]):5.1f}   "
+              + (f"round trips {np.mean(trips[name]):5.1f}   server CPU mean {db_cpu.mean():5.2f} ms"
+                 if counter.is_pg else ""))
+    app.extensions["loyalty_engine"]["engine"].dispose()
+
+
 # --- one backend ------------------------------------------------------------------------------
 
 
@@ -281,6 +432,10 @@ def bench_backend(backend: str, pg_url: str, args: argparse.Namespace, workdir: 
                 keys.append((f"B{i}", issue_key(conn, seeded.store, f"B{i}", datetime.now(timezone.utc)).api_key))
         print(f"[{backend}] chain loaded in {time.perf_counter() - t0:.1f} s: {args.members} members with "
               f"{LIST_LINES}-line lists, {OFFERS} offers", flush=True)
+        if args.in_process:
+            profile_in_process(backend, url, seeded, keys[0], args, workdir)
+            engine.dispose()
+            return None
         port = free_port()
         server = start_gunicorn(url, args.workers, port, workdir / f"gunicorn-{backend}.log", workdir / "instance")
         try:
@@ -330,11 +485,16 @@ def main() -> None:
     parser.add_argument("--postgres-url", default=os.environ.get("LOYALTY_BENCH_POSTGRES_URL",
                                                                  "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--backends", default="postgresql,sqlite")
+    parser.add_argument("--in-process", type=int, default=0, metavar="PAIRS",
+                        help="instead of the load: PAIRS quote + complete pairs called in process, printing CPU ms "
+                             "and database round trips per call")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench_checkout_"))
     print(f"bench_checkout: {args.clients} load processes x (quote + complete), {args.lines}-line baskets, "
           f"{args.seconds:.0f} s per database, machine with {os.cpu_count()} cores; logs in {workdir}")
     results = [bench_backend(b, args.postgres_url, args, workdir) for b in args.backends.split(",")]
+    if args.in_process:
+        return
     for result in results:
         report(result, args.seconds, min(5.0, args.seconds))
     if len(results) == 2:

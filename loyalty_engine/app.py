@@ -1,9 +1,13 @@
 """Flask application factory. The web layer is a thin edge over the domain."""
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import Flask, g, jsonify
+from sqlalchemy import Engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
@@ -26,7 +30,7 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
         MAX_CONTENT_LENGTH=config.max_request_bytes,
         JSON_SORT_KEYS=False,
     )
-    engine = make_engine(config.database_url)
+    engine = _make_app_engine(config.database_url)
     app.extensions["loyalty_engine"] = {
         "config": config,
         "engine": engine,
@@ -36,6 +40,42 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     _register_blueprints(app)
     _register_json_errors(app)
     return app
+
+
+# A pooled connection idle longer than this is pinged before use (see _make_app_engine).
+IDLE_PING_SECONDS = 10.0
+POOL_RECYCLE_SECONDS = 1800
+
+
+def _make_app_engine(url: str) -> Engine:
+    """The app's engine. On a server database, a connection is pinged only after sitting idle.
+
+    ``pool_pre_ping`` would cost a round trip on every checkout of a connection, i.e. on
+    every lane call. Under load connections go back and forth within milliseconds, so the
+    ping is kept for connections idle more than ``IDLE_PING_SECONDS`` (the ones a server
+    restart or a network timeout may have dropped), connections are replaced after
+    ``POOL_RECYCLE_SECONDS``, and the lane API retries a call once when a connection turns
+    out dead anyway.
+    """
+    if make_url(url).get_backend_name() == "sqlite":
+        return make_engine(url)
+    engine = make_engine(url, pool_pre_ping=False, pool_recycle=POOL_RECYCLE_SECONDS)
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+        record.info["checked_in_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection, record, _proxy) -> None:  # type: ignore[no-untyped-def]
+        since = record.info.get("checked_in_at")
+        if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
+            return  # new, or busy a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError("idle pooled connection is gone") from exc  # the pool connects anew
+
+    return engine
 
 
 def app_config(app: Flask) -> Config:

@@ -13,6 +13,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Sequence
 
 from sqlalchemy import Connection, bindparam, select, update
 
@@ -126,7 +127,7 @@ def list_keys(conn: Connection, store_id: str | None = None, include_revoked: bo
     return [LaneKeyInfo(*row) for row in conn.execute(query)]
 
 
-_AUTH_QUERY = (
+AUTH_QUERY = (
     select(
         LaneApiKey.id, LaneApiKey.secret_sha256, LaneApiKey.revoked_at,
         Lane.id, Lane.store_id, Lane.lane_code, Store.timezone,
@@ -137,33 +138,74 @@ _AUTH_QUERY = (
 )
 
 
-def authenticate(conn: Connection, presented: str | None) -> LaneIdentity:
-    """The lane behind a presented key, or :class:`Unauthorized` (missing, malformed, wrong, revoked)."""
+@dataclass(frozen=True)
+class PresentedKey:
+    """A key as the lane sent it, well formed but not yet checked against the database."""
+
+    key_id: str
+    secret: str
+
+
+def parse_key(presented: str | None) -> PresentedKey:
+    """Check the key's shape (no database): :class:`Unauthorized` if it is missing or malformed."""
     if not presented:
         raise Unauthorized("missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
                            code="missing_api_key")
     match = _KEY_RE.match(presented.strip())
     if match is None:
         raise Unauthorized("invalid API key", code="invalid_api_key")
-    key_id, secret = match.groups()
-    row = conn.execute(_AUTH_QUERY, {"key_id": key_id}).first()
+    return PresentedKey(*match.groups())
+
+
+def verify_key(row: Sequence[Any] | None, key: PresentedKey) -> LaneIdentity:
+    """The lane behind a key, given its :data:`AUTH_QUERY` row (None: unknown key id), or :class:`Unauthorized`.
+
+    The lane API runs the query in the same round trip as its first reads.
+    """
     # Compare even when the key id is unknown, so timing does not tell which part was wrong.
     expected = row[1] if row is not None else "0" * 64
-    if not hmac.compare_digest(expected, _digest(secret)) or row is None:
+    if not hmac.compare_digest(expected, _digest(key.secret)) or row is None:
         raise Unauthorized("invalid API key", code="invalid_api_key")
     if row[2] is not None:
         raise Unauthorized("API key revoked", code="revoked_api_key")
-    return LaneIdentity(api_key_id=row[0], key_id=key_id, lane_id=row[3], store_id=row[4], lane_code=row[5],
+    return LaneIdentity(api_key_id=row[0], key_id=key.key_id, lane_id=row[3], store_id=row[4], lane_code=row[5],
                         store_timezone=row[6] or "UTC")
 
 
+def authenticate(conn: Connection, presented: str | PresentedKey | None) -> LaneIdentity:
+    """The lane behind a presented key, or :class:`Unauthorized` (missing, malformed, wrong, revoked)."""
+    key = presented if isinstance(presented, PresentedKey) else parse_key(presented)
+    return verify_key(conn.execute(AUTH_QUERY, {"key_id": key.key_id}).first(), key)
+
+
 __all__ = [
+    "AUTH_QUERY",
     "IssuedKey",
     "LaneError",
     "LaneIdentity",
     "LaneKeyInfo",
+    "PresentedKey",
     "authenticate",
     "issue_key",
     "list_keys",
+    "parse_key",
     "revoke",
+    "verify_key",
 ]
+
+
+class LaneAuth:
+    """A request's key: parsed by the web edge, verified by the service in its first round trip.
+
+    ``lane`` is set once the key has been checked (the edge logs it, and uses it for calls
+    that authenticate up front).
+    """
+
+    __slots__ = ("key", "lane")
+
+    def __init__(self, key: PresentedKey, lane: LaneIdentity | None = None) -> None:
+        self.key = key
+        self.lane = lane
+
+
+__all__.append("LaneAuth")

@@ -1,24 +1,28 @@
 """Checkout at the lane: quote, complete (exactly once), void, returns, the member's current list.
 
-Flask-free: the web edge authenticates the lane, validates the body with the pydantic
-schemas and calls :class:`CheckoutService`. Answers are returned as JSON *bytes* so a
-retried ``complete`` can be answered byte for byte from the idempotency record.
+Flask-free: the web edge parses the lane's key, validates the body with the pydantic schemas
+and calls :class:`CheckoutService`. Answers are returned as JSON *bytes* so a retried
+``complete`` can be answered byte for byte from the idempotency record.
 
 Exactly-once, in one write transaction per complete:
 
 * the idempotency key (store, lane, POS transaction id) is a unique constraint on
-  ``checkouts``: two requests with the same key cannot both commit;
+  ``checkouts``: two requests with the same key cannot both commit, and the second finds
+  the first's answer;
 * the list's lines are locked (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite takes the
-  database write lock up front with ``BEGIN IMMEDIATE``), then the offers about to be
-  redeemed, and the rules are evaluated on the counters read under those locks;
+  database write lock up front with ``BEGIN IMMEDIATE``) and the rules are evaluated on the
+  line counters read under that lock;
 * every counter moves with a conditional ``UPDATE ... WHERE redeemed_count + n <= limit``
-  (and ``funded_spent_cents + f <= budget_cents``) whose row count is checked; a miss
-  rolls the whole transaction back and it is retried on fresh counters.
+  (and ``funded_spent_cents + f <= budget_cents``, ``status = 'active'``) whose row count is
+  checked; a miss rolls the whole transaction back and it is retried on fresh counters, with
+  the offers about to be redeemed locked (ascending id) from the second attempt on.
+
+Round trips (PostgreSQL): a quote is one (key, products, list, terms in one pipeline); a
+complete is three (the same reads with the lines locked; all writes in one pipeline; COMMIT).
 """
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections import defaultdict
 from contextlib import contextmanager
@@ -28,7 +32,9 @@ from functools import lru_cache
 from typing import Any, Iterator, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, Engine, bindparam, func, select, update
+import orjson
+from sqlalchemy import Connection, Engine, String, any_, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ..clock import Clock
@@ -41,9 +47,10 @@ from ..models.lists import ShoppingList, ShoppingListContent, ShoppingListLine
 from ..models.members import Member
 from ..models.offers import Offer, OfferProduct
 from ..models.scans import ScanLine, Transaction
-from . import rules
+from . import batch, rules
+from .batch import MANY, ROWCOUNT, Step
 from .errors import CheckoutError, Conflict, Forbidden, NotFound, RetryableConflict, Unprocessable
-from .lanes import LaneIdentity
+from .lanes import AUTH_QUERY, LaneAuth, LaneIdentity, verify_key
 from .schemas import (
     CompleteRequest,
     ListContentOut,
@@ -89,27 +96,68 @@ _Q_CURRENT_LIST = (
     .order_by(_lists.c.period_start.desc(), _lists.c.id.desc())
     .limit(1)
 )
-_Q_PRODUCTS = select(_products.c.sku, _products.c.id).where(_products.c.sku.in_(bindparam("skus", expanding=True)))
-_Q_LIST_TERMS = (
-    select(
-        _lines.c.id, _lines.c.line_no, _lines.c.offer_id, _lines.c.description, _lines.c.benefit_kind,
-        _lines.c.benefit_value, _lines.c.min_quantity, _lines.c.redemption_limit, _lines.c.redeemed_count,
-        _lines.c.valid_from, _lines.c.valid_to,
-        _offers.c.status, _offers.c.valid_from, _offers.c.valid_to, _offers.c.funded_share_bp,
-        _offers.c.handling_fee_cents, _offers.c.budget_cents, _offers.c.max_redemptions,
-        _offers.c.redeemed_count, _offers.c.funded_spent_cents, _offers.c.funder_kind,
-        _offers.c.manufacturer_id, _offers.c.stackable, _offers.c.offer_code,
-    )
-    .add_columns(_scope.c.product_key)
-    .join(_offers, _offers.c.id == _lines.c.offer_id)
-    # the offer's scope, narrowed to what is in the basket (NULL: nothing of it in the basket)
-    .outerjoin(_scope, (_scope.c.offer_id == _lines.c.offer_id)
-               & _scope.c.product_key.in_(bindparam("product_keys", expanding=True)))
-    .where(_lines.c.list_id == bindparam("list_id"))
-    .order_by(_lines.c.line_no)
+_TERMS_COLUMNS = (
+    _lines.c.id, _lines.c.line_no, _lines.c.offer_id, _lines.c.description, _lines.c.benefit_kind,
+    _lines.c.benefit_value, _lines.c.min_quantity, _lines.c.redemption_limit, _lines.c.redeemed_count,
+    _lines.c.valid_from, _lines.c.valid_to,
+    _offers.c.status, _offers.c.valid_from, _offers.c.valid_to, _offers.c.funded_share_bp,
+    _offers.c.handling_fee_cents, _offers.c.budget_cents, _offers.c.max_redemptions,
+    _offers.c.redeemed_count, _offers.c.funded_spent_cents, _offers.c.funder_kind,
+    _offers.c.manufacturer_id, _offers.c.stackable, _offers.c.offer_code,
+    _scope.c.product_key, _lines.c.list_id,
 )
-# Lanes scanning the same list queue on its lines; other lists are not held up.
-_Q_LIST_TERMS_LOCKED = _Q_LIST_TERMS.with_for_update(of=_lines)
+_T_PRODUCT_KEY, _T_LIST_ID = 24, 25
+
+
+class _Queries:
+    """The hot statements of one dialect, built once.
+
+    A set of skus is one parameter with a fixed SQL text (PostgreSQL: ``= ANY(array)``), so
+    psycopg prepares the statements and the server plans them once per connection; SQLite
+    gets an expanding ``IN``.
+    """
+
+    def __init__(self, postgresql: bool) -> None:
+        def sku_in(column: Any) -> Any:
+            if postgresql:
+                return column == any_(bindparam("skus", type_=ARRAY(String)))
+            return column.in_(bindparam("skus", expanding=True))
+
+        self.products = select(_products.c.sku, _products.c.id).where(sku_in(_products.c.sku))
+        current_list_id = (
+            select(_lists.c.id).join(_members, _members.c.id == _lists.c.member_key)
+            .where(_members.c.card_number == bindparam("card"), _lists.c.status == "active",
+                   _lists.c.period_start <= bindparam("day"), _lists.c.period_end >= bindparam("day"))
+            .order_by(_lists.c.period_start.desc(), _lists.c.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        terms = (
+            select(*_TERMS_COLUMNS)
+            .join(_offers, _offers.c.id == _lines.c.offer_id)
+            # the offer's scope, narrowed to what is in the basket (NULL: nothing of it in the basket)
+            .outerjoin(_scope, (_scope.c.offer_id == _lines.c.offer_id)
+                       & _scope.c.product_key.in_(select(_products.c.id).where(sku_in(_products.c.sku))))
+            .order_by(_lines.c.line_no)
+        )
+        by_list = terms.where(_lines.c.list_id == bindparam("list_id"))
+        by_card = terms.where(_lines.c.list_id == current_list_id)
+        # Lanes scanning the same list queue on its lines; other lists are not held up.
+        # (SQLite: the whole write transaction holds the database lock instead.)
+        self.terms_by_list = {False: by_list, True: by_list.with_for_update(of=_lines) if postgresql else by_list}
+        self.terms_by_card = {False: by_card, True: by_card.with_for_update(of=_lines) if postgresql else by_card}
+        # PostgreSQL: the checkout's id is drawn with the reads, so every write goes in one pipeline
+        self.next_checkout_id = (
+            select(func.nextval(func.pg_get_serial_sequence(_checkouts.name, "id"))) if postgresql else None
+        )
+        self.insert_checkout = _checkouts.insert() if postgresql else _checkouts.insert().returning(_checkouts.c.id)
+
+
+@lru_cache(maxsize=4)
+def _queries(postgresql: bool) -> _Queries:
+    return _Queries(postgresql)
+
+
 _Q_LIST_BY_SERIAL_WITH_MEMBER = (
     select(*_LIST_COLUMNS, *_MEMBER_COLUMNS)
     .join(_members, _members.c.id == _lists.c.member_key)
@@ -134,7 +182,6 @@ _Q_REPLAY = select(_checkouts.c.request_sha256, _checkouts.c.response_body).wher
     _checkouts.c.store_id == bindparam("store"), _checkouts.c.lane_code == bindparam("lane"),
     _checkouts.c.pos_transaction_id == bindparam("pos"),
 )
-_I_CHECKOUT = _checkouts.insert().returning(_checkouts.c.id)
 _I_REDEMPTIONS = _redemptions.insert()
 _I_TRANSACTION = _transactions.insert()
 _I_SCAN_LINES = _scan_lines.insert()
@@ -261,6 +308,16 @@ def _zone(name: str) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
+@dataclass
+class _Read:
+    """What a quote or complete read in its first round trip, checked and evaluated."""
+
+    lane: LaneIdentity
+    basket: Basket
+    outcome: Outcome
+    checkout_id: int | None  # PostgreSQL complete: drawn from the sequence with the reads
+
+
 class CheckoutService:
     def __init__(self, engine: Engine, clock: Clock) -> None:
         self.engine = engine
@@ -268,41 +325,62 @@ class CheckoutService:
         self.read_engine = read_engine(engine)
         self.clock = clock
         self.is_sqlite = engine.dialect.name == "sqlite"
+        self.q = _queries(engine.dialect.name == "postgresql")
+        # store -> time zone seen on its lanes' keys: a card's current list depends on the
+        # business date, which is read before the key is checked; a wrong guess is re-read.
+        self._store_zones: dict[str, str] = {}
 
     # --- public operations -------------------------------------------------------------
 
-    def quote(self, lane: LaneIdentity, req: QuoteRequest) -> bytes:
-        _check_lane(lane, req.store, req.lane)
-        with self.read_engine.connect() as conn:
-            basket = self._basket(conn, lane, req, create_products=False)
-            outcome = self._evaluate(conn, req, basket, lock=False)
-            body = _response("quoted", req, basket, outcome)
-        return body
+    def quote(self, auth: LaneAuth | LaneIdentity, req: QuoteRequest) -> bytes:
+        auth = _as_auth(auth)
+        for attempt in range(2):
+            try:
+                with self.read_engine.connect() as conn:
+                    read = self._read(conn, auth, req, lock=False, complete=False)
+                    return _response("quoted", req, read.basket, read.outcome)
+            except DBAPIError as exc:
+                # a pooled connection the server dropped while idle: once more on a new one
+                if attempt or not exc.connection_invalidated:
+                    raise
+        raise AssertionError("unreachable")
 
-    def complete(self, lane: LaneIdentity, req: CompleteRequest, request_id: str) -> tuple[bytes, bool]:
-        """Record the basket and redeem its offers once. Returns (answer, replayed)."""
-        _check_lane(lane, req.store, req.lane)
+    def complete(self, auth: LaneAuth | LaneIdentity, req: CompleteRequest, request_id: str) -> tuple[bytes, bool]:
+        """Record the basket and redeem its offers once. Returns (answer, replayed).
+
+        A retried key is found by the unique constraint when the first answer is inserted
+        (there is no read up front: a retry is rare, a new basket is not).
+        """
+        auth = _as_auth(auth)
         canonical = req.model_dump_json()
         digest = request_sha256(canonical)
-        replay = self._replay(req, digest)
-        if replay is not None:
-            return replay, True
         for attempt in range(WRITE_ATTEMPTS):
             try:
                 with self._write() as conn:
-                    return self._complete_once(conn, lane, req, canonical, digest, request_id), False
+                    body = self._complete_once(conn, auth, req, canonical, digest, request_id,
+                                               lock_offers=attempt > 0)
+                    return body, False
             except RetryableConflict:
                 log.info("complete %s: counters moved, retrying (attempt %d)", req.pos_transaction_id, attempt + 1)
-            except IntegrityError:
+            except IntegrityError as exc:
                 replay = self._replay(req, digest)
                 if replay is not None:
                     return replay, True
                 if self._transaction_exists(transaction_id_for(req.store, req.lane, req.pos_transaction_id)):
                     raise Conflict("a basket with this transaction id is already recorded",
                                    code="transaction_exists", field="pos_transaction_id")
-                log.info("complete %s: integrity race, retrying (attempt %d)", req.pos_transaction_id, attempt + 1)
+                log.info("complete %s: integrity race, retrying (attempt %d): %s", req.pos_transaction_id, attempt + 1, exc)
+            except CheckoutError as exc:
+                # A retry gets the first answer even if the basket would now be refused (too old,
+                # list replaced, ...); the same key with another body is a conflict. The key and
+                # the lane come first.
+                if auth.lane is not None and exc.status not in (401, 403):
+                    replay = self._replay(req, digest)
+                    if replay is not None:
+                        return replay, True
+                raise
             except DBAPIError as exc:
-                if not _is_transient(exc):
+                if not (_is_transient(exc) or exc.connection_invalidated):
                     raise
                 log.info("complete %s: transient %s, retrying", req.pos_transaction_id, type(exc.orig).__name__)
         raise Conflict("the basket could not be recorded because other lanes kept changing the same offers; retry",
@@ -317,7 +395,7 @@ class CheckoutService:
             except RetryableConflict:
                 continue
             except DBAPIError as exc:
-                if not _is_transient(exc):
+                if not (_is_transient(exc) or exc.connection_invalidated):
                     raise
         raise Conflict("the void could not be recorded; retry", code="busy_retry")
 
@@ -336,11 +414,11 @@ class CheckoutService:
 
     # --- complete -------------------------------------------------------------------------
 
-    def _complete_once(self, conn: Connection, lane: LaneIdentity, req: CompleteRequest, canonical: str,
-                       digest: str, request_id: str) -> bytes:
+    def _complete_once(self, conn: Connection, auth: LaneAuth, req: CompleteRequest, canonical: str,
+                       digest: str, request_id: str, *, lock_offers: bool) -> bytes:
         now = self.clock.now()
-        basket = self._basket(conn, lane, req, create_products=True)
-        outcome = self._evaluate(conn, req, basket, lock=True)
+        read = self._read(conn, auth, req, lock=True, complete=True, lock_offers=lock_offers)
+        lane, basket, outcome = read.lane, read.basket, read.outcome
         body = _response("completed", req, basket, outcome)
         evaluation = outcome.evaluation
         txn_id = transaction_id_for(req.store, req.lane, req.pos_transaction_id)
@@ -352,34 +430,37 @@ class CheckoutService:
         total_amount = sum(line.amount_cents for line in req.lines)
         total_discount = evaluation.total_discount_cents - sum(clawbacks.values())
 
-        checkout_id = conn.execute(
-            _I_CHECKOUT, dict(
-                store_id=req.store, lane_code=req.lane, pos_transaction_id=req.pos_transaction_id,
-                transaction_id=txn_id, kind="sale" if has_sales else "return", status="completed",
-                member_key=member_key,
-                list_id=outcome.shopping_list.list_id if outcome.shopping_list else None,
-                original_transaction_id=original, business_date=basket.business_date,
-                request_sha256=digest, request_body=canonical, response_status=200, response_body=body,
-                total_amount_cents=total_amount, total_discount_cents=total_discount,
-                api_key_id=lane.api_key_id, request_id=request_id, completed_at=now,
-            )
-        ).scalar_one()
-
-        self._redeem(conn, lane, outcome, checkout_id, txn_id, basket.business_date, request_id, now)
-        self._reverse(conn, lane, outcome.reversals, checkout_id, txn_id, basket.business_date, request_id, now,
-                      kind="return")
-        self._record_basket(conn, req, basket, txn_id, member_key, evaluation.line_discounts, clawbacks)
+        checkout = dict(
+            store_id=req.store, lane_code=req.lane, pos_transaction_id=req.pos_transaction_id,
+            transaction_id=txn_id, kind="sale" if has_sales else "return", status="completed",
+            member_key=member_key,
+            list_id=outcome.shopping_list.list_id if outcome.shopping_list else None,
+            original_transaction_id=original, business_date=basket.business_date,
+            request_sha256=digest, request_body=canonical, response_status=200, response_body=body,
+            total_amount_cents=total_amount, total_discount_cents=total_discount,
+            api_key_id=lane.api_key_id, request_id=request_id, completed_at=now,
+        )
+        steps: list[Step] = []
+        if read.checkout_id is None:  # SQLite: the insert hands back the id (no network to save)
+            checkout_id = conn.execute(self.q.insert_checkout, checkout).scalar_one()
+        else:
+            # First in the pipeline: a retried key fails here, on the unique constraint.
+            checkout_id = read.checkout_id
+            steps.append(Step(self.q.insert_checkout, {"id": checkout_id, **checkout}, ROWCOUNT))
+        steps += self._redeem_steps(lane, outcome, checkout_id, txn_id, basket.business_date, request_id, now)
+        steps += self._reverse_steps(lane, outcome.reversals, checkout_id, txn_id, basket.business_date,
+                                     request_id, now, kind="return")
+        steps += self._basket_steps(req, basket, txn_id, member_key, evaluation.line_discounts, clawbacks)
+        _run_checked(conn, steps)
         return body
 
-    def _redeem(self, conn: Connection, lane: LaneIdentity, outcome: Outcome, checkout_id: int, txn_id: str,
-                business_date: date, request_id: str, now: datetime) -> None:
+    def _redeem_steps(self, lane: LaneIdentity, outcome: Outcome, checkout_id: int, txn_id: str,
+                      business_date: date, request_id: str, now: datetime) -> list[Step]:
         applied = outcome.evaluation.applied
         if not applied:
-            return
+            return []
         assert outcome.shopping_list is not None and outcome.member is not None
-        _move(conn, _U_LINE_REDEEM, [{"b_id": a.list_line_id, "b_n": a.applications} for a in applied])
-        _move(conn, _U_OFFER_REDEEM, [{"b_id": a.offer_id, "b_n": a.applications, "b_f": a.funded_cents,
-                                       "b_d": a.discount_cents} for a in applied])
+        by_offer = sorted(applied, key=lambda a: a.offer_id)  # row locks in ascending id order: no deadlock
         rows = []
         for a in applied:
             offer = outcome.terms[a.list_line_id].offer
@@ -393,37 +474,41 @@ class CheckoutService:
                 manufacturer_id=offer.manufacturer_id, reverses_id=None, reversal_kind=None, request_id=request_id,
                 created_at=now,
             ))
-        conn.execute(_I_REDEMPTIONS, rows)
+        return [
+            Step(_U_LINE_REDEEM, [{"b_id": a.list_line_id, "b_n": a.applications} for a in applied], MANY,
+                 expect=len(applied)),
+            Step(_U_OFFER_REDEEM, [{"b_id": a.offer_id, "b_n": a.applications, "b_f": a.funded_cents,
+                                    "b_d": a.discount_cents} for a in by_offer], MANY, expect=len(applied)),
+            Step(_I_REDEMPTIONS, rows, MANY),
+        ]
 
-    def _reverse(self, conn: Connection, lane: LaneIdentity, reversals: Sequence[PlannedReversal],
-                 checkout_id: int, txn_id: str, business_date: date, request_id: str, now: datetime,
-                 kind: str) -> None:
+    def _reverse_steps(self, lane: LaneIdentity, reversals: Sequence[PlannedReversal], checkout_id: int,
+                       txn_id: str, business_date: date, request_id: str, now: datetime, kind: str) -> list[Step]:
         if not reversals:
-            return
-        _move(conn, _U_LINE_REVERSE, [{"b_id": r.list_line_id, "b_n": r.applications} for r in reversals])
-        _move(conn, _U_OFFER_REVERSE, [{"b_id": r.offer_id, "b_n": r.applications, "b_f": r.funded_cents,
-                                        "b_d": r.discount_cents} for r in reversals])
-        conn.execute(_I_REDEMPTIONS, [
-            dict(
-                event="reversed", checkout_id=checkout_id, transaction_id=txn_id, list_id=rev.list_id,
-                list_line_id=rev.list_line_id, list_line_no=rev.list_line_no, offer_id=rev.offer_id,
-                member_key=rev.member_key, store_id=lane.store_id, lane_code=lane.lane_code,
-                api_key_id=lane.api_key_id, business_date=business_date, applications=-rev.applications,
-                units=-rev.units, discount_cents=-rev.discount_cents, funded_cents=-rev.funded_cents,
-                handling_fee_cents=-rev.handling_fee_cents, funder_kind=rev.funder_kind,
-                manufacturer_id=rev.manufacturer_id, reverses_id=rev.redemption_id, reversal_kind=kind,
-                request_id=request_id, created_at=now,
-            )
-            for rev in reversals
-        ])
+            return []
+        by_offer = sorted(reversals, key=lambda r: r.offer_id)
+        return [
+            Step(_U_LINE_REVERSE, [{"b_id": r.list_line_id, "b_n": r.applications} for r in reversals], MANY,
+                 expect=len(reversals)),
+            Step(_U_OFFER_REVERSE, [{"b_id": r.offer_id, "b_n": r.applications, "b_f": r.funded_cents,
+                                     "b_d": r.discount_cents} for r in by_offer], MANY, expect=len(reversals)),
+            Step(_I_REDEMPTIONS, [
+                dict(
+                    event="reversed", checkout_id=checkout_id, transaction_id=txn_id, list_id=rev.list_id,
+                    list_line_id=rev.list_line_id, list_line_no=rev.list_line_no, offer_id=rev.offer_id,
+                    member_key=rev.member_key, store_id=lane.store_id, lane_code=lane.lane_code,
+                    api_key_id=lane.api_key_id, business_date=business_date, applications=-rev.applications,
+                    units=-rev.units, discount_cents=-rev.discount_cents, funded_cents=-rev.funded_cents,
+                    handling_fee_cents=-rev.handling_fee_cents, funder_kind=rev.funder_kind,
+                    manufacturer_id=rev.manufacturer_id, reverses_id=rev.redemption_id, reversal_kind=kind,
+                    request_id=request_id, created_at=now,
+                )
+                for rev in reversals
+            ], MANY),
+        ]
 
-    def _record_basket(self, conn: Connection, req: QuoteRequest, basket: Basket, txn_id: str,
-                       member_key: int | None, discounts: dict[int, int], clawbacks: dict[int, int]) -> None:
-        conn.execute(_I_TRANSACTION, dict(
-            transaction_id=txn_id, store_id=req.store, member_key=member_key,
-            scanned_at_local=basket.scanned_at_local, utc_offset_minutes=basket.utc_offset_minutes,
-            business_date=basket.business_date, source="lane",
-        ))
+    def _basket_steps(self, req: QuoteRequest, basket: Basket, txn_id: str, member_key: int | None,
+                      discounts: dict[int, int], clawbacks: dict[int, int]) -> list[Step]:
         rows = []
         for line_no, (line, key) in enumerate(zip(req.lines, basket.product_keys), start=1):
             discount = discounts.get(line_no, 0) - clawbacks.get(line_no, 0)
@@ -432,7 +517,14 @@ class CheckoutService:
                 business_date=basket.business_date, quantity=line.quantity,
                 amount_cents=line.amount_cents - discount, discount_cents=discount,
             ))
-        conn.execute(_I_SCAN_LINES, rows)
+        return [
+            Step(_I_TRANSACTION, dict(
+                transaction_id=txn_id, store_id=req.store, member_key=member_key,
+                scanned_at_local=basket.scanned_at_local, utc_offset_minutes=basket.utc_offset_minutes,
+                business_date=basket.business_date, source="lane",
+            ), ROWCOUNT),
+            Step(_I_SCAN_LINES, rows, MANY),
+        ]
 
     # --- void -----------------------------------------------------------------------------
 
@@ -463,8 +555,8 @@ class CheckoutService:
             raise Unprocessable("a basket with returned items cannot be voided; ring the items up again as a sale",
                                 code="return_not_voidable", field="transaction_id")
         reversals = _open_redemptions(conn, [checkout_id], transaction_id_by_checkout={checkout_id: transaction_id})
-        self._reverse(conn, lane, reversals, checkout_id, transaction_id, business_date, request_id, now,
-                      kind="void")
+        _run_checked(conn, self._reverse_steps(lane, reversals, checkout_id, transaction_id, business_date,
+                                               request_id, now, kind="void"))
         moved = conn.execute(
             update(_checkouts).where(_checkouts.c.id == checkout_id, _checkouts.c.status == "completed")
             .values(status="voided", voided_at=now, void_reason=req.reason, void_lane_code=req.lane,
@@ -483,19 +575,107 @@ class CheckoutService:
 
     # --- shared reading -------------------------------------------------------------------
 
-    def _basket(self, conn: Connection, lane: LaneIdentity, req: QuoteRequest, *, create_products: bool) -> Basket:
-        local, offset, business_date = self._local_time(req.scanned_at, lane.store_timezone)
+    def _read(self, conn: Connection, auth: LaneAuth, req: QuoteRequest, *, lock: bool, complete: bool,
+              lock_offers: bool = False) -> _Read:
+        """Check the key and read everything the rules need, in one round trip on PostgreSQL.
+
+        The batch: the key's row (unless already checked), the basket's products, the member
+        and list behind the identifier, the list's terms (lines locked for a complete) with
+        the offers' scopes narrowed to the basket, and for a complete the checkout's id.
+        Nothing read is used before the key and the lane are found good.
+        """
         skus = sorted({line.sku for line in req.lines})
-        keys = _product_keys(conn, skus)
+        identifier = req.identifier
+        kind, serial, list_error = _identifier_kind(identifier)
+        zone = auth.lane.store_timezone if auth.lane else self._store_zones.get(req.store, "UTC")
+        day_guess = _business_date_guess(req.scanned_at, zone)
+        steps: list[Step] = []
+        if auth.lane is None:
+            steps.append(Step(AUTH_QUERY, {"key_id": auth.key.key_id}))
+        steps.append(Step(self.q.products, {"skus": skus}))
+        if kind == "list":
+            steps.append(Step(_Q_LIST_BY_SERIAL_WITH_MEMBER, {"serial": serial}))
+            steps.append(Step(self.q.terms_by_list[lock], {"list_id": serial, "skus": skus}))
+        elif kind == "card":
+            steps += self._card_steps(identifier, day_guess, skus, lock)  # type: ignore[arg-type]
+        if complete and self.q.next_checkout_id is not None:
+            steps.append(Step(self.q.next_checkout_id, {}))
+        results = iter(batch.run(conn, steps))
+
+        if auth.lane is None:
+            rows = next(results)
+            auth.lane = verify_key(rows[0] if rows else None, auth.key)
+        lane = auth.lane
+        self._store_zones[lane.store_id] = lane.store_timezone
+        _check_lane(lane, req.store, req.lane)
+        local, offset, business_date = self._local_time(req.scanned_at, lane.store_timezone)
+        keys: dict[str, int] = {sku: key for sku, key in next(results)}
+
+        member: MemberRow | None = None
+        shopping_list: ListRow | None = None
+        terms_rows: Sequence[Any] | None = None
+        if kind == "list":
+            row = _first(next(results))
+            terms_rows = next(results)
+            if row is not None:
+                member, shopping_list = MemberRow(*row[6:]), ListRow(*row[:6])
+            else:  # no such list: a card may share the shape
+                member, shopping_list = _member_and_current_list(conn, identifier, business_date)  # type: ignore[arg-type]
+                if member is None:
+                    raise NotFound(f"no shopping list {identifier}", code="unknown_list", field="identifier")
+                terms_rows = None
+        elif kind == "card":
+            row, terms_rows = _first(next(results)), next(results)
+            if business_date != day_guess:  # the store's zone was guessed wrong: read again for the real day
+                found, terms_rows = batch.run(conn, self._card_steps(identifier, business_date, skus, lock))  # type: ignore[arg-type]
+                row = _first(found)
+            if row is None:
+                if list_error is not None:
+                    raise Unprocessable(f"not a valid shopping-list barcode: {list_error.reason}",
+                                        code="bad_list_number", field="identifier") from list_error
+                raise NotFound(f"no member with card {identifier!r}", code="unknown_card", field="identifier")
+            member, shopping_list = MemberRow(*row[:3]), (ListRow(*row[3:]) if row[3] is not None else None)
+        checkout_id = next(results)[0][0] if complete and self.q.next_checkout_id is not None else None
+
+        if shopping_list is not None and (
+            terms_rows is None or not terms_rows
+            or any(r[_T_LIST_ID] != shopping_list.list_id for r in terms_rows)
+        ):
+            # the card's current list changed between the two reads, or the list was found another way
+            terms_rows = conn.execute(self.q.terms_by_list[lock],
+                                      {"list_id": shopping_list.list_id, "skus": skus}).all()
+
         missing = [sku for sku in skus if sku not in keys]
-        if missing and create_products:
+        if missing and complete:
             keys.update(_ensure_products(conn, missing))
         product_keys = [keys.get(line.sku) for line in req.lines]
         basket_lines = [
             rules.BasketLine(n, key, line.quantity, line.unit_price_cents, line.amount_cents)
             for n, (line, key) in enumerate(zip(req.lines, product_keys), start=1)
         ]
-        return Basket(business_date, local, offset, product_keys, basket_lines)
+        basket = Basket(business_date, local, offset, product_keys, basket_lines)
+
+        terms: dict[int, rules.ListLineTerms] = {}
+        info: dict[int, LineInfo] = {}
+        evaluation = rules.Evaluation()
+        if shopping_list is not None:
+            list_terms, info = _list_terms(shopping_list, terms_rows or ())
+            evaluation = rules.evaluate(list_terms, basket.basket_lines, basket.business_date)
+            if lock_offers and not self.is_sqlite:
+                list_terms, evaluation = _lock_offers(conn, basket, list_terms, evaluation)
+            terms = {t.list_line_id: t for t in list_terms.lines}
+        reversals: list[PlannedReversal] = []
+        if any(line.quantity < 0 for line in req.lines):
+            if req.original_transaction_id is not None or member is not None:
+                reversals = _plan_returns(conn, req, basket, member, lock=lock)
+                if member is None and reversals:
+                    member = _member_by_key(conn, reversals[0].member_key)
+        outcome = Outcome(member, shopping_list, evaluation, terms, info, reversals)
+        return _Read(lane, basket, outcome, checkout_id)
+
+    def _card_steps(self, card: str, day: date, skus: list[str], lock: bool) -> list[Step]:
+        return [Step(_Q_MEMBER_WITH_CURRENT_LIST, {"card": card, "day": day}),
+                Step(self.q.terms_by_card[lock], {"card": card, "day": day, "skus": skus})]
 
     def _local_time(self, scanned_at: datetime, tz_name: str) -> tuple[datetime, int, date]:
         zone = _zone(tz_name)
@@ -509,77 +689,6 @@ class CheckoutService:
                                 field="scanned_at")
         offset = aware.utcoffset() or timedelta(0)
         return aware.replace(tzinfo=None), int(offset.total_seconds() // 60), aware.date()
-
-    def _evaluate(self, conn: Connection, req: QuoteRequest, basket: Basket, *, lock: bool) -> Outcome:
-        member, shopping_list = _resolve(conn, req.identifier, basket.business_date)
-        terms: dict[int, rules.ListLineTerms] = {}
-        info: dict[int, LineInfo] = {}
-        evaluation = rules.Evaluation()
-        if shopping_list is not None:
-            list_terms, info = self._list_terms(conn, shopping_list, basket, lock=lock)
-            evaluation = rules.evaluate(list_terms, basket.basket_lines, basket.business_date)
-            if lock:
-                list_terms, evaluation = self._lock_offers(conn, shopping_list, basket, list_terms, evaluation)
-            terms = {t.list_line_id: t for t in list_terms.lines}
-        reversals: list[PlannedReversal] = []
-        if any(line.quantity < 0 for line in req.lines):
-            if req.original_transaction_id is not None or member is not None:
-                reversals = _plan_returns(conn, req, basket, member, lock=lock)
-                if member is None and reversals:
-                    member = _member_by_key(conn, reversals[0].member_key)
-        return Outcome(member, shopping_list, evaluation, terms, info, reversals)
-
-    def _lock_offers(self, conn: Connection, shopping_list: ListRow, basket: Basket, list_terms: rules.ListTerms,
-                     evaluation: rules.Evaluation) -> tuple[rules.ListTerms, rules.Evaluation]:
-        """Lock the offers the basket redeems (ascending id) and re-evaluate on their locked counters.
-
-        Only offers actually redeemed are locked, so a popular offer printed on many lists
-        does not serialize lanes that do not redeem it.
-        """
-        if self.is_sqlite:
-            return list_terms, evaluation  # read inside BEGIN IMMEDIATE: the counters are already current
-        locked: set[int] = set()
-        while True:
-            wanted = {a.offer_id for a in evaluation.applied} - locked
-            if not wanted:
-                return list_terms, evaluation
-            locked |= wanted
-            # lock in ascending id order and read the counters in the same query
-            fresh = {row[0]: tuple(row[1:])
-                     for row in conn.execute(_Q_OFFER_COUNTERS_LOCKED, {"offer_ids": sorted(locked)})}
-            updated = _with_counters(list_terms, fresh)
-            if updated != list_terms:  # another lane moved a counter since the first read
-                list_terms = updated
-                evaluation = rules.evaluate(list_terms, basket.basket_lines, basket.business_date)
-
-    def _list_terms(self, conn: Connection, shopping_list: ListRow, basket: Basket, *,
-                    lock: bool) -> tuple[rules.ListTerms, dict[int, LineInfo]]:
-        query = _Q_LIST_TERMS_LOCKED if lock and not self.is_sqlite else _Q_LIST_TERMS
-        known = sorted({k for k in basket.product_keys if k is not None})
-        rows = conn.execute(query, {"list_id": shopping_list.list_id, "product_keys": known}).all()
-        scope: dict[int, set[int]] = defaultdict(set)
-        by_line: dict[int, Any] = {}
-        for row in rows:
-            by_line.setdefault(row[0], row)
-            if row[24] is not None:
-                scope[row[2]].add(row[24])
-        lines = []
-        info: dict[int, LineInfo] = {}
-        for row in by_line.values():
-            offer = rules.OfferTerms(
-                offer_id=row[2], status=row[11], valid_from=row[12], valid_to=row[13], funded_share_bp=row[14],
-                handling_fee_cents=row[15], budget_cents=row[16], max_redemptions=row[17], redeemed_count=row[18],
-                funded_spent_cents=row[19], funder_kind=row[20], manufacturer_id=row[21], stackable=bool(row[22]),
-            )
-            lines.append(rules.ListLineTerms(
-                list_line_id=row[0], line_no=row[1], offer=offer, benefit_kind=row[4], benefit_value=row[5],
-                min_quantity=row[6], redemption_limit=row[7], redeemed_count=row[8], valid_from=row[9],
-                valid_to=row[10], product_keys=frozenset(scope.get(row[2], ())),
-            ))
-            info[row[0]] = LineInfo(offer_code=row[23], description=row[3])
-        terms = rules.ListTerms(shopping_list.list_id, shopping_list.status, shopping_list.period_start,
-                                shopping_list.period_end, tuple(lines))
-        return terms, info
 
     # --- idempotency ----------------------------------------------------------------------
 
@@ -609,12 +718,101 @@ class CheckoutService:
             if self.is_sqlite:
                 # Take the write lock before reading the counters, so read-decide-write is atomic.
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                conn.begin()  # psycopg sends BEGIN with the first batch, in the same round trip
             try:
                 yield conn
                 conn.commit()
             except BaseException:
                 conn.rollback()
                 raise
+
+
+def _as_auth(auth: LaneAuth | LaneIdentity) -> LaneAuth:
+    if isinstance(auth, LaneAuth):
+        return auth
+    return LaneAuth(key=None, lane=auth)  # type: ignore[arg-type]
+
+
+def _identifier_kind(identifier: str | None) -> tuple[str | None, int | None, ListNumberError | None]:
+    """``("list", serial, None)`` for a good list barcode; ``("card", None, error or None)`` otherwise
+    (a barcode with a bad check digit may still be someone's card number)."""
+    if identifier is None:
+        return None, None, None
+    if len(identifier) == 13 and identifier.isdigit() and identifier.startswith("04"):
+        try:
+            return "list", parse_list_number(identifier), None
+        except ListNumberError as exc:
+            return "card", None, exc
+    return "card", None, None
+
+
+def _business_date_guess(scanned_at: datetime, tz_name: str) -> date:
+    zone = _zone(tz_name)
+    return (scanned_at.replace(tzinfo=zone) if scanned_at.tzinfo is None else scanned_at.astimezone(zone)).date()
+
+
+def _first(rows: Sequence[Any]) -> Any:
+    return rows[0] if rows else None
+
+
+def _run_checked(conn: Connection, steps: list[Step]) -> None:
+    """Run the writes (one pipeline on PostgreSQL); every conditional counter move must reach its rows."""
+    if not steps:
+        return
+    for step, result in zip(steps, batch.run(conn, steps)):
+        if step.expect is not None and result != step.expect:
+            raise RetryableConflict(f"{result} of {step.expect} counter rows moved")
+
+
+def _list_terms(shopping_list: ListRow, rows: Sequence[Any]) -> tuple[rules.ListTerms, dict[int, LineInfo]]:
+    scope: dict[int, set[int]] = defaultdict(set)
+    by_line: dict[int, Any] = {}
+    for row in rows:
+        by_line.setdefault(row[0], row)
+        if row[_T_PRODUCT_KEY] is not None:
+            scope[row[2]].add(row[_T_PRODUCT_KEY])
+    lines = []
+    info: dict[int, LineInfo] = {}
+    for row in by_line.values():
+        offer = rules.OfferTerms(
+            offer_id=row[2], status=row[11], valid_from=row[12], valid_to=row[13], funded_share_bp=row[14],
+            handling_fee_cents=row[15], budget_cents=row[16], max_redemptions=row[17], redeemed_count=row[18],
+            funded_spent_cents=row[19], funder_kind=row[20], manufacturer_id=row[21], stackable=bool(row[22]),
+        )
+        lines.append(rules.ListLineTerms(
+            list_line_id=row[0], line_no=row[1], offer=offer, benefit_kind=row[4], benefit_value=row[5],
+            min_quantity=row[6], redemption_limit=row[7], redeemed_count=row[8], valid_from=row[9],
+            valid_to=row[10], product_keys=frozenset(scope.get(row[2], ())),
+        ))
+        info[row[0]] = LineInfo(offer_code=row[23], description=row[3])
+    terms = rules.ListTerms(shopping_list.list_id, shopping_list.status, shopping_list.period_start,
+                            shopping_list.period_end, tuple(lines))
+    return terms, info
+
+
+def _lock_offers(conn: Connection, basket: Basket, list_terms: rules.ListTerms,
+                 evaluation: rules.Evaluation) -> tuple[rules.ListTerms, rules.Evaluation]:
+    """Lock the offers the basket redeems (ascending id) and re-evaluate on their locked counters.
+
+    Used once a conditional update has missed (the first attempt trusts the counters read
+    with the lines and lets the conditional updates check them). Only offers actually
+    redeemed are locked, so a popular offer printed on many lists does not serialize lanes
+    that do not redeem it.
+    """
+    locked: set[int] = set()
+    while True:
+        wanted = {a.offer_id for a in evaluation.applied} - locked
+        if not wanted:
+            return list_terms, evaluation
+        locked |= wanted
+        # lock in ascending id order and read the counters in the same query
+        fresh = {row[0]: tuple(row[1:])
+                 for row in conn.execute(_Q_OFFER_COUNTERS_LOCKED, {"offer_ids": sorted(locked)})}
+        updated = _with_counters(list_terms, fresh)
+        if updated != list_terms:  # another lane moved a counter since the first read
+            list_terms = updated
+            evaluation = rules.evaluate(list_terms, basket.basket_lines, basket.business_date)
 
 
 # --- helpers (module level: plain functions over a connection) -----------------------------
@@ -639,11 +837,6 @@ def _check_lane(lane: LaneIdentity, store: str, lane_code: str) -> None:
                         field="lane")
 
 
-def _move(conn: Connection, statement: Any, params: list[dict[str, int]]) -> None:
-    """Run a conditional counter UPDATE for every row; all must move or the write is retried."""
-    moved = conn.execute(statement, params).rowcount
-    if moved != len(params):
-        raise RetryableConflict(f"{moved} of {len(params)} counter rows moved")
 
 
 def _is_transient(exc: DBAPIError) -> bool:
@@ -676,38 +869,8 @@ def _member_and_current_list(conn: Connection, card: str, day: date) -> tuple[Me
     return MemberRow(*row[:3]), (ListRow(*row[3:]) if row[3] is not None else None)
 
 
-def _resolve(conn: Connection, identifier: str | None, day: date) -> tuple[MemberRow | None, ListRow | None]:
-    """The member and list behind a scanned identifier: a list barcode, else a card number."""
-    if identifier is None:
-        return None, None
-    looks_like_list = len(identifier) == 13 and identifier.isdigit() and identifier.startswith("04")
-    if looks_like_list:
-        try:
-            serial = parse_list_number(identifier)
-        except ListNumberError as exc:
-            member, current = _member_and_current_list(conn, identifier, day)  # a card may share the shape
-            if member is not None:
-                return member, current
-            raise Unprocessable(f"not a valid shopping-list barcode: {exc.reason}", code="bad_list_number",
-                                field="identifier") from exc
-        row = conn.execute(_Q_LIST_BY_SERIAL_WITH_MEMBER, {"serial": serial}).first()
-        if row is not None:
-            return MemberRow(*row[6:]), ListRow(*row[:6])
-        member, current = _member_and_current_list(conn, identifier, day)
-        if member is None:
-            raise NotFound(f"no shopping list {identifier}", code="unknown_list", field="identifier")
-        return member, current
-    member, current = _member_and_current_list(conn, identifier, day)
-    if member is None:
-        raise NotFound(f"no member with card {identifier!r}", code="unknown_card", field="identifier")
-    return member, current
 
 
-def _product_keys(conn: Connection, skus: Sequence[str]) -> dict[str, int]:
-    if not skus:
-        return {}
-    rows = conn.execute(_Q_PRODUCTS, {"skus": list(skus)})
-    return {sku: key for sku, key in rows}
 
 
 def _ensure_products(conn: Connection, skus: Sequence[str]) -> dict[str, int]:
@@ -982,7 +1145,7 @@ def _response(status: str, req: QuoteRequest, basket: Basket, outcome: Outcome) 
         "total_due_cents": total_amount - total_discount,
         "receipt": _receipt(outcome, redemptions, total_discount),
     }
-    return json.dumps(answer, separators=(",", ":"), ensure_ascii=False).encode()
+    return orjson.dumps(answer)
 
 
 RECEIPT_WIDTH = 40
