@@ -22,6 +22,7 @@ from datetime import date
 
 import numpy as np
 
+from .arrays import unique_inverse, unique_sorted
 from .events import in_sorted, member_aggregates, trip_days
 from .fit import fit_model
 from .history import ScanHistory, day_number, day_to_date
@@ -116,7 +117,7 @@ def run_backtest(
 
 def _bought_pairs(history: ScanHistory, item_of_line: np.ndarray, n_items: int, start: int, end: int) -> np.ndarray:
     keep = (history.day >= start) & (history.day < end) & (history.quantity > 0)
-    return np.unique(history.member_pos[keep].astype(np.int64) * n_items + item_of_line[keep])
+    return unique_sorted(history.member_pos[keep].astype(np.int64) * n_items + item_of_line[keep])
 
 
 def _basket_counts(
@@ -133,7 +134,7 @@ def _basket_counts(
     frame_key, basket, day = frame_key[order], basket[order], day[order]
     first_in_basket = np.r_[True, (frame_key[1:] != frame_key[:-1]) | (basket[1:] != basket[:-1])]
     frame_key, day = frame_key[first_in_basket], day[first_in_basket]
-    pairs, inverse = np.unique(frame_key, return_inverse=True)
+    pairs, inverse = unique_inverse(frame_key)
     count = np.bincount(inverse, minlength=pairs.shape[0]).astype(np.float64)
     last = np.zeros(pairs.shape[0], dtype=np.int64)
     np.maximum.at(last, inverse, day)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .arrays import unique_sorted
 from .history import ScanHistory
 
 
@@ -50,7 +51,7 @@ def purchase_events(history: ScanHistory, item_of_product: np.ndarray, n_items: 
     first = int(day.min())
     span = int(day.max()) - first + 1
     key = (member * n_items + item) * span + (day - first)
-    key = np.unique(key)
+    key = unique_sorted(key)
     rel = key % span
     pair = key // span
     return PurchaseEvents(
@@ -70,7 +71,7 @@ def trip_days(history: ScanHistory) -> tuple[np.ndarray, np.ndarray]:
         return empty, empty
     first = int(history.day.min())
     span = int(history.day.max()) - first + 1
-    key = np.unique(member * span + (history.day.astype(np.int64) - first))
+    key = unique_sorted(member * span + (history.day.astype(np.int64) - first))
     return (key // span).astype(np.int32), (key % span + first).astype(np.int32)
 
 
@@ -158,7 +159,7 @@ def pair_aggregates(
 def window_pairs(events: PurchaseEvents, start: int, end: int) -> np.ndarray:
     """Sorted unique pair keys (member * n_items + item) bought in ``[start, end)``."""
     keep = (events.day >= start) & (events.day < end)
-    return np.unique(events.member[keep].astype(np.int64) * events.n_items + events.item[keep])
+    return unique_sorted(events.member[keep].astype(np.int64) * events.n_items + events.item[keep])
 
 
 def in_sorted(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:

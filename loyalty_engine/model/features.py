@@ -123,6 +123,16 @@ NEED_JOIN_FEATURES = (
 )
 
 
+def feature_matrix(columns: list[np.ndarray]) -> np.ndarray:
+    """float32 (rows, features) in column-major order: the re-rankers read one feature
+    column at a time, which is contiguous only in this layout."""
+    n = columns[0].shape[0] if columns else 0
+    out = np.empty((n, len(columns)), dtype=np.float32, order="F")
+    for j, column in enumerate(columns):
+        out[:, j] = column
+    return out
+
+
 def base_features(
     pairs: PairAggregates,
     members: MemberAggregates,
@@ -157,7 +167,7 @@ def base_features(
         np.log(stats.buyer_share[item]),
         stats.trend[item],
     ]
-    return np.column_stack(columns).astype(np.float32)
+    return feature_matrix(columns)
 
 
 def need_join_features(
@@ -189,7 +199,7 @@ def need_join_features(
         np.log(skus_in_need),
         need_stats.trend[need_pairs.item[row]],
     ]
-    return np.column_stack(columns).astype(np.float32), row
+    return feature_matrix(columns), row
 
 
 def expected_next_day(cycle: PairCycle, cutoff: int, shape: float) -> np.ndarray:

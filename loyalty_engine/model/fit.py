@@ -79,7 +79,8 @@ def _sku_features(
         cycle = _cycle_rows(cycle, rows)
     base = base_features(pairs, members, sku.stats, cycle, trips)
     joined, _ = need_join_features(pairs, need.pairs, need_of_sku, need.cycle, need.stats)
-    return np.hstack([base, joined])
+    # Joined through the transposes so the result stays column-major (see feature_matrix).
+    return np.concatenate([base.T, joined.T], axis=0).T
 
 
 @dataclass
@@ -172,7 +173,10 @@ def fit_model(history: ScanHistory, as_of: date | int, params: ModelParams | Non
 
     share = _population_choice_share(sku.pairs, need_of_sku, n_needs)
     segments = category_segments(history, as_of_day, params)
-    metrics = member_metrics(history, as_of_day, params, trip_member=trip_member, trip_day=trip_day)
+    metrics = member_metrics(
+        history, as_of_day, params, trip_member=trip_member, trip_day=trip_day, sku_events=sku_events,
+        segments=segments,
+    )
     return ModelState(
         as_of_day=as_of_day,
         horizon_days=horizon,

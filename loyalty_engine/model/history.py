@@ -157,12 +157,32 @@ class ScanHistory:
 
     def before(self, day: int) -> "ScanHistory":
         """The same history cut at ``day`` (lines strictly before it)."""
+        if self._all_within(int(NO_DAY), day):
+            return self._relabel(end_day=min(day, self.end_day), start_day=self.start_day)
         keep = self.day < day
         return self._subset(keep, end_day=min(day, self.end_day))
 
     def between(self, start: int, end: int) -> "ScanHistory":
+        if self._all_within(start, end):
+            return self._relabel(end_day=end, start_day=start)
         keep = (self.day >= start) & (self.day < end)
         return self._subset(keep, end_day=end, start_day=start)
+
+    def _all_within(self, start: int, end: int) -> bool:
+        """True when no line falls outside ``[start, end)``: cutting would copy for nothing
+        (a year of a large chain is gigabytes of arrays)."""
+        return self.day.shape[0] == 0 or (int(self.day.min()) >= start and int(self.day.max()) < end)
+
+    def _relabel(self, end_day: int, start_day: int) -> "ScanHistory":
+        """The same arrays (shared, not copied) under another window."""
+        same = ScanHistory(
+            self.member_key, self.product_key, self.day, self.basket, self.quantity, self.amount_cents,
+            self.catalog, self.members, end_day=end_day, start_day=start_day,
+        )
+        for cached in ("member_pos", "product_pos"):
+            if cached in self.__dict__:
+                same.__dict__[cached] = self.__dict__[cached]
+        return same
 
     def for_members(self, member_keys: np.ndarray) -> "ScanHistory":
         """Lines of the given members only (catalog and member tables unchanged)."""
@@ -275,6 +295,32 @@ def _finish(
     history.__dict__["member_pos"] = mpos[keep].astype(np.int32)
     history.__dict__["product_pos"] = ppos[keep].astype(np.int32)
     return history
+
+
+def history_from_arrays(
+    member_key: np.ndarray,
+    product_key: np.ndarray,
+    day: np.ndarray,
+    basket: np.ndarray,
+    quantity: np.ndarray,
+    amount_cents: np.ndarray,
+    products: pd.DataFrame,
+    members: pd.DataFrame,
+    end_day: int,
+    start_day: int = int(NO_DAY),
+) -> ScanHistory:
+    """A history straight from line arrays (no database, no files): e.g. the synthetic chain.
+
+    ``products``: ``product_key, sku, department, category, subcategory, brand_type`` (+
+    ``regular_price_cents``); ``members``: ``member_key, member_id`` (+ ``enrolled_at``,
+    ``status``). Lines of unknown members/products and outside ``[start_day, end_day)`` are
+    dropped, as in :func:`load_history`.
+    """
+    return _finish(
+        np.asarray(member_key, dtype=np.int64), np.asarray(product_key, dtype=np.int64), np.asarray(day),
+        np.asarray(basket, dtype=np.int64), np.asarray(quantity), np.asarray(amount_cents, dtype=np.int64),
+        _catalog_from_frame(products), _members_from_frame(members), end_day, start_day,
+    )
 
 
 def history_from_frames(

@@ -25,9 +25,11 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import betaln, gammaln, hyp2f1
 
-from .events import trip_days
+from .events import PurchaseEvents, purchase_events, trip_days
 from .history import NO_DAY, ScanHistory
 from .params import ModelParams
+from .ranking import top_k
+from .segments import SegmentTable, category_segments
 
 LIFECYCLE_STAGES = ("new", "developing", "established", "declining", "lapsed")
 NEW, DEVELOPING, ESTABLISHED, DECLINING, LAPSED = range(5)
@@ -86,6 +88,19 @@ def bgnbd_log_likelihood(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: 
     return base + np.logaddexp(term_alive, term_dead)
 
 
+BGNBD_FIT_MEMBERS = 20_000  # four population parameters: a sample this size pins them down
+
+
+def _bgnbd_sample(eligible: np.ndarray, seed: int) -> np.ndarray:
+    """Positions of the members the BG/NBD parameters are fitted on: all eligible members, or
+    a seeded random sample of them on a large chain (the likelihood is a mean over members, so
+    the sample's optimum is the population's up to sampling noise)."""
+    rows = np.flatnonzero(eligible)
+    if rows.shape[0] <= BGNBD_FIT_MEMBERS:
+        return rows
+    return np.sort(np.random.default_rng(seed).choice(rows, size=BGNBD_FIT_MEMBERS, replace=False))
+
+
 def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
     """Maximum-likelihood (r, alpha, a, b), on log scale with a weak ridge for stability."""
     if x.shape[0] == 0:
@@ -134,7 +149,11 @@ def member_metrics(
     params: ModelParams,
     trip_member: np.ndarray | None = None,
     trip_day: np.ndarray | None = None,
+    sku_events: PurchaseEvents | None = None,
+    segments: SegmentTable | None = None,
 ) -> MemberMetrics:
+    """Every member's metrics at ``as_of_day``; ``fit_model`` passes what it already computed
+    (trip days, sku purchase events, segments) so nothing is recomputed over all lines."""
     n = len(history.members)
     history = history.before(as_of_day)
     if trip_member is None or trip_day is None:
@@ -176,13 +195,19 @@ def member_metrics(
     tenure = np.where(shopped | known_enrolment, as_of_day - start_day, 0).astype(np.int32)
     since_last = np.where(shopped, as_of_day - last, -1).astype(np.int32)
 
-    repeat_rate, top_share = _loyalty_measures(history, as_of_day, params, n)
+    if sku_events is None:
+        n_products = len(history.catalog)
+        sku_events = purchase_events(history, np.arange(n_products, dtype=np.int32), n_products)
+    if segments is None:
+        segments = category_segments(history, as_of_day, params)
+    repeat_rate = _repeat_rate(sku_events, as_of_day, params, n)
+    top_share = _top_category_share(segments, n)
 
     # BG/NBD on weeks since the first trip.
     x = np.maximum(trips - 1, 0).astype(np.float64)
     t_x = np.where(shopped, (last - first) / 7.0, 0.0)
     T = np.where(shopped, (as_of_day - first) / 7.0, 0.0)
-    fit_rows = shopped & (T > 0)
+    fit_rows = _bgnbd_sample(shopped & (T > 0), params.seed)
     bg = fit_bgnbd(x[fit_rows], t_x[fit_rows], T[fit_rows])
     p_alive = np.where(shopped, bgnbd_p_alive(bg, x, t_x, T), 0.0)
     expected_8w = np.where(shopped, bgnbd_expected_trips(bg, x, t_x, T, RECENT_WEEKS), 0.0)
@@ -265,45 +290,29 @@ def value_tiers(clv_cents: np.ndarray, shopped: np.ndarray, cut_points: tuple[fl
     return tier
 
 
-def _loyalty_measures(history: ScanHistory, as_of_day: int, params: ModelParams, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Repeat rate and top-3-category share of spend over the segment look-back window."""
+def _repeat_rate(events: PurchaseEvents, as_of_day: int, params: ModelParams, n: int) -> np.ndarray:
+    """Share of the member's (sku, day) purchases in the segment look-back window that repeat
+    an earlier purchase of the same sku (any but the first-ever purchase day of the pair)."""
+    if len(events) == 0:
+        return np.zeros(n, np.float32)
     start = as_of_day - 7 * params.segment_lookback_weeks
-    member = history.member_pos.astype(np.int64)
-    product = history.product_pos.astype(np.int64)
-    day = history.day.astype(np.int64)
-    bought = history.quantity > 0
-    n_products = len(history.catalog)
-    if not bought.any():
-        return np.zeros(n, np.float32), np.zeros(n, np.float32)
-    # Purchase days per (member, sku), sorted: a repeat is any but the first-ever purchase day.
-    span = int(day.max() - day.min() + 1)
-    key = np.unique((member[bought] * n_products + product[bought]) * span + (day[bought] - day.min()))
-    pair = key // span
-    event_day = key % span + day.min()
-    first_of_pair = np.r_[True, pair[1:] != pair[:-1]]
-    in_window = event_day >= start
-    event_member = pair // n_products
-    purchases = np.bincount(event_member[in_window], minlength=n)
-    repeats = np.bincount(event_member[in_window & ~first_of_pair], minlength=n)
-    repeat_rate = np.where(purchases > 0, repeats / np.maximum(purchases, 1), 0.0)
+    pair = events.pair_key()
+    first_of_pair = np.empty(pair.shape[0], dtype=bool)
+    first_of_pair[0] = True
+    np.not_equal(pair[1:], pair[:-1], out=first_of_pair[1:])
+    in_window = (events.day >= start) & (events.day < as_of_day)
+    purchases = np.bincount(events.member[in_window], minlength=n)
+    repeats = np.bincount(events.member[in_window & ~first_of_pair], minlength=n)
+    return np.where(purchases > 0, repeats / np.maximum(purchases, 1), 0.0).astype(np.float32)
 
-    window = day >= start
-    catalog = history.catalog
-    n_categories = int(catalog.category_names.shape[0])
-    cat = catalog.product_category[product[window]].astype(np.int64)
-    mem = member[window]
-    amount = np.maximum(history.amount_cents[window], 0)
-    cell, inverse = np.unique(mem * n_categories + cat, return_inverse=True)
-    spend = np.bincount(inverse, weights=amount, minlength=cell.shape[0])
-    cell_member = cell // n_categories
-    order = np.lexsort((-spend, cell_member))
-    sorted_member = cell_member[order]
-    starts = np.flatnonzero(np.r_[True, sorted_member[1:] != sorted_member[:-1]]) if order.shape[0] else np.zeros(0, int)
-    rank = np.arange(order.shape[0]) - np.repeat(starts, np.diff(np.r_[starts, order.shape[0]]))
-    top = np.bincount(sorted_member[rank < 3], weights=spend[order][rank < 3], minlength=n)
-    total = np.bincount(cell_member, weights=spend, minlength=n)
-    top_share = np.where(total > 0, top / np.maximum(total, 1), 0.0)
-    return repeat_rate.astype(np.float32), top_share.astype(np.float32)
+
+def _top_category_share(segments: SegmentTable, n: int) -> np.ndarray:
+    """Share of the member's look-back spend (net of returns) in their top 3 categories."""
+    spend = np.maximum(segments.spend_cents, 0).astype(np.float64)
+    top = top_k(segments.member, spend.astype(np.float32), 3)
+    top_spend = np.bincount(segments.member[top], weights=spend[top], minlength=n)
+    total = np.bincount(segments.member, weights=spend, minlength=n)
+    return np.where(total > 0, top_spend / np.maximum(total, 1), 0.0).astype(np.float32)
 
 
 def _lifetime_value(

@@ -13,17 +13,29 @@ def top_k(
 ) -> np.ndarray:
     """Indices of each member's ``k`` best-scored rows (ties broken by ``tiebreak``, higher first).
 
-    One lexsort over all rows; the result is ordered by member, then rank.
+    One sort over all rows; the result is ordered by member, then rank.
     """
     if member.shape[0] == 0:
         return np.empty(0, dtype=np.int64)
-    keys = [-score] if tiebreak is None else [-tiebreak, -score]
-    order = np.lexsort((*keys, member))
-    sorted_member = member[order]
-    starts = np.flatnonzero(np.r_[True, sorted_member[1:] != sorted_member[:-1]])
-    group_start = np.repeat(starts, np.diff(np.r_[starts, sorted_member.shape[0]]))
-    rank = np.arange(sorted_member.shape[0]) - group_start
-    return order[rank < k]
+    if tiebreak is None and member.max() < 2**31 and member.min() >= 0:
+        order = np.argsort(_member_score_key(member, score))
+    else:
+        keys = [-score] if tiebreak is None else [-tiebreak, -score]
+        order = np.lexsort((*keys, member))
+    return order[rank_within_member(member[order]) < k]
+
+
+def _member_score_key(member: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """One int64 per row ordering by member, then score descending: the member in the high
+    32 bits and the float32 score's bits made order-preserving (and inverted) in the low 32.
+
+    A single integer sort is several times faster than a two-key ``lexsort`` on millions of rows.
+    """
+    bits = np.ascontiguousarray(score, dtype=np.float32).view(np.uint32).astype(np.int64)
+    # IEEE floats order like integers once negative values have all bits flipped and positive
+    # values the sign bit set.
+    ordered = np.where(bits & 0x80000000, bits ^ 0xFFFFFFFF, bits | 0x80000000)
+    return (member.astype(np.int64) << 32) | (0xFFFFFFFF - ordered)
 
 
 def rank_within_member(member_sorted: np.ndarray) -> np.ndarray:

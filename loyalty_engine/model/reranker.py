@@ -88,6 +88,7 @@ class BoostedReranker:
     l2: float = 10.0
     min_hessian: float = 20.0
     row_sample: float = 0.5
+    rows_per_tree: int = 32_768  # at most about this many sampled rows grow one tree
     seed: int = 0
     edges: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))  # (features, bins-1)
     split_feature: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int32))  # (trees, depth)
@@ -98,75 +99,131 @@ class BoostedReranker:
     kind = "boosted"
 
     def _binned(self, X: np.ndarray) -> np.ndarray:
-        out = np.empty(X.shape, dtype=np.uint8)
+        """Bin codes, column-major so a tree level reads one contiguous column."""
+        out = np.empty(X.shape, dtype=np.uint8, order="F")
         for j in range(X.shape[1]):
             out[:, j] = np.searchsorted(self.edges[j], X[:, j], side="right")
         return out
+
+    def _fit_edges(self, X: np.ndarray, rng: np.random.Generator) -> None:
+        n, n_features = X.shape
+        sample = rng.choice(n, size=min(n, 100_000), replace=False) if n else np.zeros(0, int)
+        quantiles = np.linspace(0, 1, self.n_bins + 1)[1:-1]
+        edges = np.full((n_features, self.n_bins - 1), np.inf, dtype=np.float32)
+        for j in range(n_features):
+            cuts = np.unique(np.quantile(X[sample, j], quantiles)) if n else np.zeros(0)
+            edges[j, : cuts.shape[0]] = cuts
+        self.edges = edges
 
     def fit(self, X: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None) -> "BoostedReranker":
         rng = np.random.default_rng(self.seed)
         n, n_features = X.shape
         y = y.astype(np.float64)
         weight = np.ones(n) if weight is None else weight.astype(np.float64)
-        bins = self.n_bins
-        sample = rng.choice(n, size=min(n, 100_000), replace=False) if n else np.zeros(0, int)
-        quantiles = np.linspace(0, 1, bins + 1)[1:-1]
-        edges = np.full((n_features, bins - 1), np.inf, dtype=np.float32)
-        for j in range(n_features):
-            cuts = np.unique(np.quantile(X[sample, j], quantiles)) if n else np.zeros(0)
-            edges[j, : cuts.shape[0]] = cuts
-        self.edges = edges
-        Xb = self._binned(X)
+        self._fit_edges(X, rng)
+        Xb = self._binned(X)  # column-major: the full-data leaf updates read columns
+        Xb_rows = np.ascontiguousarray(Xb)  # row-major: each tree gathers a row sample
         base = np.clip(np.average(y, weights=weight), 1e-6, 1 - 1e-6)
         self.base = float(np.log(base / (1 - base)))
         z = np.full(n, self.base)
-        offsets = (np.arange(n_features, dtype=np.int64) * bins)[None, :]
         features = np.zeros((self.n_trees, self.depth), dtype=np.int32)
         split_bins = np.zeros((self.n_trees, self.depth), dtype=np.uint8)
         leaves = np.zeros((self.n_trees, 1 << self.depth))
+        # Each tree sees a fresh random subset of rows (stochastic boosting): it regularizes,
+        # and it caps the histogram work per tree whatever the number of training rows.
+        share = min(self.row_sample, self.rows_per_tree / max(n, 1))
         for t in range(self.n_trees):
             p = expit(z)
             grad = (p - y) * weight
             hess = np.maximum(p * (1 - p), 1e-6) * weight
-            rows = np.flatnonzero(rng.random(n) < self.row_sample)
-            Xr, gr, hr = Xb[rows], grad[rows], hess[rows]
-            node = np.zeros(rows.shape[0], dtype=np.int64)
-            for level in range(self.depth):
-                n_nodes = 1 << level
-                index = (node[:, None] * (n_features * bins) + offsets + Xr).ravel()
-                size = n_nodes * n_features * bins
-                G = np.bincount(index, weights=np.repeat(gr, n_features), minlength=size)
-                Hs = np.bincount(index, weights=np.repeat(hr, n_features), minlength=size)
-                G = np.cumsum(G.reshape(n_nodes, n_features, bins), axis=2)
-                Hs = np.cumsum(Hs.reshape(n_nodes, n_features, bins), axis=2)
-                g_all, h_all = G[:, :, -1:], Hs[:, :, -1:]
-                g_right, h_right = g_all - G, h_all - Hs
-                gain = G**2 / (Hs + self.l2) + g_right**2 / (h_right + self.l2) - g_all**2 / (h_all + self.l2)
-                gain = np.where((Hs < self.min_hessian) | (h_right < self.min_hessian), 0.0, gain)
-                total = gain.sum(axis=0)
-                f, b = np.unravel_index(int(np.argmax(total)), total.shape)
-                features[t, level], split_bins[t, level] = f, b
-                node = node * 2 + (Xr[:, f] > b)
+            rows = np.flatnonzero(rng.random(n) < share)
+            g_rows, h_rows = grad[rows], hess[rows]
+            features[t], split_bins[t], node = self._grow(Xb_rows[rows], g_rows, h_rows)
             n_leaves = 1 << self.depth
-            g_leaf = np.bincount(node, weights=gr, minlength=n_leaves)
-            h_leaf = np.bincount(node, weights=hr, minlength=n_leaves)
+            g_leaf = np.bincount(node, weights=g_rows, minlength=n_leaves)
+            h_leaf = np.bincount(node, weights=h_rows, minlength=n_leaves)
             leaves[t] = -g_leaf / (h_leaf + self.l2) * self.learning_rate
             z += leaves[t][self._leaf_index(Xb, features[t], split_bins[t])]
         self.split_feature, self.split_bin, self.leaf_value = features, split_bins, leaves
         return self
 
+    def _grow(self, Xr: np.ndarray, gr: np.ndarray, hr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One oblivious tree: at each level the (feature, bin) split with the best total gain
+        over all nodes of the level, from gradient/hessian histograms. Returns the splits and
+        the leaf of every row.
+
+        Histogram subtraction: below the root only the smaller side of the last split is
+        counted; the other side is its parent's histogram minus it.
+        """
+        n_rows, n_features = Xr.shape
+        bins = self.n_bins
+        cells = n_features * bins
+        # Histogram cell of every (row, feature) within one node.
+        flat = Xr.astype(np.int32) + (np.arange(n_features, dtype=np.int32) * bins)[None, :]
+        node = np.zeros(n_rows, dtype=np.int32)
+        features = np.zeros(self.depth, dtype=np.int32)
+        split_bins = np.zeros(self.depth, dtype=np.uint8)
+        hist = self._histogram(flat, node, gr, hr, 1, cells)
+        for level in range(self.depth):
+            n_nodes = 1 << level
+            G = np.cumsum(hist[0].reshape(n_nodes, n_features, bins), axis=2)
+            H = np.cumsum(hist[1].reshape(n_nodes, n_features, bins), axis=2)
+            g_all, h_all = G[:, :, -1:], H[:, :, -1:]
+            g_right, h_right = g_all - G, h_all - H
+            gain = G**2 / (H + self.l2) + g_right**2 / (h_right + self.l2) - g_all**2 / (h_all + self.l2)
+            gain = np.where((H < self.min_hessian) | (h_right < self.min_hessian), 0.0, gain)
+            f, b = np.unravel_index(int(np.argmax(gain.sum(axis=0))), (n_features, bins))
+            features[level], split_bins[level] = f, b
+            right = Xr[:, f] > b
+            if level + 1 == self.depth:
+                node = node * 2 + right
+                break
+            small_is_right = 2 * int(right.sum()) <= n_rows
+            rows = np.flatnonzero(right if small_is_right else ~right)
+            small = self._histogram(flat[rows], node[rows], gr[rows], hr[rows], n_nodes, cells)
+            other = hist - small
+            children = np.empty((2, n_nodes, 2, cells))
+            children[:, :, 1 if small_is_right else 0] = small.reshape(2, n_nodes, cells)
+            children[:, :, 0 if small_is_right else 1] = other.reshape(2, n_nodes, cells)
+            hist = children.reshape(2, -1)
+            node = node * 2 + right
+        return features, split_bins, node
+
+    @staticmethod
+    def _histogram(
+        flat: np.ndarray, node: np.ndarray, g: np.ndarray, h: np.ndarray, n_nodes: int, cells: int
+    ) -> np.ndarray:
+        """(2, n_nodes * cells): gradient and hessian sums per (node, feature, bin)."""
+        n_features = flat.shape[1]
+        index = (flat + (node * cells)[:, None]).ravel()
+        size = n_nodes * cells
+        return np.stack([
+            np.bincount(index, weights=np.repeat(g, n_features), minlength=size),
+            np.bincount(index, weights=np.repeat(h, n_features), minlength=size),
+        ])
+
     @staticmethod
     def _leaf_index(Xb: np.ndarray, features: np.ndarray, split_bins: np.ndarray) -> np.ndarray:
-        leaf = np.zeros(Xb.shape[0], dtype=np.int64)
+        leaf = np.zeros(Xb.shape[0], dtype=np.int32)
         for f, b in zip(features, split_bins):
             leaf = leaf * 2 + (Xb[:, f] > b)
         return leaf
 
     def logit(self, X: np.ndarray) -> np.ndarray:
-        Xb = self._binned(X)
+        """Scores straight from the raw features: bin ``> b`` is the same test as
+        ``x >= edges[b]`` (a bin code counts the edges at or below x), so no binning pass.
+        ``X`` should be column-major (``features.feature_matrix``) for speed."""
+        X = np.asfortranarray(X, dtype=np.float32)
+        n_trees, depth = self.split_feature.shape if self.split_feature.ndim == 2 else (0, 0)
+        thresholds = self.edges[self.split_feature, self.split_bin] if n_trees else np.zeros((0, 0), np.float32)
         z = np.full(X.shape[0], self.base)
-        for t in range(self.split_feature.shape[0]):
-            z += self.leaf_value[t][self._leaf_index(Xb, self.split_feature[t], self.split_bin[t])]
+        leaf = np.empty(X.shape[0], dtype=np.int32)
+        for t in range(n_trees):
+            leaf[:] = 0
+            for level in range(depth):
+                leaf *= 2
+                leaf += X[:, self.split_feature[t, level]] >= thresholds[t, level]
+            z += self.leaf_value[t][leaf]
         return z
 
     def predict(self, X: np.ndarray) -> np.ndarray:

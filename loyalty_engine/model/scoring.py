@@ -37,6 +37,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit, logit
 
+from .arrays import unique_inverse, unique_sorted
 from .state import ModelState
 
 _NO_DAY = np.iinfo(np.int32).max  # "no expected day" inside the min-reduction
@@ -75,11 +76,11 @@ def index_scopes(state: ModelState, scopes: Sequence[np.ndarray]) -> ScopeIndex:
     known = product >= 0
     scope_of, product = scope_of[known], product[known]
     n_products, n_needs = state.n_products, state.n_needs
-    pairs = np.unique(scope_of * n_products + product)  # (scope, product), duplicates gone
+    pairs = unique_sorted(scope_of * n_products + product)  # (scope, product), duplicates gone
     scope_of, product = pairs // n_products, pairs % n_products
     need = state.need_of_product[product].astype(np.int64)
 
-    part_key, part_of_row = np.unique(scope_of * n_needs + need, return_inverse=True)
+    part_key, part_of_row = unique_inverse(scope_of * n_needs + need)
     n_parts = part_key.shape[0]
     share = np.bincount(part_of_row, weights=state.product_choice_share[product], minlength=n_parts)
     part_need = part_key % n_needs
@@ -269,7 +270,7 @@ def _combine(
     if local.shape[0] == 0:
         return sp.csr_matrix((n_rows, n_scopes), dtype=np.float32)
     key = local * n_scopes + scope
-    cells, inverse = np.unique(key, return_inverse=True)
+    cells, inverse = unique_inverse(key)
     log_miss = np.bincount(inverse, weights=np.log1p(-np.clip(p, 0.0, 1.0 - 1e-9)), minlength=cells.shape[0])
     value = -np.expm1(log_miss)
     keep = value >= floor
@@ -286,7 +287,7 @@ def _earliest_days(
     if local.shape[0] == 0:
         return sp.csr_matrix((n_rows, n_scopes), dtype=np.int32)
     key = local * n_scopes + scope
-    cells, inverse = np.unique(key, return_inverse=True)
+    cells, inverse = unique_inverse(key)
     earliest = np.full(cells.shape[0], _NO_DAY, dtype=np.int64)
     np.minimum.at(earliest, inverse, day)
     coo = probability.tocoo()

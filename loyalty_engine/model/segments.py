@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .arrays import group_index, unique_sorted
 from .history import ScanHistory
 from .params import ModelParams
 
@@ -120,14 +121,14 @@ def category_segments(history: ScanHistory, as_of_day: int, params: ModelParams)
     day = history.day[keep].astype(np.int64)
 
     pair = member * n_categories + category
-    pair_keys, row = np.unique(pair, return_inverse=True)
+    pair_keys, row = group_index(pair, len(history.members) * n_categories)
     n_rows = pair_keys.shape[0]
     units = np.bincount(row, weights=np.maximum(quantity, 0), minlength=n_rows)
     store_units = np.bincount(row, weights=np.where(store, np.maximum(quantity, 0), 0), minlength=n_rows)
     spend = np.bincount(row, weights=amount, minlength=n_rows)
     bought = quantity > 0
     day_span = int(day.max() - day.min() + 1) if day.shape[0] else 1
-    day_keys = np.unique(row[bought].astype(np.int64) * day_span + (day[bought] - (day.min() if day.shape[0] else 0)))
+    day_keys = unique_sorted(row[bought].astype(np.int64) * day_span + (day[bought] - (day.min() if day.shape[0] else 0)))
     day_row = day_keys // day_span
     purchase_days = np.bincount(day_row, minlength=n_rows)
     first = np.full(n_rows, 0, dtype=np.int64)
