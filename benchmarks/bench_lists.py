@@ -337,9 +337,16 @@ def baseline(engine, view: ModelView, settings: ListSettings, sample: int) -> di
 
 def run_build(engine, view: ModelView, settings: ListSettings, period: date) -> tuple[float, dict]:  # type: ignore[type-arg,no-untyped-def]
     t0 = time.perf_counter()
+    cpu = time.process_time()
     with session_scope(engine) as s:
         result = build_lists(s, period, lambda _d: view, settings, cohort="A")
-    return time.perf_counter() - t0, result.counts
+    counts = dict(result.counts)
+    counts["cpu_s"] = time.process_time() - cpu
+    return time.perf_counter() - t0, counts
+
+
+def load_average() -> str:
+    return " / ".join(f"{x:.1f}" for x in os.getloadavg()) + " (1/5/15 min)"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -367,6 +374,7 @@ def main(argv: list[str] | None = None) -> None:
           f"{n_offers} active offers, model view '{full.source}' in {setup_s:.1f}s; database {engine.dialect.name}")
     settings = ListSettings.from_config(Config(database_url=url, instance_path=tmp, secret_key="bench"))
 
+    print(f"machine: {os.cpu_count()} cores, load average {load_average()} (shared: wall times vary with it)")
     rss_before = peak_rss_mb()
     seconds, counts = run_build(engine, full, settings, PERIOD)
     members = counts["eligible_regular"] + counts["eligible_winback"] - counts["held_out"]
@@ -374,7 +382,7 @@ def main(argv: list[str] | None = None) -> None:
           f"{seconds:.1f}s, {members / seconds:,.0f} members/s; {counts['lists']} lists, {counts['lines']} lines "
           f"({counts['lines'] / max(counts['lists'], 1):.1f}/list), {counts['candidates']:,} candidates, "
           f"{len(counts['budget_limited_offers'])} offers budget-limited, {counts['selection_rounds']} rounds")
-    print(f"  phases: {counts['timings']}")
+    print(f"  phases: {counts['timings']}; CPU {counts['cpu_s']:.1f} s (this process)")
     print(f"  peak RSS {peak_rss_mb():,.0f} MB (before the build {rss_before:,.0f} MB); target <= 60 s and 8 GB")
 
     if not args.no_growth:
@@ -387,16 +395,21 @@ def main(argv: list[str] | None = None) -> None:
             period = PERIOD + timedelta(weeks=8 * (i + 1))
             s, c = run_build(engine, view, settings, period)
             m = c["eligible_regular"] + c["eligible_winback"] - c["held_out"]
-            rows.append((m, s))
-            print(f"  {m:>7} members: {s:6.1f}s  {m / s:>8,.0f} members/s  {s / m * 1e6:6.1f} us/member")
+            rows.append((m, s, c["cpu_s"]))
+            print(f"  {m:>7} members: {s:6.1f}s  {m / s:>8,.0f} members/s  {s / m * 1e6:6.1f} us/member  "
+                  f"(CPU {c['cpu_s']:.1f} s = {c['cpu_s'] / m * 1e6:.1f} us/member)")
         base = rows[0][1] / rows[0][0]
         print("  time per member relative to the smallest: "
-              + ", ".join(f"{m}: {s / m / base:.2f}x" for m, s in rows))
+              + ", ".join(f"{m}: {s / m / base:.2f}x" for m, s, _ in rows))
+        base_cpu = rows[0][2] / rows[0][0]
+        print("  CPU per member relative to the smallest: "
+              + ", ".join(f"{m}: {cpu / m / base_cpu:.2f}x" for m, _, cpu in rows))
 
     b = baseline(engine, full, settings, args.baseline_sample)
     print(f"\nbaseline (selection only, {b['members']} members, same probabilities): per-member Python loop "
           f"{b['loop_mps']:,.0f} members/s, vectorized {b['vectorized_mps']:,.0f} members/s: "
           f"ratio {b['vectorized_mps'] / b['loop_mps']:.1f}x")
+    print(f"load average at the end: {load_average()}")
     engine.dispose()
 
 

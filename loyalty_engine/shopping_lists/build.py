@@ -23,7 +23,7 @@ from ..models.lists import ListBuild, ListHoldout, ShoppingList, ShoppingListCon
 from ..models.members import Member
 from ..models.offers import BRAND_LOYALTIES, LIFECYCLE_STAGES, USAGE_TIERS, ContentItem
 from ..offers.service import content_valid_in
-from .bulk import bulk_insert, bulk_insert_columns
+from .bulk import bulk_insert, bulk_insert_columns, sqlite_page_cache
 from .cadence import COHORTS, cohort_for_date, holdout_seed, member_cohorts, period_end
 from .eligibility import EligibilityInputs, eligible_members
 from .model_view import ModelView
@@ -412,8 +412,9 @@ def build_lists(
     timings["select_s"] = time.perf_counter() - started - sum(timings.values())
     content_items = content_valid_in(session, period_start, end)
     content = choose_content(content_items, view, members, settings.max_content)
-    stored = _store(session, build, prepared, members, selection, content, content_items, held,
-                    settings, clock.now(), str(view.as_of or as_of))
+    with sqlite_page_cache(session):
+        stored = _store(session, build, prepared, members, selection, content, content_items, held,
+                        settings, clock.now(), str(view.as_of or as_of))
     timings["store_s"] = time.perf_counter() - started - sum(timings.values())
 
     budget_limited = [prepared.offers[i].id for i in np.flatnonzero(selection.budget_limited)]

@@ -6,11 +6,37 @@ processors (cached per distinct value) so the stored text is what the ORM reads 
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from itertools import islice
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from sqlalchemy import Date, DateTime, Table
 from sqlalchemy.orm import Session
+
+
+SQLITE_BUILD_CACHE_KIB = 512 * 1024
+
+
+@contextmanager
+def sqlite_page_cache(session: Session, kib: int = SQLITE_BUILD_CACHE_KIB) -> Iterator[None]:
+    """A large SQLite page cache for the duration of a build's inserts, then the old size back.
+
+    The default cache (2 MB) cannot hold the index pages a build touches (lines by offer,
+    by list and offer): each insert then reads and writes index pages through the WAL, which
+    halved the store phase's speed at 100,000 members. It is memory only as needed, up to
+    ``kib``. Nothing to do on PostgreSQL.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    raw = connection.connection.dbapi_connection
+    old = raw.execute("PRAGMA cache_size").fetchone()[0]  # type: ignore[union-attr]
+    raw.execute(f"PRAGMA cache_size=-{int(kib)}")  # type: ignore[union-attr]
+    try:
+        yield
+    finally:
+        raw.execute(f"PRAGMA cache_size={int(old)}")  # type: ignore[union-attr]
 
 
 def bulk_insert(
