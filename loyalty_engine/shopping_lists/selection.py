@@ -161,6 +161,15 @@ def candidates(
 ) -> _Candidates:
     """Targeted (member, offer) pairs with their benefit, expected value and funded cost,
     in member order, best first. ``probabilities`` rows are members ``first_member`` on."""
+    pool = _targeted(probabilities, members, offers, params, first_member)
+    return pool.take(_member_order(pool, len(members), len(offers)))
+
+
+def _targeted(
+    probabilities: sp.csr_matrix, members: MemberArrays, offers: OfferArrays, params: SelectionParams,
+    first_member: int = 0,
+) -> _Candidates:
+    """:func:`candidates` before ordering."""
     coo = probabilities.tocoo()
     m = coo.row.astype(np.int64) + first_member
     o = coo.col.astype(np.int64)
@@ -191,8 +200,7 @@ def candidates(
     weights = np.asarray(params.tier_weights, dtype=np.float64)
     ev = p * offers.sale_value_cents[o] * weights[tier.astype(np.int64) + 1]
     funded = p * params.redemption_rate * face * (offers.funded_share_bp[o] / 10_000.0)
-    pool = _Candidates(m, o, p, loyalty, tier, face, ev, funded, offers.scope_group[o])
-    return pool.take(_member_order(pool, len(members), len(offers)))
+    return _Candidates(m, o, p, loyalty, tier, face, ev, funded, offers.scope_group[o])
 
 
 def _concat(parts: list[_Candidates]) -> _Candidates:
@@ -225,21 +233,27 @@ def _prune(c: _Candidates, params: SelectionParams) -> _Candidates:
     ``group_alternates`` offers, and per member the best ``candidate_depth`` of those.
 
     The runners-up stand by for members who lose a line to budget pacing."""
-    n = c.member.shape[0]
+    return c.take(_pruned_rows(c.member, c.group, params))
+
+
+def _pruned_rows(member: np.ndarray, group: np.ndarray, params: SelectionParams) -> np.ndarray:
+    """Positions :func:`_prune` keeps, from the member and group columns only (in member
+    order, best first), so the candidates themselves are gathered once."""
+    n = member.shape[0]
     if n == 0:
-        return c
-    stackable = c.group < 0
-    n_groups = int(c.group.max()) + 1 if (~stackable).any() else 1
-    key = np.where(stackable, -1, c.member * n_groups + c.group)
+        return np.empty(0, dtype=np.int64)
+    stackable = group < 0
+    n_groups = int(group.max()) + 1 if (~stackable).any() else 1
+    key = np.where(stackable, -1, member * n_groups + group)
     order = np.argsort(key, kind="stable")  # keeps the best-first order inside each (member, group)
     sorted_key = key[order]
     rank_sorted = np.arange(n) - _segment_starts(sorted_key)
     rank = np.empty(n, dtype=np.int64)
     rank[order] = rank_sorted
-    keep = stackable | (rank < params.group_alternates)
-    c = c.take(np.flatnonzero(keep))
-    depth = np.arange(c.member.shape[0]) - _segment_starts(c.member)
-    return c.take(np.flatnonzero(depth < params.candidate_depth))
+    kept = np.flatnonzero(stackable | (rank < params.group_alternates))
+    kept_member = member[kept]
+    depth = np.arange(kept.shape[0]) - _segment_starts(kept_member)
+    return kept[depth < params.candidate_depth]
 
 
 def _segment_starts(sorted_keys: np.ndarray) -> np.ndarray:
@@ -313,7 +327,7 @@ def _per_member(c: _Candidates, members: MemberArrays, params: SelectionParams) 
 
 def _budget_cut(c: _Candidates, offers: OfferArrays) -> np.ndarray:
     """Boolean mask of chosen lines that fit their offer's remaining budget and redemption cap."""
-    order = np.lexsort((c.member, -c.ev, c.offer))
+    order = _offer_order(c, len(offers))
     off = c.offer[order]
     starts = _segment_starts(off)
     funded_cum = np.cumsum(c.funded[order])
@@ -333,6 +347,24 @@ def _budget_cut(c: _Candidates, offers: OfferArrays) -> np.ndarray:
     ok = np.empty_like(ok_sorted)
     ok[order] = ok_sorted
     return ok
+
+
+def _offer_order(c: _Candidates, n_offers: int) -> np.ndarray:
+    """Offer ascending, expected value descending, member ascending on ties: one integer
+    sort of a packed key, as :func:`_member_order` (values within ~1e-9 of the largest tie)."""
+    n = c.ev.shape[0]
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
+    bits_m = max(1, int(c.member.max()).bit_length())
+    bits_o = max(1, int(n_offers - 1).bit_length())
+    bits_q = min(50, 62 - bits_m - bits_o)
+    if bits_q < 30:
+        return np.lexsort((c.member, -c.ev, c.offer))
+    top = float(c.ev.max()) or 1.0
+    levels = (1 << bits_q) - 1
+    q = levels - np.clip(np.floor(np.clip(c.ev / top, 0.0, 1.0) * levels).astype(np.int64), 0, levels)
+    key = (c.offer.astype(np.int64) << (bits_q + bits_m)) | (q << bits_m) | c.member.astype(np.int64)
+    return np.argsort(key)
 
 
 def select_lines(
@@ -365,11 +397,14 @@ def select_lines(
         rows = score_rows(start, stop)
         if rows.shape != (stop - start, len(offers)):
             raise ValueError(f"scored rows are {rows.shape}, expected {(stop - start, len(offers))}")
-        chunk = candidates(rows, members, offers, params, first_member=start)
+        chunk = _targeted(rows, members, offers, params, first_member=start)
         del rows
         n_candidates += chunk.member.shape[0]
         candidates_per_offer += np.bincount(chunk.offer, minlength=len(offers))
-        parts.append(_prune(chunk, params))
+        order = _member_order(chunk, n_members, len(offers))
+        # prune on the ordered key columns, then gather the kept candidates once
+        parts.append(chunk.take(order[_pruned_rows(chunk.member[order], chunk.group[order], params)]))
+        del chunk, order
     pool = _concat(parts) if parts else candidates(
         sp.csr_matrix((0, len(offers))), members, offers, params)
     del parts
