@@ -14,12 +14,18 @@ from typing import Iterator
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 from loyalty_engine import migrate
 from loyalty_engine.config import Config
 from loyalty_engine.db import make_engine
+
+# CI shares two cores with PostgreSQL and a second test process: a per-example time limit
+# would fail tests for the machine's load, not for a broken rule.
+hypothesis_settings.register_profile("loyalty", deadline=None, print_blob=True)
+hypothesis_settings.load_profile("loyalty")
 
 SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "grocery-sample"
 PG_URL = os.environ.get("LOYALTY_TEST_DATABASE_URL", "")
