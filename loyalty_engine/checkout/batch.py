@@ -68,7 +68,7 @@ _COMPILED: dict[tuple[int, str, tuple[str, ...]], _Compiled] = {}
 
 def _compiled(conn: Connection, statement: ClauseElement, given: dict[str, Any]) -> _Compiled:
     is_insert = getattr(statement, "is_insert", False)
-    columns = tuple(given) if is_insert else ()
+    columns = tuple(given) if is_insert and getattr(statement, "select", None) is None else ()
     key = (id(statement), conn.dialect.name, columns)
     found = _COMPILED.get(key)
     if found is None or found.statement is not statement:

@@ -33,8 +33,21 @@ from typing import Any, Iterator, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
-from sqlalchemy import Connection, Engine, String, any_, bindparam, func, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Date,
+    Engine,
+    Integer,
+    String,
+    any_,
+    bindparam,
+    column,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSON
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ..clock import Clock
@@ -151,6 +164,69 @@ class _Queries:
             select(func.nextval(func.pg_get_serial_sequence(_checkouts.name, "id"))) if postgresql else None
         )
         self.insert_checkout = _checkouts.insert() if postgresql else _checkouts.insert().returning(_checkouts.c.id)
+        self.postgresql = postgresql
+        if postgresql:
+            self._postgresql_writes()
+
+    def _postgresql_writes(self) -> None:
+        """A complete's writes as one statement each, whatever the number of rows.
+
+        The rows travel as one JSON parameter (``json_to_recordset``), so the SQL text is
+        fixed (prepared once per connection) and the server runs one statement where an
+        executemany would run one per scan line.
+        """
+        def rows(name: str, *columns: tuple[str, Any]) -> Any:
+            return (func.json_to_recordset(bindparam(name, type_=JSON))
+                    .table_valued(*(column(n, t) for n, t in columns))
+                    .render_derived(name=name, with_types=True))
+
+        moved = rows("moves", ("id", BigInteger), ("n", Integer), ("f", BigInteger), ("d", BigInteger))
+        # The list's lines are locked since the read; the offers are locked here in ascending id
+        # order (so two lanes redeeming the same offers cannot deadlock), then moved conditionally.
+        self.lock_offers = (select(_offers.c.id).where(_offers.c.id == any_(bindparam("offer_ids", type_=ARRAY(BigInteger))))
+                            .order_by(_offers.c.id).with_for_update())
+        self.move_lines = (
+            update(_lines)
+            .where(_lines.c.id == moved.c.id, _lines.c.redeemed_count + moved.c.n <= _lines.c.redemption_limit)
+            .values(redeemed_count=_lines.c.redeemed_count + moved.c.n)
+        )
+        self.move_offers = (
+            update(_offers)
+            .where(
+                _offers.c.id == moved.c.id,
+                _offers.c.status == "active",
+                _offers.c.max_redemptions.is_(None) | (_offers.c.redeemed_count + moved.c.n <= _offers.c.max_redemptions),
+                _offers.c.budget_cents.is_(None) | (_offers.c.funded_spent_cents + moved.c.f <= _offers.c.budget_cents),
+            )
+            .values(
+                redeemed_count=_offers.c.redeemed_count + moved.c.n,
+                funded_spent_cents=_offers.c.funded_spent_cents + moved.c.f,
+                discount_given_cents=_offers.c.discount_given_cents + moved.c.d,
+            )
+        )
+        r = rows("redeemed", ("list_line_id", BigInteger), ("list_line_no", Integer), ("offer_id", BigInteger),
+                 ("applications", Integer), ("units", Integer), ("discount_cents", BigInteger),
+                 ("funded_cents", BigInteger), ("handling_fee_cents", BigInteger), ("funder_kind", String),
+                 ("manufacturer_id", String))
+        per_checkout = ("event", "checkout_id", "transaction_id", "list_id", "member_key", "store_id", "lane_code",
+                        "api_key_id", "business_date", "request_id", "created_at")
+        per_row = ("list_line_id", "list_line_no", "offer_id", "applications", "units", "discount_cents",
+                   "funded_cents", "handling_fee_cents", "funder_kind", "manufacturer_id")
+        self.insert_redemptions = _redemptions.insert().from_select(
+            [*per_checkout, *per_row],
+            select(*(bindparam(n, type_=_redemptions.c[n].type) for n in per_checkout), *(r.c[n] for n in per_row)),
+        )
+        s = rows("lines", ("line_no", Integer), ("product_key", BigInteger), ("quantity", Integer),
+                 ("amount_cents", BigInteger), ("discount_cents", BigInteger))
+        per_basket = ("transaction_id", "member_key", "business_date")
+        self.insert_scan_lines = _scan_lines.insert().from_select(
+            ["transaction_id", "line_no", "product_key", "member_key", "business_date", "quantity", "amount_cents",
+             "discount_cents"],
+            select(bindparam("transaction_id", type_=_scan_lines.c.transaction_id.type), s.c.line_no, s.c.product_key,
+                   bindparam("member_key", type_=BigInteger), bindparam("business_date", type_=Date), s.c.quantity,
+                   s.c.amount_cents, s.c.discount_cents),
+        )
+        del per_basket
 
 
 @lru_cache(maxsize=4)
@@ -460,26 +536,43 @@ class CheckoutService:
         if not applied:
             return []
         assert outcome.shopping_list is not None and outcome.member is not None
-        by_offer = sorted(applied, key=lambda a: a.offer_id)  # row locks in ascending id order: no deadlock
+        per_checkout = dict(
+            event="redeemed", checkout_id=checkout_id, transaction_id=txn_id, list_id=outcome.shopping_list.list_id,
+            member_key=outcome.member.member_key, store_id=lane.store_id, lane_code=lane.lane_code,
+            api_key_id=lane.api_key_id, business_date=business_date, request_id=request_id, created_at=now,
+        )
         rows = []
         for a in applied:
             offer = outcome.terms[a.list_line_id].offer
             rows.append(dict(
-                event="redeemed", checkout_id=checkout_id, transaction_id=txn_id,
-                list_id=outcome.shopping_list.list_id, list_line_id=a.list_line_id, list_line_no=a.list_line_no,
-                offer_id=a.offer_id, member_key=outcome.member.member_key, store_id=lane.store_id,
-                lane_code=lane.lane_code, api_key_id=lane.api_key_id, business_date=business_date,
+                list_line_id=a.list_line_id, list_line_no=a.list_line_no, offer_id=a.offer_id,
                 applications=a.applications, units=a.units, discount_cents=a.discount_cents,
                 funded_cents=a.funded_cents, handling_fee_cents=a.handling_fee_cents, funder_kind=offer.funder_kind,
-                manufacturer_id=offer.manufacturer_id, reverses_id=None, reversal_kind=None, request_id=request_id,
-                created_at=now,
+                manufacturer_id=offer.manufacturer_id,
             ))
+        offers: dict[int, list[int]] = {}  # offer -> [applications, funded, discount], ascending id
+        for a in sorted(applied, key=lambda a: a.offer_id):
+            total = offers.setdefault(a.offer_id, [0, 0, 0])
+            total[0] += a.applications
+            total[1] += a.funded_cents
+            total[2] += a.discount_cents
+        if self.q.postgresql:
+            lines = [{"id": a.list_line_id, "n": a.applications} for a in applied]
+            moves = [{"id": o, "n": n, "f": f, "d": d} for o, (n, f, d) in offers.items()]
+            return [
+                Step(self.q.lock_offers, {"offer_ids": list(offers)}, ROWCOUNT),
+                Step(self.q.move_lines, {"moves": _json(lines)}, ROWCOUNT, expect=len(lines)),
+                Step(self.q.move_offers, {"moves": _json(moves)}, ROWCOUNT, expect=len(moves)),
+                Step(self.q.insert_redemptions, {**per_checkout, "redeemed": _json(rows)}, ROWCOUNT),
+            ]
         return [
             Step(_U_LINE_REDEEM, [{"b_id": a.list_line_id, "b_n": a.applications} for a in applied], MANY,
                  expect=len(applied)),
-            Step(_U_OFFER_REDEEM, [{"b_id": a.offer_id, "b_n": a.applications, "b_f": a.funded_cents,
-                                    "b_d": a.discount_cents} for a in by_offer], MANY, expect=len(applied)),
-            Step(_I_REDEMPTIONS, rows, MANY),
+            # row locks in ascending offer id order: no deadlock between lanes
+            Step(_U_OFFER_REDEEM, [{"b_id": o, "b_n": n, "b_f": f, "b_d": d} for o, (n, f, d) in offers.items()],
+                 MANY, expect=len(offers)),
+            Step(_I_REDEMPTIONS, [{**per_checkout, "reverses_id": None, "reversal_kind": None, **row}
+                                  for row in rows], MANY),
         ]
 
     def _reverse_steps(self, lane: LaneIdentity, reversals: Sequence[PlannedReversal], checkout_id: int,
@@ -509,21 +602,23 @@ class CheckoutService:
 
     def _basket_steps(self, req: QuoteRequest, basket: Basket, txn_id: str, member_key: int | None,
                       discounts: dict[int, int], clawbacks: dict[int, int]) -> list[Step]:
-        rows = []
+        lines = []
         for line_no, (line, key) in enumerate(zip(req.lines, basket.product_keys), start=1):
             discount = discounts.get(line_no, 0) - clawbacks.get(line_no, 0)
-            rows.append(dict(
-                transaction_id=txn_id, line_no=line_no, product_key=key, member_key=member_key,
-                business_date=basket.business_date, quantity=line.quantity,
-                amount_cents=line.amount_cents - discount, discount_cents=discount,
-            ))
+            lines.append({"line_no": line_no, "product_key": key, "quantity": line.quantity,
+                          "amount_cents": line.amount_cents - discount, "discount_cents": discount})
+        per_basket = {"transaction_id": txn_id, "member_key": member_key, "business_date": basket.business_date}
+        if self.q.postgresql:
+            scan_lines = Step(self.q.insert_scan_lines, {**per_basket, "lines": _json(lines)}, ROWCOUNT)
+        else:
+            scan_lines = Step(_I_SCAN_LINES, [{**per_basket, **line} for line in lines], MANY)
         return [
             Step(_I_TRANSACTION, dict(
                 transaction_id=txn_id, store_id=req.store, member_key=member_key,
                 scanned_at_local=basket.scanned_at_local, utc_offset_minutes=basket.utc_offset_minutes,
                 business_date=basket.business_date, source="lane",
             ), ROWCOUNT),
-            Step(_I_SCAN_LINES, rows, MANY),
+            scan_lines,
         ]
 
     # --- void -----------------------------------------------------------------------------
@@ -750,6 +845,10 @@ def _identifier_kind(identifier: str | None) -> tuple[str | None, int | None, Li
 def _business_date_guess(scanned_at: datetime, tz_name: str) -> date:
     zone = _zone(tz_name)
     return (scanned_at.replace(tzinfo=zone) if scanned_at.tzinfo is None else scanned_at.astimezone(zone)).date()
+
+
+def _json(rows: list[dict[str, Any]]) -> str:
+    return orjson.dumps(rows).decode()
 
 
 def _first(rows: Sequence[Any]) -> Any:
