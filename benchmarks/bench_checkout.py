@@ -148,7 +148,51 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_gunicorn(url: str, workers: int, port: int, log: Path, instance: Path) -> subprocess.Popen:
+def cpu_seconds(pid: int) -> float:
+    """Time the process has spent on a CPU, all its threads (nanosecond schedstat)."""
+    total = 0.0
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            total += int((task / "schedstat").read_text().split()[0]) / 1e9
+    except OSError:
+        pass
+    return total
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def machine_busy_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]
+    total = sum(values[:8])
+    tick = os.sysconf("SC_CLK_TCK")
+    return (total - idle) / tick, total / tick
+
+
+def pg_backend_pids(url: str, application_name: str) -> list[int]:
+    """The server processes of the bench's own connections (by application_name)."""
+    admin = make_engine(url)
+    try:
+        with admin.connect() as conn:
+            return list(conn.execute(text("SELECT pid FROM pg_stat_activity WHERE application_name = :n"),
+                                     {"n": application_name}).scalars())
+    finally:
+        admin.dispose()
+
+
+def start_gunicorn(url: str, workers: int, port: int, log: Path, instance: Path, worker_class: str = "sync",
+                   threads: int = 1) -> subprocess.Popen:
     env = dict(os.environ, LOYALTY_DATABASE_URL=url, LOYALTY_SECRET_KEY="bench-" + uuid.uuid4().hex,
                LOYALTY_INSTANCE_PATH=str(instance), PYTHONPATH=str(ROOT))
     gunicorn = Path(sys.executable).with_name("gunicorn")
@@ -157,7 +201,7 @@ def start_gunicorn(url: str, workers: int, port: int, log: Path, instance: Path)
     conf = log.with_suffix(".conf.py")
     conf.write_text("def post_worker_init(worker):\n    import gc\n    gc.collect()\n    gc.freeze()\n")
     cmd = [str(gunicorn), "-c", str(conf), "-w", str(workers), "-b", f"127.0.0.1:{port}", "--keep-alive", "30",
-           "--log-level", "warning", "wsgi:app"]
+           "--worker-class", worker_class, "--threads", str(threads), "--log-level", "warning", "wsgi:app"]
     process = subprocess.Popen(cmd, env=env, cwd=str(ROOT), stdout=log.open("wb"), stderr=subprocess.STDOUT,
                                start_new_session=True)
     deadline = time.time() + 60
@@ -190,8 +234,10 @@ def load_client(args: tuple[int, int, str, str, str, list[dict[str, Any]], list[
     rng = random.Random(client_no)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
-    timings: dict[str, list[float]] = {"quote": [], "complete": [], "health": [], "errors": [], "completed": []}
+    timings: dict[str, list[float]] = {"quote": [], "complete": [], "health": [], "errors": [], "completed": [],
+                                       "cpu": []}
     time.sleep(max(0.0, start_at - time.time()))
+    cpu_start = time.process_time()
     serial = 0
     while time.time() < stop_at:
         if mode == "health":
@@ -227,6 +273,7 @@ def load_client(args: tuple[int, int, str, str, str, list[dict[str, Any]], list[
             else:
                 timings["completed"].append(1.0)
     conn.close()
+    timings["cpu"].append(time.process_time() - cpu_start)
     return timings
 
 
@@ -240,7 +287,7 @@ def run_load(port: int, seeded: Seeded, keys: list[tuple[str, str]], seconds: fl
     with multiprocessing.get_context("fork").Pool(len(jobs)) as pool:
         results = pool.map(load_client, jobs)
     merged: dict[str, np.ndarray] = {}
-    for name in ("quote", "complete", "health", "errors", "completed"):
+    for name in ("quote", "complete", "health", "errors", "completed", "cpu"):
         merged[name] = np.array([v for r in results for v in r[name]], dtype=float)
     merged["seconds"] = np.array([seconds])
     return merged
@@ -417,7 +464,8 @@ def bench_backend(backend: str, pg_url: str, args: argparse.Namespace, workdir: 
         with admin.begin() as conn:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         parsed = make_url(pg_url)
-        url = parsed.set(query={**parsed.query, "options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+        url = parsed.set(query={**parsed.query, "options": f"-csearch_path={schema}",
+                                "application_name": schema}).render_as_string(hide_password=False)
     else:
         url = f"sqlite:///{workdir / 'bench.db'}"
     try:
@@ -436,11 +484,35 @@ def bench_backend(backend: str, pg_url: str, args: argparse.Namespace, workdir: 
             profile_in_process(backend, url, seeded, keys[0], args, workdir)
             engine.dispose()
             return None
+        engine.dispose()  # only the server's connections stay open (they are measured)
         port = free_port()
-        server = start_gunicorn(url, args.workers, port, workdir / f"gunicorn-{backend}.log", workdir / "instance")
+        server = start_gunicorn(url, args.workers, port, workdir / f"gunicorn-{backend}.log", workdir / "instance",
+                                args.worker_class, args.threads)
         try:
             baseline = run_load(port, seeded, keys, min(5.0, args.seconds), args.lines, "health")
+            workers = children(server.pid)
+            app_before = sum(cpu_seconds(pid) for pid in workers)
+            machine_before = machine_busy_seconds()
+            spy = None
+            if args.py_spy:  # sample the workers' stacks during the load (collapsed stacks file)
+                spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(server.pid),
+                                        "--subprocesses", "-r", "200", "-f", "raw", "-o", f"{args.py_spy}.{backend}",
+                                        "-d", str(int(args.seconds) + 3)], stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL)
             load = run_load(port, seeded, keys, args.seconds, args.lines, "checkout")
+            machine_after = machine_busy_seconds()
+            if spy is not None:
+                spy.wait()
+            cpu = {
+                "app": sum(cpu_seconds(pid) for pid in workers) - app_before,
+                "load": float(load["cpu"].sum()),
+                # the pool's connections were all opened during the load (health uses none)
+                "database": (sum(cpu_seconds(pid) for pid in pg_backend_pids(pg_url, schema))
+                             if schema is not None else 0.0),
+                "machine": machine_after[0] - machine_before[0],
+                "capacity": machine_after[1] - machine_before[1],
+                "load_average": os.getloadavg()[0],
+            }
         finally:
             stop(server)
         with engine.connect() as conn:
@@ -450,7 +522,8 @@ def bench_backend(backend: str, pg_url: str, args: argparse.Namespace, workdir: 
             lines = conn.execute(select(func.coalesce(func.sum(ShoppingListLine.redeemed_count), 0))).scalar_one()
         engine.dispose()
         return {"backend": backend, "load": load, "baseline": baseline, "recorded": recorded, "ledger": int(ledger),
-                "counters": int(counters), "line_counters": int(lines)}
+                "counters": int(counters), "line_counters": int(lines), "cpu": cpu,
+                "workers": f"{args.workers} workers ({args.worker_class}, {args.threads} threads)"}
     finally:
         if schema is not None:
             with admin.begin() as conn:
@@ -461,13 +534,24 @@ def bench_backend(backend: str, pg_url: str, args: argparse.Namespace, workdir: 
 def report(result: dict[str, Any], seconds: float, baseline_seconds: float) -> None:
     load, base = result["load"], result["baseline"]
     completes = len(load["complete"])
-    print(f"\n== {result['backend']}: gunicorn 4 workers, {len(load['errors'])} errors")
+    print(f"\n== {result['backend']}: gunicorn {result['workers']}, {len(load['errors'])} errors")
     print(summary("quote", load["quote"], seconds))
     print(summary("complete", load["complete"], seconds))
     print(summary("health", base["health"], baseline_seconds) + "   <- baseline, same server")
     if completes and len(base["health"]):
         ratio = np.percentile(load["complete"], 50) / np.percentile(base["health"], 50)
         print(f"  complete p50 = {ratio:.1f} x health p50")
+    cpu = result["cpu"]
+    if completes:
+        ours = cpu["app"] + cpu["load"] + cpu["database"]
+        per = lambda seconds: seconds / completes * 1000  # noqa: E731
+        print(f"  CPU per quote + complete pair: app (gunicorn workers) {per(cpu['app']):.1f} ms, database server "
+              f"{per(cpu['database']):.1f} ms, load clients {per(cpu['load']):.1f} ms = {per(ours):.1f} ms; the "
+              f"machine was busy {100 * cpu['machine'] / cpu['capacity']:.0f} % of its {os.cpu_count()} cores, "
+              f"{100 * ours / max(cpu['machine'], 1e-9):.0f} % of that ours; load average {cpu['load_average']:.1f}")
+        print(f"  => on {os.cpu_count()} idle cores at this CPU cost: at most "
+              f"{os.cpu_count() * 1000 / per(cpu['app'] + cpu['database']):.0f} pairs/s for app + database "
+              f"(load clients elsewhere), {os.cpu_count() * 1000 / per(ours):.0f} pairs/s with the load clients here")
     ok = result["recorded"] == len(load["completed"])
     print(f"  recorded checkouts {result['recorded']} for {len(load['completed'])} successful completes; redemptions in ledger "
           f"{result['ledger']} = offer counters {result['counters']} = list-line counters {result['line_counters']}: "
@@ -479,6 +563,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="load time per database")
     parser.add_argument("--clients", type=int, default=6, help="load processes (one lane each)")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument("--worker-class", default="sync", help="gunicorn worker class (sync, gthread)")
+    parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker (gthread)")
+    parser.add_argument("--py-spy", metavar="PATH", help="sample the gunicorn workers with py-spy during the load "
+                                                          "(raw collapsed stacks to PATH.<backend>)")
     parser.add_argument("--lines", type=int, default=30, help="lines per basket")
     parser.add_argument("--members", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=11)

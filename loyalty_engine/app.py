@@ -5,6 +5,7 @@ import time
 from typing import Any
 
 from flask import Flask, g, jsonify
+from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
@@ -36,6 +37,7 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
         "engine": engine,
         "sessions": session_factory(engine),
     }
+    app.session_interface = _NoApiSessions()
     app.teardown_appcontext(_close_session)
     _register_blueprints(app)
     _register_json_errors(app)
@@ -76,6 +78,15 @@ def _make_app_engine(url: str) -> Engine:
             raise DisconnectionError("idle pooled connection is gone") from exc  # the pool connects anew
 
     return engine
+
+
+class _NoApiSessions(SecureCookieSessionInterface):
+    """The lane API is stateless (a key per call): no cookie session is opened for /api/ calls."""
+
+    def open_session(self, app, request):  # type: ignore[no-untyped-def]
+        if request.path.startswith("/api/"):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
 
 def app_config(app: Flask) -> Config:

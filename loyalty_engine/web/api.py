@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import time
-import uuid
 from datetime import date
 from typing import Any, Optional
 
@@ -104,7 +104,7 @@ def _start_request() -> None:
     if not request.path.startswith("/api/"):
         return
     incoming = request.headers.get(REQUEST_ID_HEADER, "")
-    g.request_id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+    g.request_id = incoming if _REQUEST_ID_RE.match(incoming) else secrets.token_hex(16)
     g.request_started = time.perf_counter()
 
 
