@@ -15,7 +15,10 @@ sample (742,567 lines) into a fresh SQLite database and a fresh PostgreSQL schem
 reject counts, and a re-import that must insert nothing.
 
     .venv/bin/python benchmarks/bench_import.py [--lines 1000000] [--big] [--real]
-        [--no-postgres] [--pg-url URL] [--chunk-rows N]
+        [--no-postgres] [--only sqlite|postgresql] [--pg-url URL] [--chunk-rows N] [--keep-chains DIR]
+
+``--keep-chains /tmp/bench-chains`` writes each synthetic chain once and reuses it in later runs
+(the 10M-line chain takes minutes to write).
 
 PostgreSQL runs go to a schema of their own (dropped afterwards) in LOYALTY_BENCH_PG_URL
 (default postgresql+psycopg://postgres@127.0.0.1:5432/test); they are skipped with a message
@@ -182,21 +185,30 @@ def postgres_answers(url: str) -> bool:
 # ---------------------------------------------------------------------------- benchmarks
 
 def synthetic_chain(lines: int, out: Path) -> tuple[dict[str, str], int]:
+    """Write the chain into ``out`` (or reuse the one a previous run kept there)."""
     from loyalty_engine.synthetic import ChainSpec, write_chain
 
     members = max(100, math.ceil(lines / LINES_PER_MEMBER_YEAR))
+    files = {kind: str(out / f"{kind}.csv") for kind in (*ENTITY_FILES, "scans")}
+    counts_file = out / "bench-counts.json"
+    if counts_file.exists() and all(Path(f).exists() for f in files.values()):
+        counts = json.loads(counts_file.read_text())
+        print(f"  synthetic chain (kept from an earlier run in {out}): {members:,} members x 52 weeks -> "
+              f"{counts['scans']:,} scan lines, {counts['baskets']:,} baskets")
+        return files, counts["scans"]
     started = time.perf_counter()
     result = write_chain(ChainSpec(members=members, weeks=52, seed=20171), out)
+    counts_file.write_text(json.dumps(result.counts))
     scans = result.counts["scans"]
     print(f"  synthetic chain: {members:,} members x 52 weeks -> {scans:,} scan lines, "
           f"{result.counts['baskets']:,} baskets ({time.perf_counter() - started:.1f} s to write)")
-    files = {kind: str(out / f"{kind}.csv") for kind in (*ENTITY_FILES, "scans")}
     return files, scans
 
 
-def bench_size(target: int, dbs: Databases, scratch: Path, chunk_rows: int | None) -> list[dict[str, Any]]:
+def bench_size(target: int, dbs: Databases, scratch: Path, chunk_rows: int | None,
+               keep_chains: Path | None = None, backends: tuple[str, ...] = ("sqlite", "postgresql")) -> list[dict[str, Any]]:
     print(f"\n== about {target:,} scan lines")
-    out = scratch / f"chain-{target}"
+    out = (keep_chains or scratch) / f"chain-{target}"
     files, lines = synthetic_chain(target, out)
     size_mb = Path(files["scans"]).stat().st_size / 2**20
     parse = run_child("parse", files["scans"])
@@ -204,7 +216,7 @@ def bench_size(target: int, dbs: Databases, scratch: Path, chunk_rows: int | Non
     print(f"  baseline parse (pyarrow streaming CSV, {size_mb:,.0f} MB): {parse['seconds']:.2f} s, "
           f"{lines / parse['seconds']:,.0f} lines/s, peak RSS {parse['peak_mb']:,.0f} MB")
     results = []
-    for backend in ("sqlite", "postgresql"):
+    for backend in backends:
         url = dbs.sqlite(f"bench-{target}") if backend == "sqlite" else dbs.postgres(str(target))
         if url is None:
             continue
@@ -227,7 +239,8 @@ def bench_size(target: int, dbs: Databases, scratch: Path, chunk_rows: int | Non
         if backend == "sqlite":
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{url[len('sqlite:///'):]}{suffix}").unlink(missing_ok=True)
-    shutil.rmtree(out, ignore_errors=True)
+    if keep_chains is None:
+        shutil.rmtree(out, ignore_errors=True)
     return results
 
 
@@ -283,6 +296,9 @@ def main() -> int:
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--pg-url", default=os.environ.get("LOYALTY_BENCH_PG_URL", DEFAULT_PG))
     parser.add_argument("--chunk-rows", type=int, default=None)
+    parser.add_argument("--keep-chains", type=Path, default=None,
+                        help="write the synthetic chains into this folder once and reuse them (e.g. /tmp/bench-chains)")
+    parser.add_argument("--only", choices=("sqlite", "postgresql"), default=None, help="one database only")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -292,7 +308,7 @@ def main() -> int:
         return 0
 
     pg_url = None if args.no_postgres or not postgres_answers(args.pg_url) else args.pg_url
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} "
+    print(f"machine: {os.cpu_count()} cores, load average {' / '.join(f'{x:.1f}' for x in os.getloadavg())} (1/5/15 min) "
           "(shared; compare the ratios to the parse baseline, not absolute times)")
     scratch = Path(tempfile.mkdtemp(prefix="bench-import-"))
     dbs = Databases(scratch, pg_url)
@@ -302,7 +318,9 @@ def main() -> int:
             ok = bench_real(dbs, args.chunk_rows)
         else:
             sizes = list(args.lines) + ([10_000_000] if args.big else [])
-            results = [r for size in sizes for r in bench_size(size, dbs, scratch, args.chunk_rows)]
+            backends = (args.only,) if args.only else ("sqlite", "postgresql")
+            results = [r for size in sizes
+                       for r in bench_size(size, dbs, scratch, args.chunk_rows, args.keep_chains, backends)]
             print("\nsummary (lines/s; time / pyarrow parse time; peak RSS of the importing process)")
             for r in results:
                 print(f"  {r['backend']:10s} {r['lines']:>11,} lines  {r['rate']:9,.0f} lines/s  "
@@ -311,6 +329,7 @@ def main() -> int:
     finally:
         dbs.drop()
         shutil.rmtree(scratch, ignore_errors=True)
+    print(f"load average at the end: {' / '.join(f'{x:.1f}' for x in os.getloadavg())} (1/5/15 min)")
     return 0 if ok else 1
 
 

@@ -52,8 +52,22 @@ def keys_for(values: pa.Array, mapping: dict[str, Any]) -> np.ndarray:
     return lookup(values, mapping, NO_KEY, np.int64)
 
 
-def _timestamps_text(values: np.ndarray, fmt: str) -> pa.Array:
-    return pc.strftime(pa.array(values, type=pa.timestamp("us")), format=fmt)
+def _datetimes_text(values: np.ndarray) -> pa.Array:
+    """``YYYY-MM-DD HH:MM:SS.ffffff`` (what SQLAlchemy stores for DateTime on SQLite).
+
+    numpy's formatter, then the ``T`` swapped in place: twice as fast as Arrow's strftime,
+    which was the importer's costliest Python-side step."""
+    text = np.datetime_as_string(np.asarray(values, dtype="datetime64[us]"), unit="us")
+    if text.shape[0] == 0:
+        return pa.array([], pa.string())
+    chars = text.view(np.uint32).reshape(text.shape[0], -1)
+    chars[:, 10] = ord(" ")
+    return pa.array(text, pa.string())
+
+
+def _dates_text(values: np.ndarray) -> pa.Array:
+    """``YYYY-MM-DD`` of each value."""
+    return pa.array(np.datetime_as_string(np.asarray(values).astype("datetime64[D]"), unit="D"), pa.string())
 
 
 @dataclass
@@ -160,12 +174,12 @@ class ScanLoader:
         head_store = store.take(head_take)
         zones = lookup(head_store, stores.keys, self.default_timezone, object)
         local = to_store_local(stamp.naive[heads], stamp.offset_minutes[heads], stamp.has_offset[heads], zones)
-        head_date = _timestamps_text(local.local.astype("datetime64[D]").astype("datetime64[us]"), "%Y-%m-%d")
+        head_date = _dates_text(local.local)
         baskets = {
             "transaction_id": txn.take(head_take),
             "store_id": head_store,
             "member_key": _nullable_keys(member_key[heads]),
-            "scanned_at_local": _timestamps_text(local.local, "%Y-%m-%d %H:%M:%S"),
+            "scanned_at_local": _datetimes_text(local.local),
             "utc_offset_minutes": local.offset_minutes,
             "business_date": head_date,
             "source": ["import"] * len(heads),
