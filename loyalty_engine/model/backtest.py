@@ -85,6 +85,19 @@ def run_backtest(
     started = time.perf_counter()
     state = fit_model(history, as_of_day, params)
     fit_seconds = time.perf_counter() - started
+    return evaluate_state(history, state, k, evaluate_members, fit_seconds)
+
+
+def evaluate_state(
+    history: ScanHistory,
+    state: ModelState,
+    k: int = 15,
+    evaluate_members: np.ndarray | None = None,
+    fit_seconds: float = 0.0,
+) -> BacktestResult:
+    """Score a state fitted at ``state.as_of`` against the following ``state.horizon_days``
+    (one fit can be scored on several member subsets, e.g. a household split)."""
+    as_of_day, horizon_days = state.as_of_day, state.horizon_days
     window_end = as_of_day + horizon_days
     n_members = len(history.members)
     catalog = history.catalog
@@ -185,4 +198,4 @@ def lifecycle_check(history: ScanHistory, state: ModelState, evaluated_scope: np
     )
 
 
-__all__ = ["run_backtest", "BacktestResult", "LifecycleCheck", "CalibrationBin", "METHODS", "LEVELS", "ModelState"]
+__all__ = ["run_backtest", "evaluate_state", "BacktestResult", "LifecycleCheck", "CalibrationBin", "METHODS", "LEVELS", "ModelState"]

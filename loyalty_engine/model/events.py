@@ -89,6 +89,7 @@ class PairAggregates:
     decayed: np.ndarray  # float32 (n_pairs, n_half_lives) sum of 0.5**(age/half_life)
     recent_28: np.ndarray  # float32 purchase days in the last 4 weeks
     log_gap_mean: np.ndarray  # float32 mean log gap between purchase days (0 when count < 2)
+    log_gap_sd: np.ndarray  # float32 standard deviation of the log gaps (0 when count < 3): regularity
     n_items: int
 
     def __len__(self) -> int:
@@ -103,7 +104,7 @@ class PairAggregates:
         return PairAggregates(
             self.cutoff, self.member[sl], self.item[sl], self.count[sl], self.first_day[sl],
             self.last_day[sl], self.prev_day[sl], self.decayed[sl], self.recent_28[sl],
-            self.log_gap_mean[sl], self.n_items,
+            self.log_gap_mean[sl], self.log_gap_sd[sl], self.n_items,
         )
 
 
@@ -121,7 +122,8 @@ def pair_aggregates(
     if n == 0:
         e32 = np.empty(0, dtype=np.int32)
         ef = np.empty(0, dtype=np.float32)
-        return PairAggregates(cutoff, e32, e32, ef, e32, e32, e32, np.empty((0, len(half_lives)), np.float32), ef, ef, events.n_items)
+        return PairAggregates(cutoff, e32, e32, ef, e32, e32, e32, np.empty((0, len(half_lives)), np.float32), ef, ef, ef,
+                              events.n_items)
     new_pair = np.empty(n, dtype=bool)
     new_pair[0] = True
     new_pair[1:] = (member[1:] != member[:-1]) | (item[1:] != item[:-1])
@@ -140,6 +142,8 @@ def pair_aggregates(
     log_gap = np.where(new_pair, 0.0, np.log(np.maximum(gap, 1.0)))
     n_gaps = count - 1
     log_gap_mean = np.where(n_gaps > 0, np.add.reduceat(log_gap, starts) / np.maximum(n_gaps, 1), 0.0)
+    mean_square = np.where(n_gaps > 0, np.add.reduceat(log_gap**2, starts) / np.maximum(n_gaps, 1), 0.0)
+    log_gap_sd = np.where(n_gaps > 1, np.sqrt(np.maximum(mean_square - log_gap_mean**2, 0.0)), 0.0)
     prev = np.where(count > 1, day[np.maximum(ends - 1, 0)], day[ends])
     return PairAggregates(
         cutoff=cutoff,
@@ -152,6 +156,7 @@ def pair_aggregates(
         decayed=decayed,
         recent_28=recent.astype(np.float32),
         log_gap_mean=log_gap_mean.astype(np.float32),
+        log_gap_sd=log_gap_sd.astype(np.float32),
         n_items=events.n_items,
     )
 

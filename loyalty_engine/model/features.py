@@ -28,6 +28,70 @@ class ItemStats:
     penetration: np.ndarray  # buyers in the last 4 weeks / members who shopped then
     buyer_share: np.ndarray  # share of members with history who ever bought it
     trend: np.ndarray  # log of (last 2 weeks' purchase days / 2-week average of last 12 weeks)
+    hazard: "GapHazard | None" = None  # the item's empirical repurchase hazard by days since last
+
+
+# Day bins of the gap between two purchase days of a pair: fine where cycles are short.
+GAP_EDGES = np.array([1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 17, 21, 25, 30, 36, 43, 52, 62, 75, 90, 110,
+                      135, 165, 200, 250, 300, 366], dtype=np.float64)
+HAZARD_PRIOR_AT_RISK = 20.0  # pseudo at-risk spells per bin pulling an item toward its parent
+
+
+@dataclass(frozen=True)
+class GapHazard:
+    """Kaplan-Meier style repurchase hazard per item on ``GAP_EDGES`` bins, from every gap
+    between consecutive purchase days (events) and every open spell since the last purchase
+    (censored), shrunk toward the parent item's (sku -> subcategory -> all).
+
+    Unlike the gamma renewal of one shrunk mean interval, it keeps each item's own shape: a
+    weekly staple's hazard peaks at 7 days, a snack's is flat.
+    """
+
+    cumulative: np.ndarray  # (items, bins + 1) cumulative hazard at the bin edges
+    rate: np.ndarray  # (items, bins) constant hazard rate per day inside each bin
+
+    def renewal(self, item: np.ndarray, since: np.ndarray, horizon: int) -> np.ndarray:
+        """P(next purchase within ``horizon`` days | none in the ``since`` days so far)."""
+        return -np.expm1(-(self._cum(item, since + horizon) - self._cum(item, since)))
+
+    def _cum(self, item: np.ndarray, day: np.ndarray) -> np.ndarray:
+        day = np.clip(day.astype(np.float64), GAP_EDGES[0], GAP_EDGES[-1])
+        b = np.minimum(np.searchsorted(GAP_EDGES, day, side="right") - 1, GAP_EDGES.shape[0] - 2)
+        return self.cumulative[item, b] + self.rate[item, b] * (day - GAP_EDGES[b])
+
+
+def gap_hazard(
+    pairs: PairAggregates, events: PurchaseEvents, parent: np.ndarray | None, parent_hazard: GapHazard | None,
+    start: int | None = None,
+) -> GapHazard:
+    n_items, n_bins = pairs.n_items, GAP_EDGES.shape[0] - 1
+    keep = events.day < pairs.cutoff
+    if start is not None:
+        keep &= events.day >= start
+    item, member, day = events.item[keep], events.member[keep], events.day[keep]
+    same = np.zeros(day.shape[0], dtype=bool)
+    same[1:] = (item[1:] == item[:-1]) & (member[1:] == member[:-1])
+    gap = np.diff(day, prepend=day[:1]).astype(np.float64)[same]
+    observed = _bin_counts(item[same], gap, n_items)
+    censored = _bin_counts(pairs.item, (pairs.cutoff - pairs.last_day).astype(np.float64), n_items)
+    at_risk = np.cumsum((observed + censored)[:, ::-1], axis=1)[:, ::-1]
+    if parent is not None and parent_hazard is not None:
+        prior = -np.expm1(-parent_hazard.rate[parent] * np.diff(GAP_EDGES)[None, :])
+    else:
+        total_risk = at_risk.sum(axis=0)
+        prior = np.broadcast_to(observed.sum(axis=0) / np.maximum(total_risk, 1.0), (n_items, n_bins))
+    share = (observed + HAZARD_PRIOR_AT_RISK * prior) / (at_risk + HAZARD_PRIOR_AT_RISK)
+    rate = -np.log1p(-np.clip(share, 0.0, 1 - 1e-6)) / np.diff(GAP_EDGES)[None, :]
+    cumulative = np.zeros((n_items, n_bins + 1))
+    np.cumsum(rate * np.diff(GAP_EDGES)[None, :], axis=1, out=cumulative[:, 1:])
+    return GapHazard(cumulative, rate)
+
+
+def _bin_counts(item: np.ndarray, gap: np.ndarray, n_items: int) -> np.ndarray:
+    n_bins = GAP_EDGES.shape[0] - 1
+    b = np.clip(np.searchsorted(GAP_EDGES, gap, side="right") - 1, 0, n_bins - 1)
+    cells = item.astype(np.int64) * n_bins + b
+    return np.bincount(cells, minlength=n_items * n_bins).reshape(n_items, n_bins).astype(np.float64)
 
 
 def item_stats(
@@ -35,10 +99,12 @@ def item_stats(
     events: PurchaseEvents,
     members: MemberAggregates,
     parent: np.ndarray | None = None,
-    parent_log_interval: np.ndarray | None = None,
+    parent_stats: "ItemStats | None" = None,
+    start: int | None = None,
 ) -> ItemStats:
     """Item facts; an item's interval is shrunk toward its parent's (sku -> subcategory) or the
     overall mean when it has few repeat buyers."""
+    parent_log_interval = None if parent_stats is None else parent_stats.log_interval
     n_items = pairs.n_items
     repeat = pairs.count >= 2
     gaps = (pairs.count - 1)[repeat].astype(np.float64)
@@ -66,7 +132,8 @@ def item_stats(
     count_2w = np.bincount(events.item[last_2w], minlength=n_items)
     trend = np.log((count_2w + 1.0) / (count_12w / 6.0 + 1.0))
     with_history = max(float((members.trips > 0).sum()), 1.0)
-    return ItemStats(log_interval, repeat_share, penetration, (buyers + 0.1) / with_history, trend)
+    hazard = gap_hazard(pairs, events, parent, None if parent_stats is None else parent_stats.hazard, start)
+    return ItemStats(log_interval, repeat_share, penetration, (buyers + 0.1) / with_history, trend, hazard)
 
 
 @dataclass(frozen=True)
@@ -114,6 +181,9 @@ BASE_FEATURES = (
     "log_item_penetration",
     "log_item_buyer_share",
     "item_trend",
+    "logit_item_hazard_renewal",
+    "log_gap_sd",
+    "log_since_over_item_interval",
 )
 NEED_JOIN_FEATURES = (
     "need_log_purchase_days", "need_log_decayed_56", "need_log_days_since_last",
@@ -133,12 +203,18 @@ def feature_matrix(columns: list[np.ndarray]) -> np.ndarray:
     return out
 
 
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-5, 1 - 1e-5)
+    return np.log(p / (1 - p))
+
+
 def base_features(
     pairs: PairAggregates,
     members: MemberAggregates,
     stats: ItemStats,
     cycle: PairCycle,
     trips: TripIndex,
+    horizon_days: int = 14,
 ) -> np.ndarray:
     """The ``BASE_FEATURES`` matrix (float32, one row per pair)."""
     m = pairs.member
@@ -149,7 +225,7 @@ def base_features(
     renewal = cycle.renewal_probability
     item = pairs.item
     columns = [
-        np.log1p(pairs.count),
+        np.log((pairs.count + 0.5) / np.maximum((cutoff - members.first_day[m]) / 7.0, 1.0)),  # purchase days per week observed
         *[np.log1p(pairs.decayed[:, j]) for j in range(4)],
         np.log1p(cycle.since),
         np.log(cycle.ratio + 0.05),
@@ -161,11 +237,15 @@ def base_features(
         np.log1p(trips_since),
         np.log1p(members.trips_8w[m]),
         np.log1p(cutoff - members.last_day[m]),
-        np.log1p(cutoff - members.first_day[m]),
+        np.log1p(np.minimum(cutoff - members.first_day[m], 56)),  # capped: beyond, tenure would only say "which window"
         np.log(stats.repeat_share[item]),
         np.log(stats.penetration[item]),
         np.log(stats.buyer_share[item]),
         stats.trend[item],
+        _logit(stats.hazard.renewal(item, cycle.since, horizon_days) if stats.hazard is not None
+               else renewal),
+        np.log(pairs.log_gap_sd + 0.05),
+        np.log((cycle.since + 1.0) / np.exp(stats.log_interval[item])),
     ]
     return feature_matrix(columns)
 

@@ -34,6 +34,7 @@ from .state import ModelState
 log = logging.getLogger(__name__)
 
 HALF_LIVES = (14.0, 28.0, 56.0, 112.0)  # BASE_FEATURES use these four, in this order
+SKU_FEATURES = (*BASE_FEATURES, *NEED_JOIN_FEATURES, "need_model_logit")
 CHOICE_HALF_LIFE_COLUMN = 3  # choice shares use the 112-day decayed purchase weight
 FEATURE_CHUNK = 2_000_000
 
@@ -57,10 +58,7 @@ def _snapshot(
     parent_stats: ItemStats | None = None,
 ) -> Snapshot:
     pairs = pair_aggregates(events, cutoff, HALF_LIVES, start=start)
-    stats = item_stats(
-        pairs, events, members, parent=parent,
-        parent_log_interval=None if parent_stats is None else parent_stats.log_interval,
-    )
+    stats = item_stats(pairs, events, members, parent=parent, parent_stats=parent_stats, start=start)
     cycle = pair_cycle(pairs, stats, params.horizon_days, params.interval_prior_strength, params.renewal_shape)
     return Snapshot(pairs, stats, cycle)
 
@@ -71,16 +69,25 @@ def _cycle_rows(cycle: PairCycle, rows: slice) -> PairCycle:
 
 def _sku_features(
     sku: Snapshot, need: Snapshot, members: MemberAggregates, trips: TripIndex, need_of_sku: np.ndarray,
-    rows: slice | None = None,
-) -> np.ndarray:
+    horizon: int, rows: slice | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sku pair features without the stacked need score, and each pair's need-pair row."""
     pairs, cycle = sku.pairs, sku.cycle
     if rows is not None:
         pairs = pairs.rows(rows.start, rows.stop)
         cycle = _cycle_rows(cycle, rows)
-    base = base_features(pairs, members, sku.stats, cycle, trips)
-    joined, _ = need_join_features(pairs, need.pairs, need_of_sku, need.cycle, need.stats)
+    base = base_features(pairs, members, sku.stats, cycle, trips, horizon)
+    joined, need_row = need_join_features(pairs, need.pairs, need_of_sku, need.cycle, need.stats)
     # Joined through the transposes so the result stays column-major (see feature_matrix).
-    return np.concatenate([base.T, joined.T], axis=0).T
+    return np.concatenate([base.T, joined.T], axis=0).T, need_row
+
+
+def _with_need_score(X: np.ndarray, need_probability: np.ndarray) -> np.ndarray:
+    """Append the need re-ranker's verdict on the pair's subcategory (stacking): the sku model
+    then only has to learn the choice among the member's skus of a need it trusts."""
+    p = np.clip(need_probability.astype(np.float64), 1e-6, 1 - 1e-6)
+    column = np.log(p / (1 - p)).astype(np.float32)
+    return np.concatenate([X.T, column[None, :]], axis=0).T
 
 
 @dataclass
@@ -89,12 +96,14 @@ class _Level:
     y: list[np.ndarray]
     w: list[np.ndarray]
 
-    def add(self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator, keep_negative: float) -> None:
+    def add(self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator, keep_negative: float) -> np.ndarray:
+        """Keep the positives and a sample of negatives (re-weighted); returns the kept rows."""
         negative = ~y
         keep = ~negative | (rng.random(y.shape[0]) < keep_negative)
         self.X.append(X[keep])
         self.y.append(y[keep])
         self.w.append(np.where(negative[keep], 1.0 / keep_negative, 1.0))
+        return keep
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return np.vstack(self.X), np.concatenate(self.y), np.concatenate(self.w)
@@ -126,6 +135,10 @@ def fit_model(history: ScanHistory, as_of: date | int, params: ModelParams | Non
     need_train_events = need_events.for_members(sample)
 
     need_rows, sku_rows = _Level([], [], []), _Level([], [], [])
+    # Per window: every need pair's features and, per kept sku row, its need pair, so the
+    # fitted need model's scores can be stacked onto the sku rows afterwards.
+    window_need_X: list[np.ndarray] = []
+    window_sku_need_row: list[np.ndarray] = []
     choice_rows: list[tuple[np.ndarray, np.ndarray]] = []
     new_need_counts = np.zeros(n_needs)
     new_need_exposure = np.zeros(n_needs)
@@ -141,8 +154,12 @@ def fit_model(history: ScanHistory, as_of: date | int, params: ModelParams | Non
         sku_bought = window_pairs(sku_train_events, cutoff, cutoff + horizon)
         need_y = in_sorted(need_bought, need.pairs.pair_key())
         sku_y = in_sorted(sku_bought, sku.pairs.pair_key())
-        need_rows.add(base_features(need.pairs, members, need.stats, need.cycle, trips), need_y, rng, params.negative_sample)
-        sku_rows.add(_sku_features(sku, need, members, trips, need_of_sku), sku_y, rng, params.negative_sample)
+        need_X = base_features(need.pairs, members, need.stats, need.cycle, trips, horizon)
+        need_rows.add(need_X, need_y, rng, params.negative_sample)
+        sku_X, sku_need_row = _sku_features(sku, need, members, trips, need_of_sku, horizon)
+        kept = sku_rows.add(sku_X, sku_y, rng, params.negative_sample)
+        window_sku_need_row.append(sku_need_row[kept])
+        window_need_X.append(need_X)
         choice_rows.append(_choice_examples(sku, need, need_of_sku, need_y, sku_y, params.choice_prior_strength))
         counts, exposure = _new_need_examples(need, members, need_bought, sample, horizon)
         new_need_counts += counts
@@ -151,7 +168,12 @@ def fit_model(history: ScanHistory, as_of: date | int, params: ModelParams | Non
              time.perf_counter() - started)
 
     need_model = _fit_reranker(need_rows, params, default_features=len(BASE_FEATURES))
-    sku_model = _fit_reranker(sku_rows, params, default_features=len(BASE_FEATURES) + len(NEED_JOIN_FEATURES))
+    sku_rows.X = [
+        _with_need_score(X, need_model.predict(need_X)[need_row])
+        for X, need_X, need_row in zip(sku_rows.X, window_need_X, window_sku_need_row)
+    ]
+    del window_need_X
+    sku_model = _fit_reranker(sku_rows, params, default_features=len(SKU_FEATURES))
     choice_calibration = Calibrator()
     if choice_rows:
         q = np.concatenate([c[0] for c in choice_rows])
@@ -165,10 +187,11 @@ def fit_model(history: ScanHistory, as_of: date | int, params: ModelParams | Non
     need = _snapshot(need_events, as_of_day, members, params, start)
     sku = _snapshot(sku_events, as_of_day, members, params, start, parent=need_of_sku, parent_stats=need.stats)
     need_probability = _predict(need_model, lambda rows: base_features(
-        need.pairs.rows(rows.start, rows.stop), members, need.stats, _cycle_rows(need.cycle, rows), trips
+        need.pairs.rows(rows.start, rows.stop), members, need.stats, _cycle_rows(need.cycle, rows), trips, horizon
     ), len(need.pairs))
-    sku_probability = _predict(sku_model, lambda rows: _sku_features(sku, need, members, trips, need_of_sku, rows),
-                               len(sku.pairs))
+    sku_probability = _predict(sku_model, lambda rows: _stacked_sku_features(
+        sku, need, members, trips, need_of_sku, horizon, need_probability, rows
+    ), len(sku.pairs))
     log.info("scored %s need pairs, %s sku pairs (%.1fs)", len(need.pairs), len(sku.pairs), time.perf_counter() - started)
 
     share = _population_choice_share(sku.pairs, need_of_sku, n_needs)
@@ -215,6 +238,14 @@ def fit_model(history: ScanHistory, as_of: date | int, params: ModelParams | Non
     )
 
 
+def _stacked_sku_features(
+    sku: Snapshot, need: Snapshot, members: MemberAggregates, trips: TripIndex, need_of_sku: np.ndarray,
+    horizon: int, need_probability: np.ndarray, rows: slice,
+) -> np.ndarray:
+    X, need_row = _sku_features(sku, need, members, trips, need_of_sku, horizon, rows)
+    return _with_need_score(X, need_probability[need_row])
+
+
 def _training_members(history: ScanHistory, params: ModelParams, rng: np.random.Generator) -> np.ndarray:
     """Members whose earlier windows train the re-rankers (all, or a random sample when many)."""
     n_members = len(history.members)
@@ -230,7 +261,10 @@ def _training_members(history: ScanHistory, params: ModelParams, rng: np.random.
 
 
 def _fit_reranker(rows: _Level, params: ModelParams, default_features: int) -> Reranker:
-    model = make_reranker(params.reranker, params.l2, params.seed)
+    model = make_reranker(
+        params.reranker, params.l2, params.seed, trees=params.boost_trees, depth=params.boost_depth,
+        learning_rate=params.boost_learning_rate, rows_per_tree=params.boost_rows_per_tree,
+    )
     if rows.X:
         X, y, w = rows.arrays()
         if 0 < y.sum() < y.shape[0]:

@@ -21,7 +21,11 @@ class ModelParams:
     renewal_shape: float = 2.0  # gamma shape of the gaps between purchases (1 = memoryless)
     negative_sample: float = 0.25  # share of non-purchases kept when training (re-weighted)
     max_training_rows: int = 600_000  # cap on re-ranker training rows (members are sampled)
-    l2: float = 1.0  # ridge penalty of the re-rankers (standardized features)
+    l2: float = 1.0  # ridge penalty of the logistic re-ranker (standardized features)
+    boost_trees: int = 80  # boosted re-ranker: number of oblivious trees
+    boost_depth: int = 5  # ... levels per tree (2**depth leaves)
+    boost_learning_rate: float = 0.15
+    boost_rows_per_tree: int = 32_768  # ... rows sampled to grow each tree
     choice_prior_strength: float = 2.0  # pseudo-purchases pulling a member's sku shares to the population's
     lookback_days: int | None = None  # ignore scans older than this (None: all history)
     min_probability: float = 0.01  # scores below this are left out of the sparse score matrix

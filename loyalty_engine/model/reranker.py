@@ -251,11 +251,16 @@ class BoostedReranker:
 Reranker = LogisticReranker | BoostedReranker
 
 
-def make_reranker(kind: str, l2: float, seed: int) -> Reranker:
+def make_reranker(
+    kind: str, l2: float, seed: int, trees: int = 80, depth: int = 5, learning_rate: float = 0.15,
+    rows_per_tree: int = 32_768,
+) -> Reranker:
     if kind == "logistic":
         return LogisticReranker(l2=l2)
     if kind == "boosted":
-        return BoostedReranker(seed=seed)
+        return BoostedReranker(
+            n_trees=trees, depth=depth, learning_rate=learning_rate, rows_per_tree=rows_per_tree, seed=seed
+        )
     raise ValueError(f"unknown re-ranker {kind!r} (logistic or boosted)")
 
 
