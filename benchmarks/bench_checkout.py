@@ -136,6 +136,11 @@ def seed_chain(engine: Engine, members: int, seed: int, today: date) -> Seeded:
         conn.execute(ShoppingList.__table__.insert(), lists)
         conn.execute(ShoppingListLine.__table__.insert(), lines)
     fillers = [(sku, price or 199) for _, sku, _, _, price, _ in catalog]
+    if not os.environ.get("BENCH_NO_ANALYZE"):
+        # planner statistics, as a database that has been running has them (autovacuum would
+        # take its time to analyze freshly loaded tables)
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("ANALYZE")
     return Seeded(baskets, fillers, str(store_ids.iloc[0]))
 
 
@@ -178,6 +183,17 @@ def machine_busy_seconds() -> tuple[float, float]:
     total = sum(values[:8])
     tick = os.sysconf("SC_CLK_TCK")
     return (total - idle) / tick, total / tick
+
+
+def pg_database_stats(url: str) -> tuple[int, int, int]:
+    """(commits, rollbacks, deadlocks) of the whole database so far (other users' included)."""
+    admin = make_engine(url)
+    try:
+        with admin.connect() as conn:
+            return tuple(conn.execute(text("SELECT xact_commit, xact_rollback, deadlocks FROM pg_stat_database "
+                                           "WHERE datname = current_database()")).one())  # type: ignore[return-value]
+    finally:
+        admin.dispose()
 
 
 def pg_backend_pids(url: str, application_name: str) -> list[int]:
@@ -493,6 +509,7 @@ def bench_backend(backend: str, pg_url: str, args: argparse.Namespace, workdir: 
             workers = children(server.pid)
             app_before = sum(cpu_seconds(pid) for pid in workers)
             machine_before = machine_busy_seconds()
+            db_before = pg_database_stats(pg_url) if schema is not None else (0, 0, 0)
             spy = None
             if args.py_spy:  # sample the workers' stacks during the load (collapsed stacks file)
                 spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(server.pid),
@@ -501,6 +518,7 @@ def bench_backend(backend: str, pg_url: str, args: argparse.Namespace, workdir: 
                                        stderr=subprocess.DEVNULL)
             load = run_load(port, seeded, keys, args.seconds, args.lines, "checkout")
             machine_after = machine_busy_seconds()
+            db_after = pg_database_stats(pg_url) if schema is not None else (0, 0, 0)
             if spy is not None:
                 spy.wait()
             cpu = {
@@ -512,6 +530,7 @@ def bench_backend(backend: str, pg_url: str, args: argparse.Namespace, workdir: 
                 "machine": machine_after[0] - machine_before[0],
                 "capacity": machine_after[1] - machine_before[1],
                 "load_average": os.getloadavg()[0],
+                "db": [b - a for a, b in zip(db_before, db_after)],
             }
         finally:
             stop(server)
@@ -552,6 +571,10 @@ def report(result: dict[str, Any], seconds: float, baseline_seconds: float) -> N
         print(f"  => on {os.cpu_count()} idle cores at this CPU cost: at most "
               f"{os.cpu_count() * 1000 / per(cpu['app'] + cpu['database']):.0f} pairs/s for app + database "
               f"(load clients elsewhere), {os.cpu_count() * 1000 / per(ours):.0f} pairs/s with the load clients here")
+    if result["backend"] == "postgresql":
+        commits, rollbacks, deadlocks = cpu["db"]
+        print(f"  database during the load (all its users): {commits} commits, {rollbacks} rollbacks, "
+              f"{deadlocks} deadlocks")
     ok = result["recorded"] == len(load["completed"])
     print(f"  recorded checkouts {result['recorded']} for {len(load['completed'])} successful completes; redemptions in ledger "
           f"{result['ledger']} = offer counters {result['counters']} = list-line counters {result['line_counters']}: "
@@ -563,8 +586,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="load time per database")
     parser.add_argument("--clients", type=int, default=6, help="load processes (one lane each)")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
-    parser.add_argument("--worker-class", default="sync", help="gunicorn worker class (sync, gthread)")
-    parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker (gthread)")
+    parser.add_argument("--worker-class", default="gthread",
+                        help="gunicorn worker class: gthread keeps the lanes' connections alive, sync does not")
+    parser.add_argument("--threads", type=int, default=2, help="gunicorn threads per worker (gthread)")
     parser.add_argument("--py-spy", metavar="PATH", help="sample the gunicorn workers with py-spy during the load "
                                                           "(raw collapsed stacks to PATH.<backend>)")
     parser.add_argument("--lines", type=int, default=30, help="lines per basket")

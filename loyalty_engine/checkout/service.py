@@ -125,7 +125,7 @@ _T_PRODUCT_KEY, _T_LIST_ID = 24, 25
 class _Queries:
     """The hot statements of one dialect, built once.
 
-    A set of skus is one parameter with a fixed SQL text (PostgreSQL: ``= ANY(string_to_array(..))``), so
+    A set of skus is one parameter with a fixed SQL text (PostgreSQL: a comma-separated text), so
     psycopg prepares the statements and the server plans them once per connection; SQLite
     gets an expanding ``IN``.
     """
@@ -133,9 +133,12 @@ class _Queries:
     def __init__(self, postgresql: bool) -> None:
         def sku_in(column: Any) -> Any:
             if postgresql:
-                # one text parameter (skus contain no comma: the schema allows [A-Za-z0-9_.-]),
-                # cheaper to send than an array of 30 strings
-                return column == any_(func.string_to_array(bindparam("skus", type_=String), ","))
+                # One text parameter (skus contain no comma: the schema allows [A-Za-z0-9_.-]),
+                # cheaper to send than an array of 30 strings. Unnested into a set, so the
+                # server hashes it once (or probes the sku index) instead of comparing every
+                # product against every sku (= ANY(array) on a generic plan).
+                basket = select(func.unnest(func.string_to_array(bindparam("skus", type_=String), ",")))
+                return column.in_(basket.scalar_subquery())
             return column.in_(bindparam("skus", expanding=True))
 
         self.products = select(_products.c.sku, _products.c.id).where(sku_in(_products.c.sku))
