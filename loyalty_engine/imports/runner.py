@@ -141,7 +141,7 @@ def _sqlite_foreign_keys_off(conn: Connection) -> Iterator[None]:
         raw.execute("PRAGMA foreign_keys=ON")
 
 
-SQLITE_IMPORT_CACHE_KIB = 256 * 1024
+SQLITE_IMPORT_CACHE_KIB = 64 * 1024
 
 
 @contextmanager
@@ -151,7 +151,8 @@ def _sqlite_page_cache(conn: Connection, kib: int = SQLITE_IMPORT_CACHE_KIB) -> 
     With SQLite's default 2 MB, the index pages the import keeps touching (baskets by member
     and date, scan lines by key, looked up again on re-import) fall out of the cache as the
     database grows and every chunk re-reads them: the import slowed down with the file size.
-    It is memory only as used, bounded by ``kib``, the same for 1 and for 100 million lines.
+    64 MB holds what a chunk touches (10M lines: 133k lines/s, against 136k with 256 MB);
+    it is memory only as used, bounded by ``kib``, the same for 1 and for 100 million lines.
     """
     if conn.dialect.name != "sqlite":
         yield
