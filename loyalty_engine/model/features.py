@@ -41,7 +41,7 @@ HAZARD_PRIOR_AT_RISK = 20.0  # pseudo at-risk spells per bin pulling an item tow
 class GapHazard:
     """Kaplan-Meier style repurchase hazard per item on ``GAP_EDGES`` bins, from every gap
     between consecutive purchase days (events) and every open spell since the last purchase
-    (censored), shrunk toward the parent item's (sku -> subcategory -> all).
+    (censored), shrunk toward all items' hazard.
 
     Unlike the gamma renewal of one shrunk mean interval, it keeps each item's own shape: a
     weekly staple's hazard peaks at 7 days, a snack's is flat.
@@ -49,10 +49,12 @@ class GapHazard:
 
     cumulative: np.ndarray  # (items, bins + 1) cumulative hazard at the bin edges
     rate: np.ndarray  # (items, bins) constant hazard rate per day inside each bin
+    row_of_item: np.ndarray | None = None  # table row per item when the table is the parent's
 
     def renewal(self, item: np.ndarray, since: np.ndarray, horizon: int) -> np.ndarray:
         """P(next purchase within ``horizon`` days | none in the ``since`` days so far)."""
-        return -np.expm1(-(self._cum(item, since + horizon) - self._cum(item, since)))
+        row = item if self.row_of_item is None else self.row_of_item[item]
+        return -np.expm1(-(self._cum(row, since + horizon) - self._cum(row, since)))
 
     def _cum(self, item: np.ndarray, day: np.ndarray) -> np.ndarray:
         day = np.clip(day.astype(np.float64), GAP_EDGES[0], GAP_EDGES[-1])
@@ -60,10 +62,7 @@ class GapHazard:
         return self.cumulative[item, b] + self.rate[item, b] * (day - GAP_EDGES[b])
 
 
-def gap_hazard(
-    pairs: PairAggregates, events: PurchaseEvents, parent: np.ndarray | None, parent_hazard: GapHazard | None,
-    start: int | None = None,
-) -> GapHazard:
+def gap_hazard(pairs: PairAggregates, events: PurchaseEvents, start: int | None = None) -> GapHazard:
     n_items, n_bins = pairs.n_items, GAP_EDGES.shape[0] - 1
     keep = events.day < pairs.cutoff
     if start is not None:
@@ -75,11 +74,7 @@ def gap_hazard(
     observed = _bin_counts(item[same], gap, n_items)
     censored = _bin_counts(pairs.item, (pairs.cutoff - pairs.last_day).astype(np.float64), n_items)
     at_risk = np.cumsum((observed + censored)[:, ::-1], axis=1)[:, ::-1]
-    if parent is not None and parent_hazard is not None:
-        prior = -np.expm1(-parent_hazard.rate[parent] * np.diff(GAP_EDGES)[None, :])
-    else:
-        total_risk = at_risk.sum(axis=0)
-        prior = np.broadcast_to(observed.sum(axis=0) / np.maximum(total_risk, 1.0), (n_items, n_bins))
+    prior = (observed.sum(axis=0) / np.maximum(at_risk.sum(axis=0), 1.0))[None, :]
     share = (observed + HAZARD_PRIOR_AT_RISK * prior) / (at_risk + HAZARD_PRIOR_AT_RISK)
     rate = -np.log1p(-np.clip(share, 0.0, 1 - 1e-6)) / np.diff(GAP_EDGES)[None, :]
     cumulative = np.zeros((n_items, n_bins + 1))
@@ -132,7 +127,12 @@ def item_stats(
     count_2w = np.bincount(events.item[last_2w], minlength=n_items)
     trend = np.log((count_2w + 1.0) / (count_12w / 6.0 + 1.0))
     with_history = max(float((members.trips > 0).sum()), 1.0)
-    hazard = gap_hazard(pairs, events, parent, None if parent_stats is None else parent_stats.hazard, start)
+    if parent is not None and parent_stats is not None and parent_stats.hazard is not None:
+        # Skus use their subcategory's hazard shape (a per-sku table is costly on a large
+        # catalog and added nothing measurable on the grocery sample).
+        hazard = GapHazard(parent_stats.hazard.cumulative, parent_stats.hazard.rate, parent)
+    else:
+        hazard = gap_hazard(pairs, events, start)
     return ItemStats(log_interval, repeat_share, penetration, (buyers + 0.1) / with_history, trend, hazard)
 
 
