@@ -1,9 +1,11 @@
 """Checkout through the HTTP API: quote, complete (exactly once), reasons, void, returns, member list."""
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import event, select, text
 
 from loyalty_engine.models.checkout import Checkout, Redemption
 from loyalty_engine.models.scans import ScanLine, Transaction
@@ -226,3 +228,49 @@ def test_member_list_for_lane_display(client, chain: Chain) -> None:
     past = client.get("/api/v1/members/4000001/list?as_of=2027-01-01", headers=chain.headers())
     assert past.status_code == 404
     assert client.get("/api/v1/members/4000001/list?as_of=notadate", headers=chain.headers()).status_code == 422
+
+
+def test_a_retry_gets_the_first_answer_even_when_the_basket_would_now_be_refused(app, client, chain: Chain) -> None:
+    number = two_offer_list(chain)
+    body = basket(("000111", 1, 899), identifier=number, pos="LATE", tender=True)
+    first = client.post(COMPLETE, json=body, headers=chain.headers())
+    assert first.status_code == 200
+    # a month later the same basket is too old to ring up, but its retry is still answered
+    from loyalty_engine.clock import FixedClock
+
+    service = app.extensions["loyalty_engine"]["checkout_service"]
+    service.clock = FixedClock(NOON + timedelta(days=31))
+    again = client.post(COMPLETE, json=body, headers=chain.headers())
+    assert again.status_code == 200 and again.data == first.data
+    assert again.headers["Idempotent-Replay"] == "true"
+    refused = client.post(COMPLETE, json=dict(body, pos_transaction_id="NEW"), headers=chain.headers())
+    assert refused.status_code == 422 and refused.json["code"] == "scanned_at_too_old"
+    assert chain.offer_counters("relief") == (1, 150, 150)
+
+
+def test_a_pooled_connection_the_server_dropped_is_replaced(app, client, chain: Chain, database_backend: str) -> None:
+    """No pre-ping on a busy connection: a call that finds it dead is retried once on a new one."""
+    if database_backend != "postgresql":
+        pytest.skip("SQLite has no server connection to lose")
+    number = two_offer_list(chain)
+    engine = app.extensions["loyalty_engine"]["engine"]
+    invalidated: list[int] = []
+    event.listen(engine, "invalidate", lambda *_: invalidated.append(1))
+
+    def drop_pooled_connections() -> None:
+        with engine.connect() as conn:  # the pool's idle connection
+            pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with chain.engine.connect() as admin:
+            assert admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+        time.sleep(0.2)
+
+    quote = basket(("000111", 1, 899), identifier=number)
+    assert client.post(QUOTE, json=quote, headers=chain.headers()).status_code == 200
+    drop_pooled_connections()
+    assert client.post(QUOTE, json=quote, headers=chain.headers()).json["total_discount_cents"] == 150
+    assert invalidated  # the dead connection was found on use, not by a ping
+    drop_pooled_connections()
+    done = client.post(COMPLETE, json=basket(("000111", 1, 899), identifier=number, pos="D1", tender=True),
+                       headers=chain.headers())
+    assert done.status_code == 200 and done.json["total_discount_cents"] == 150
+    assert chain.offer_counters("relief") == (1, 150, 150)
