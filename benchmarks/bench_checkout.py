@@ -2,17 +2,25 @@
 
     .venv/bin/python benchmarks/bench_checkout.py [--seconds 20] [--clients 6] [--lines 30]
         [--postgres-url postgresql+psycopg://postgres@127.0.0.1:5432/test] [--backends postgresql,sqlite]
+        [--workers 4] [--worker-class gthread] [--threads 2] [--py-spy PATH]
+    .venv/bin/python benchmarks/bench_checkout.py --in-process 300 [--members 3000]
 
 For each database: a fresh database (PostgreSQL: its own schema, dropped afterwards; SQLite: a
 WAL file in a temp folder) is migrated and loaded with a synthetic chain (the synthetic
 generator's catalog, stores and members; offers on its products; a 15-line shopping list for
-every member), one lane key per load client is issued, and the API is started under gunicorn.
-A separate load process per client (http.client, keep-alive, loopback only) then rings up
-baskets of ``--lines`` lines for random members, each a quote followed by a complete,
-for ``--seconds``. It prints throughput and p50/p95/p99 latency per call, the same figures for
-``GET /api/v1/health`` on the same server (the baseline: an HTTP round trip through gunicorn
-and Flask with no database work), the ratio of the two, and checks afterwards that every
+every member) and analyzed, one lane key per load client is issued, and the API is started
+under gunicorn. A separate load process per client (http.client, keep-alive, loopback only)
+then rings up baskets of ``--lines`` lines for random members, each a quote followed by a
+complete, for ``--seconds``. It prints throughput and p50/p95/p99 latency per call, the same
+figures for ``GET /api/v1/health`` on the same server (the baseline: an HTTP round trip through
+gunicorn and Flask with no database work), the ratio of the two, the CPU time per pair spent by
+the gunicorn workers, by the database server processes of the bench's own connections and by
+the load processes, how busy the whole (shared) machine was, and checks afterwards that every
 completed basket was recorded once and that the counters equal the redemption ledger.
+
+``--in-process N`` skips the server: N pairs are called straight into the WSGI app and each
+call's CPU time, the database server's CPU time for it and its round trips are printed next to
+``GET /api/v1/health`` measured in the same process.
 """
 from __future__ import annotations
 
