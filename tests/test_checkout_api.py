@@ -274,3 +274,15 @@ def test_a_pooled_connection_the_server_dropped_is_replaced(app, client, chain: 
                        headers=chain.headers())
     assert done.status_code == 200 and done.json["total_discount_cents"] == 150
     assert chain.offer_counters("relief") == (1, 150, 150)
+
+
+def test_card_scan_uses_the_stores_business_date(client, chain: Chain) -> None:
+    """9 pm in Chicago on the 9th is already the 10th in UTC: the list current on the 9th applies."""
+    chain.offer("relief", ["000111"], "amount_off", 150)
+    early = chain.shopping_list("early", "M1", [{"offer": "relief"}], period=(PERIOD[0], TODAY - timedelta(days=1)))
+    chain.shopping_list("late", "M1", [{"offer": "relief"}], period=(TODAY, PERIOD[1]))
+    evening = NOON.replace(hour=3)  # 03:00 UTC on the 10th = 21:00 on the 9th in the store
+    answer = client.post(QUOTE, json=basket(("000111", 1, 899), identifier="4000001", at=evening),
+                         headers=chain.headers()).json
+    assert answer["business_date"] == (TODAY - timedelta(days=1)).isoformat()
+    assert answer["shopping_list"]["list_number"] == early
