@@ -8,7 +8,7 @@ from model_histories import AS_OF, HistoryBuilder, day, products_frame
 
 from loyalty_engine.model.backtest import METHODS, run_backtest
 from loyalty_engine.model.events import TripIndex, purchase_events, trip_days
-from loyalty_engine.model.history import NO_DAY, day_number, day_to_date, history_from_frames
+from loyalty_engine.model.history import NO_DAY, day_number, day_to_date, history_from_arrays, history_from_frames
 from loyalty_engine.model.ranking import evaluate_top_k, top_k
 
 
@@ -93,3 +93,19 @@ def test_backtest_on_regular_shoppers() -> None:
     )
     assert result.lifecycle.members > 0 and result.fit_seconds > 0
     assert result.as_of == AS_OF
+
+
+def test_history_from_arrays_keeps_known_lines_in_the_window() -> None:
+    products = products_frame().assign(product_key=lambda f: np.arange(1, len(f) + 1))
+    members = pd.DataFrame({"member_key": [10, 20], "member_id": ["M10", "M20"]})
+    history = history_from_arrays(
+        member_key=np.array([10, 20, 30, 10, 20]),  # 30 is not a member
+        product_key=np.array([1, 2, 1, 999, 3]),  # 999 is not a product
+        day=np.array([100, 101, 102, 103, 130]),  # 130 is on the end day
+        basket=np.arange(5), quantity=np.ones(5, dtype=np.int32), amount_cents=np.full(5, 249),
+        products=products, members=members, end_day=130,
+    )
+    assert history.member_key.tolist() == [10, 20] and history.product_key.tolist() == [1, 2]
+    assert history.member_pos.tolist() == [0, 1] and history.product_pos.tolist() == [0, 1]
+    assert history.before(101).day.tolist() == [100]
+    assert history.before(500).day is history.day  # nothing to cut: the arrays are shared, not copied

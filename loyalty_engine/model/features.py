@@ -12,9 +12,10 @@ one, with gamma-distributed gaps of that mean.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
-from scipy.special import gammaincc
+from scipy.special import gammaincc, gammainccinv
 
 from .events import MemberAggregates, PairAggregates, PurchaseEvents, TripIndex
 
@@ -286,13 +287,21 @@ def expected_next_day(cycle: PairCycle, cutoff: int, shape: float) -> np.ndarray
     """Expected purchase day: the median next-purchase day given none since the last purchase.
 
     Under gamma gaps that is ``last + scale * Q^-1(shape, S(since) / 2)``; far in the tail the
-    conditional gap is memoryless and the median is ``scale * ln 2`` from today.
+    conditional gap is memoryless and the median is ``scale * ln 2`` from today. In units of
+    ``scale`` the remaining time depends on ``since / scale`` only, so it is read from a table
+    (millions of pairs; the inverse incomplete gamma is slow).
     """
-    from scipy.special import gammainccinv
-
     scale = cycle.interval / shape
-    survive = gammaincc(shape, cycle.since / scale)
-    tail = survive < 1e-9
-    gap = scale * gammainccinv(shape, np.where(tail, 0.5, survive / 2.0))
-    remaining = np.where(tail, scale * np.log(2.0), gap - cycle.since)
+    grid, remaining_in_scales = _median_remaining_table(float(shape))
+    remaining = scale * np.interp(cycle.since / scale, grid, remaining_in_scales)
     return (cutoff + np.maximum(np.rint(remaining), 0)).astype(np.int32)
+
+
+@lru_cache(maxsize=8)
+def _median_remaining_table(shape: float) -> tuple[np.ndarray, np.ndarray]:
+    """(since / scale, median remaining time / scale) on a fine grid, for gamma gaps."""
+    grid = np.concatenate([[0.0], np.geomspace(1e-4, 200.0, 8191)])
+    survive = gammaincc(shape, grid)
+    tail = survive < 1e-12
+    remaining = np.where(tail, np.log(2.0), gammainccinv(shape, np.where(tail, 0.5, survive / 2.0)) - grid)
+    return grid, remaining
