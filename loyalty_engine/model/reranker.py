@@ -125,8 +125,12 @@ class BoostedReranker:
         y = y.astype(np.float64)
         weight = np.ones(n) if weight is None else weight.astype(np.float64)
         self._fit_edges(X, rng)
-        Xb = self._binned(X)  # column-major: the full-data leaf updates read columns
-        Xb_rows = np.ascontiguousarray(Xb)  # row-major: each tree gathers a row sample
+        # Rows in a random order once: each tree then takes the next contiguous block of them
+        # (a fresh sample without replacement, cycling like epochs) without a gather per tree.
+        order = rng.permutation(n)
+        y, weight = y[order], weight[order]
+        Xb = self._binned(X[order])  # column-major: the full-data leaf updates read columns
+        Xb_rows = np.ascontiguousarray(Xb)  # row-major: a tree's block of rows is one slice
         base = np.clip(np.average(y, weights=weight), 1e-6, 1 - 1e-6)
         self.base = float(np.log(base / (1 - base)))
         z = np.full(n, self.base)
@@ -135,9 +139,15 @@ class BoostedReranker:
         leaves = np.zeros((self.n_trees, 1 << self.depth))
         # Each tree sees a fresh random subset of rows (stochastic boosting): it regularizes,
         # and it caps the histogram work per tree whatever the number of training rows.
-        share = min(self.row_sample, self.rows_per_tree / max(n, 1))
+        block = max(1, min(int(n * self.row_sample), self.rows_per_tree))
+        n_blocks = max(n // block, 1)
         for t in range(self.n_trees):
-            rows = np.flatnonzero(rng.random(n) < share)
+            if t and t % n_blocks == 0:  # a new epoch: a new order, so blocks mix differently
+                order = rng.permutation(n)
+                Xb, Xb_rows = np.asfortranarray(Xb[order]), Xb_rows[order]
+                y, weight, z = y[order], weight[order], z[order]
+            begin = (t % n_blocks) * block
+            rows = slice(begin, begin + block)
             # Gradients of the log-loss, needed on the sampled rows only.
             p, w_rows = expit(z[rows]), weight[rows]
             g_rows = (p - y[rows]) * w_rows
