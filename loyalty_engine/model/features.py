@@ -145,6 +145,19 @@ class PairCycle:
     renewal_probability: np.ndarray  # P(next purchase in the horizon | none since the last)
 
 
+def gamma_survival(shape: float, x: np.ndarray) -> np.ndarray:
+    """P(gamma(shape, 1) > x); for a whole-number shape the closed form
+    ``exp(-x) * sum_{i < shape} x**i / i!`` (several times faster than ``gammaincc``)."""
+    if shape != int(shape) or not 1 <= shape <= 8:
+        return gammaincc(shape, x)
+    term = np.ones_like(x)
+    total = np.ones_like(x)
+    for i in range(1, int(shape)):
+        term = term * x / i
+        total += term
+    return total * np.exp(-x)
+
+
 def pair_cycle(
     pairs: PairAggregates, stats: ItemStats, horizon_days: int, prior_strength: float, shape: float
 ) -> PairCycle:
@@ -155,8 +168,8 @@ def pair_cycle(
     interval = np.exp(log_interval)
     since = (pairs.cutoff - pairs.last_day).astype(np.float64)
     scale = interval / shape
-    survive_now = gammaincc(shape, since / scale)
-    survive_end = gammaincc(shape, (since + horizon_days) / scale)
+    survive_now = gamma_survival(shape, since / scale)
+    survive_end = gamma_survival(shape, (since + horizon_days) / scale)
     renewal = np.clip((survive_now - survive_end) / np.maximum(survive_now, 1e-12), 1e-4, 1 - 1e-4)
     # Far past the cycle both tails vanish: the renewal chance tends to the constant hazard.
     far = survive_now < 1e-9
