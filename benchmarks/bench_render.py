@@ -92,6 +92,10 @@ def empty_pages(pages: int) -> tuple[float, float]:
     return time.perf_counter() - start, time.process_time() - cpu
 
 
+def load_average() -> str:
+    return " / ".join(f"{x:.1f}" for x in os.getloadavg()) + " (1/5/15 min)"
+
+
 def children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -106,6 +110,7 @@ def main() -> int:
     args = parser.parse_args()
     settings = RenderSettings(retailer_gs1_prefix="0712345")
     work = Path(tempfile.mkdtemp(prefix="bench-render-"))
+    print(f"machine: {os.cpu_count()} cores, load average {load_average()} (shared: wall rates vary with it)")
     try:
         # warm up fonts and code paths (not measured)
         render_lists_pdf(list(documents(5, first_serial=1)), LETTER, settings, "warm-up", PERIOD)
