@@ -141,7 +141,7 @@ def test_seed_demo_builds_a_rich_offer_set_from_the_synthetic_catalog(cli, engin
         kinds = {o.slug.split("-")[1] for o in offers}
         assert kinds == {"mfr", "trial", "category", "winback"}
         assert all(o.status == "active" for o in offers)
-        trial = next(o for o in offers if o.slug.startswith("demo-trial"))
+        trial = next(o for o in offers if o.slug == "demo-trial-pain-relievers")
         assert (trial.benefit_low, trial.benefit_medium, trial.benefit_high) == (100, 150, 250)
         mfr = [o for o in offers if o.funder_kind == "manufacturer"]
         for o in mfr:  # a manufacturer funds its own products only
