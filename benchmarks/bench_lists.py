@@ -29,6 +29,7 @@ import argparse
 import dataclasses
 import os
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -411,6 +412,7 @@ def main(argv: list[str] | None = None) -> None:
           f"ratio {b['vectorized_mps'] / b['loop_mps']:.1f}x")
     print(f"load average at the end: {load_average()}")
     engine.dispose()
+    shutil.rmtree(tmp, ignore_errors=True)  # the SQLite file is about 1 GB
 
 
 if __name__ == "__main__":
