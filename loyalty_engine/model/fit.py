@@ -286,11 +286,9 @@ def _population_choice_share(pairs: PairAggregates, need_of_sku: np.ndarray, n_n
     """Each sku's share of its subcategory's recent purchases across all members (smoothed)."""
     n_products = pairs.n_items
     weight = np.bincount(pairs.item, weights=pairs.decayed[:, CHOICE_HALF_LIFE_COLUMN], minlength=n_products)
-    skus_per_need = np.bincount(need_of_sku, minlength=n_needs).astype(np.float64)
     # A small uniform floor so a sku nobody bought recently keeps a tiny share.
     smoothed = weight + 0.01
     need_total = np.bincount(need_of_sku, weights=smoothed, minlength=n_needs)
-    del skus_per_need
     return smoothed / need_total[need_of_sku]
 
 
