@@ -256,10 +256,12 @@ def _first_purchases(
 def _member_trips(state: ModelState, members: np.ndarray) -> np.ndarray:
     """Expected trips in the fitted horizon; a member who never shopped is given the average
     pace of members who did (a prior, so new members still get first-purchase chances)."""
-    trips = state.member_expected_trips.astype(np.float64)
+    mine = state.member_expected_trips[members].astype(np.float64)
+    if (mine > 0).all():
+        return mine
+    trips = state.member_expected_trips  # one pass over all members, only when needed
     shoppers = trips > 0
-    average = float(trips[shoppers].mean()) if shoppers.any() else 0.0
-    mine = trips[members]
+    average = float(trips[shoppers].mean(dtype=np.float64)) if shoppers.any() else 0.0
     return np.where(mine > 0, mine, average)
 
 
