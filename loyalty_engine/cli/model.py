@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..clock import Clock, SystemClock
+from ..model.arrays import rank_in_runs
 from ..money import format_money
 from .context import CliContext, InputError, pass_cli
 
@@ -184,7 +185,7 @@ def ranked_predictions(state: Any, level: str, top: int) -> pd.DataFrame:
     item_name = np.asarray(names, dtype=str)[item]
     order = np.lexsort((item_name, day, -score.astype(np.float64), member_id))
     member_id, item_name, score, day = member_id[order], item_name[order], score[order], day[order]
-    keep = _rank_in_runs(member_id) < top
+    keep = rank_in_runs(member_id) < top
     days = np.asarray(day[keep], dtype=np.int64)
     return pd.DataFrame({
         "member_id": member_id[keep],
@@ -192,14 +193,6 @@ def ranked_predictions(state: Any, level: str, top: int) -> pd.DataFrame:
         "score": np.clip(score[keep].astype(np.float64), 0.0, 1.0),
         "expected_date": (np.datetime64("1970-01-01") + days.astype("timedelta64[D]")).astype(str),
     })
-
-
-def _rank_in_runs(sorted_keys: np.ndarray) -> np.ndarray:
-    """0-based position of each row inside its run of equal keys (keys already sorted)."""
-    if sorted_keys.shape[0] == 0:
-        return np.empty(0, dtype=np.int64)
-    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
-    return np.arange(sorted_keys.shape[0]) - np.repeat(starts, np.diff(np.r_[starts, sorted_keys.shape[0]]))
 
 
 @click.command("predict")
