@@ -58,7 +58,7 @@ class OfferForecast:
     period_end: date
     cells: list[CellForecast]
     budget_limited: bool = False
-    remaining_budget_cents: float | None = None
+    remaining_budget_cents: int | None = None  # budget left once live lists' expected cost is set aside
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -73,7 +73,7 @@ class OfferForecast:
         return {
             "offer_id": self.offer_id, "slug": self.slug, "period_start": self.period_start.isoformat(),
             "period_end": self.period_end.isoformat(), "budget_limited": self.budget_limited,
-            "remaining_budget_cents": None if self.remaining_budget_cents is None else int(self.remaining_budget_cents),
+            "remaining_budget_cents": self.remaining_budget_cents,
             "cells": [c.as_dict() for c in self.cells], "total": self.total.as_dict(), "notes": self.notes,
         }
 
@@ -112,7 +112,8 @@ def forecast_offer(
         arrays.remaining_budget_cents[me] = max(0.0, arrays.remaining_budget_cents[me] - used_budget)
         arrays.remaining_redemptions[me] = max(0.0, arrays.remaining_redemptions[me] - used_redemptions)
         if step == 0 and np.isfinite(arrays.remaining_budget_cents[me]):
-            result.remaining_budget_cents = float(arrays.remaining_budget_cents[me])
+            # The pacing arrays are expectations (float); the amount shown is whole cents.
+            result.remaining_budget_cents = int(arrays.remaining_budget_cents[me])
 
         seed = holdout_seed(start, cohort, settings.holdout_salt)
         members, _, _ = choose_members(session, view, cohort, seed, settings, as_of or start)
