@@ -31,6 +31,8 @@ from typing import Callable
 import numpy as np
 import scipy.sparse as sp
 
+from ..model.arrays import rank_in_runs, run_starts
+
 UNSEGMENTED_CELL = 9  # cells 0..8 are loyalty * 3 + tier
 ALL_CELLS = (1 << 10) - 1
 ALL_STAGES = (1 << 5) - 1
@@ -247,25 +249,19 @@ def _pruned_rows(member: np.ndarray, group: np.ndarray, params: SelectionParams)
     key = np.where(stackable, -1, member * n_groups + group)
     order = np.argsort(key, kind="stable")  # keeps the best-first order inside each (member, group)
     sorted_key = key[order]
-    rank_sorted = np.arange(n) - _segment_starts(sorted_key)
+    rank_sorted = rank_in_runs(sorted_key)
     rank = np.empty(n, dtype=np.int64)
     rank[order] = rank_sorted
     kept = np.flatnonzero(stackable | (rank < params.group_alternates))
     kept_member = member[kept]
-    depth = np.arange(kept.shape[0]) - _segment_starts(kept_member)
+    depth = rank_in_runs(kept_member)
     return kept[depth < params.candidate_depth]
 
 
 def _segment_starts(sorted_keys: np.ndarray) -> np.ndarray:
     """For each element of a sorted key array, the index where its run of equal keys starts."""
-    n = sorted_keys.shape[0]
-    if n == 0:
-        return np.empty(0, dtype=np.int64)
-    new = np.empty(n, dtype=bool)
-    new[0] = True
-    new[1:] = sorted_keys[1:] != sorted_keys[:-1]
-    starts = np.flatnonzero(new)
-    return np.repeat(starts, np.diff(np.append(starts, n)))
+    starts = run_starts(sorted_keys)
+    return np.repeat(starts, np.diff(np.append(starts, sorted_keys.shape[0])))
 
 
 def _per_member(c: _Candidates, members: MemberArrays, params: SelectionParams) -> _Candidates:
