@@ -25,6 +25,7 @@ call's CPU time, the database server's CPU time for it and its round trips are p
 from __future__ import annotations
 
 import argparse
+import ctypes
 import http.client
 import json
 import multiprocessing
@@ -429,16 +430,19 @@ class _RoundTrips:
     network; each is a call into the library).
     """
 
-    def __init__(self, engine: Engine, workdir: Path) -> None:
-        from sqlalchemy import event
-
+    def __init__(self, engines: list[Engine], workdir: Path) -> None:
         self.statements = 0
         self.backend_pids: set[int] = set()
         self.connections: list[Any] = []
         self.trace_path = workdir / "pq_trace.txt"
         self.trace = self.trace_path.open("a")
-        self.is_pg = engine.dialect.name == "postgresql"
+        self.is_pg = engines[0].dialect.name == "postgresql"
         self.tracing = False
+        for engine in engines:  # the app's pools: transactions, and autocommit
+            self._listen(engine)
+
+    def _listen(self, engine: Engine) -> None:
+        from sqlalchemy import event
 
         @event.listens_for(engine, "before_cursor_execute")
         def _count(*_args: Any) -> None:
@@ -467,6 +471,8 @@ class _RoundTrips:
 
     def mark(self) -> tuple[int, int, float]:
         self.trace.flush()
+        if self.tracing:  # libpq writes its trace through a buffered C stream of its own
+            ctypes.CDLL(None).fflush(None)
         return self.statements, self.trace_path.stat().st_size, self.backend_cpu()
 
     def backend_cpu(self) -> float:
@@ -497,11 +503,12 @@ def profile_in_process(backend: str, url: str, seeded: Seeded, key: tuple[str, s
     """Each call straight into the WSGI app (no HTTP, no client work timed): CPU ms and round trips."""
     from werkzeug.test import EnvironBuilder
 
-    from loyalty_engine.app import create_app
+    from loyalty_engine.app import create_app, dispose_engines
 
     app = create_app(Config(database_url=url, instance_path=workdir / "instance",
                             secret_key="bench-" + uuid.uuid4().hex).resolved())
-    counter = _RoundTrips(app.extensions["loyalty_engine"]["engine"], workdir)
+    extensions = app.extensions["loyalty_engine"]
+    counter = _RoundTrips([extensions["engine"], extensions["autocommit_engine"]], workdir)
     lane, api_key = key
     headers = {"Authorization": f"Bearer {api_key}"}
     rng = random.Random(7)
@@ -564,7 +571,7 @@ def profile_in_process(backend: str, url: str, seeded: Seeded, key: tuple[str, s
               + (f"round trips {np.mean(trips[name]):4.1f}   database server CPU median {np.median(db_cpu):5.2f} ms "
                  f"mean {db_cpu.mean():5.2f} ms"
                  if counter.is_pg else ""))
-    app.extensions["loyalty_engine"]["engine"].dispose()
+    dispose_engines(app)
 
 
 # --- one backend ------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     app.extensions["loyalty_engine"] = {
         "config": config,
         "engine": engine,
+        "autocommit_engine": _make_autocommit_engine(config.database_url, engine),
         "sessions": session_factory(engine),
     }
     app.session_interface = _NoApiSessions()
@@ -49,7 +50,27 @@ IDLE_PING_SECONDS = 10.0
 POOL_RECYCLE_SECONDS = 1800
 
 
-def _make_app_engine(url: str) -> Engine:
+def _make_autocommit_engine(url: str, engine: Engine) -> Engine:
+    """The lane API's engine for work that needs no open transaction (reads, one-statement writes).
+
+    On PostgreSQL it is a pool of its own whose connections are in autocommit from the start,
+    so a lane call does not switch a connection's isolation level on checkout and back on
+    checkin, nor roll back an idle connection on its way back to the pool. On SQLite it is
+    the app's pool in autocommit.
+    """
+    if make_url(url).get_backend_name() == "sqlite":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return _make_app_engine(url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
+
+
+def dispose_engines(app: Flask) -> None:
+    """Close every pooled connection of the app (tests and tools that outlive their app)."""
+    extensions = app.extensions["loyalty_engine"]
+    for name in ("autocommit_engine", "engine"):
+        extensions[name].dispose()
+
+
+def _make_app_engine(url: str, **options: Any) -> Engine:
     """The app's engine. On a server database, a connection is pinged only after sitting idle.
 
     ``pool_pre_ping`` would cost a round trip on every checkout of a connection, i.e. on
@@ -61,7 +82,7 @@ def _make_app_engine(url: str) -> Engine:
     """
     if make_url(url).get_backend_name() == "sqlite":
         return make_engine(url)
-    engine = make_engine(url, pool_pre_ping=False, pool_recycle=POOL_RECYCLE_SECONDS)
+    engine = make_engine(url, pool_pre_ping=False, pool_recycle=POOL_RECYCLE_SECONDS, **options)
 
     @event.listens_for(engine, "checkin")
     def _checked_in(_dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]

@@ -108,12 +108,12 @@ def config(db_url: str, tmp_path: Path) -> Config:
 
 @pytest.fixture
 def app(config: Config):  # type: ignore[no-untyped-def]
-    from loyalty_engine.app import create_app
+    from loyalty_engine.app import create_app, dispose_engines
 
     application = create_app(config)
     application.config["TESTING"] = True
     yield application
-    application.extensions["loyalty_engine"]["engine"].dispose()
+    dispose_engines(application)
 
 
 @pytest.fixture

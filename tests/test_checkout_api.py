@@ -253,7 +253,8 @@ def test_a_pooled_connection_the_server_dropped_is_replaced(app, client, chain: 
     if database_backend != "postgresql":
         pytest.skip("SQLite has no server connection to lose")
     number = two_offer_list(chain)
-    engine = app.extensions["loyalty_engine"]["engine"]
+    # quotes and PostgreSQL's one-statement completes run on the autocommit pool
+    engine = app.extensions["loyalty_engine"]["autocommit_engine"]
     invalidated: list[int] = []
     event.listen(engine, "invalidate", lambda *_: invalidated.append(1))
 

@@ -37,7 +37,7 @@ def _fire(app, requests: list[tuple[dict[str, Any], dict[str, str]]]) -> list[tu
 
 def _process_worker(args: tuple[str, str, float, list[tuple[dict[str, Any], dict[str, str]]]]) -> list[tuple[int, bytes]]:
     """Runs in a separate process: its own app, engine and connections."""
-    from loyalty_engine.app import create_app
+    from loyalty_engine.app import create_app, dispose_engines
     from loyalty_engine.clock import FixedClock
 
     db_url, instance, start_at, requests = args
@@ -47,7 +47,7 @@ def _process_worker(args: tuple[str, str, float, list[tuple[dict[str, Any], dict
     client.get("/api/v1/health")  # warm up imports before the start line
     time.sleep(max(0.0, start_at - time.time()))
     out = [(r.status_code, r.data) for r in (client.post(COMPLETE, json=b, headers=h) for b, h in requests)]
-    app.extensions["loyalty_engine"]["engine"].dispose()
+    dispose_engines(app)
     return out
 
 

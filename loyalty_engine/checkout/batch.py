@@ -87,6 +87,33 @@ def _compiled(conn: Connection, statement: ClauseElement, given: dict[str, Any])
     return found
 
 
+def run_one(conn: Connection, sql: str, params: dict[str, Any]) -> tuple[Any, ...]:
+    """One PostgreSQL statement (driver placeholders, ``%(name)s``) that returns one row, on the
+    request's connection, with errors wrapped as ``Connection.execute`` wraps them.
+
+    For the lanes' single-statement reads and writes: the statement goes straight to the
+    driver (prepared by psycopg once per connection), with none of SQLAlchemy's per-execute work.
+    """
+    driver: Any = conn.connection.driver_connection
+    try:
+        with driver.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise _wrapped(conn, driver, exc, sql, params) from exc
+    if row is None:
+        raise AssertionError("the statement returned no row")
+    return row
+
+
+def _wrapped(conn: Connection, driver: Any, exc: Exception, sql: str, params: Any) -> DBAPIError:
+    invalidated = conn.dialect.is_disconnect(exc, driver, None)
+    if invalidated:
+        conn.invalidate(exc)
+    return DBAPIError.instance(sql, params, exc, conn.dialect.loaded_dbapi.Error,
+                               connection_invalidated=invalidated, dialect=conn.dialect)
+
+
 def _run_pipelined(conn: Connection, steps: Sequence[Step]) -> list[Any]:
     driver: Any = conn.connection.driver_connection
     cursors = []
@@ -118,14 +145,10 @@ def _run_pipelined(conn: Connection, steps: Sequence[Step]) -> list[Any]:
         pipeline.__exit__(None, None, None)  # one Sync: every result is here (or the first error)
         return [cursor.fetchall() if step.kind == ROWS else cursor.rowcount for cursor, step in zip(cursors, steps)]
     except conn.dialect.loaded_dbapi.Error as exc:
-        invalidated = conn.dialect.is_disconnect(exc, driver, None)
-        if invalidated:
-            conn.invalidate(exc)
-        raise DBAPIError.instance(sql, params, exc, conn.dialect.loaded_dbapi.Error,
-                                  connection_invalidated=invalidated, dialect=conn.dialect) from exc
+        raise _wrapped(conn, driver, exc, sql, params) from exc
     finally:
         for cursor in cursors:
             cursor.close()
 
 
-__all__ = ["MANY", "ROWCOUNT", "ROWS", "Step", "run"]
+__all__ = ["MANY", "ROWCOUNT", "ROWS", "Step", "run", "run_one"]

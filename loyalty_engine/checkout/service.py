@@ -60,7 +60,7 @@ from ..models.lists import ShoppingList, ShoppingListContent, ShoppingListLine
 from ..models.members import Member
 from ..models.offers import Offer, OfferProduct
 from ..models.scans import ScanLine, Transaction
-from . import batch, rules
+from . import batch, rules, single_statement
 from .batch import MANY, ROWCOUNT, Step
 from .errors import CheckoutError, Conflict, Forbidden, NotFound, RetryableConflict, Unprocessable
 from .lanes import AUTH_QUERY, LaneAuth, LaneIdentity, verify_key
@@ -400,10 +400,11 @@ class _Read:
 
 
 class CheckoutService:
-    def __init__(self, engine: Engine, clock: Clock) -> None:
+    def __init__(self, engine: Engine, clock: Clock, autocommit_engine: Engine | None = None) -> None:
         self.engine = engine
-        # Reads that lock nothing run in autocommit: no BEGIN/ROLLBACK round trips.
-        self.read_engine = read_engine(engine)
+        # Reads that lock nothing (and PostgreSQL's one-statement completes) run in autocommit:
+        # no BEGIN/ROLLBACK round trips.
+        self.read_engine = autocommit_engine or read_engine(engine)
         self.clock = clock
         self.is_sqlite = engine.dialect.name == "sqlite"
         self.q = _queries(engine.dialect.name == "postgresql")
@@ -435,8 +436,16 @@ class CheckoutService:
         auth = _as_auth(auth)
         canonical = req.model_dump_json()
         digest = request_sha256(canonical)
+        # PostgreSQL, first attempt: read in autocommit and write in one statement (its own
+        # transaction, see single_statement); a lost race is retried on locked reads. Returns
+        # (negative quantities) always take the locked path, which plans their reversals.
+        single = self.q.postgresql and all(line.quantity > 0 for line in req.lines)
         for attempt in range(WRITE_ATTEMPTS):
             try:
+                if single and attempt == 0:
+                    with self.read_engine.connect() as conn:
+                        return self._complete_once(conn, auth, req, canonical, digest, request_id,
+                                                   lock_offers=False, single=True), False
                 with self._write() as conn:
                     body = self._complete_once(conn, auth, req, canonical, digest, request_id,
                                                lock_offers=attempt > 0)
@@ -496,9 +505,9 @@ class CheckoutService:
     # --- complete -------------------------------------------------------------------------
 
     def _complete_once(self, conn: Connection, auth: LaneAuth, req: CompleteRequest, canonical: str,
-                       digest: str, request_id: str, *, lock_offers: bool) -> bytes:
+                       digest: str, request_id: str, *, lock_offers: bool, single: bool = False) -> bytes:
         now = self.clock.now()
-        read = self._read(conn, auth, req, lock=True, complete=True, lock_offers=lock_offers)
+        read = self._read(conn, auth, req, lock=not single, complete=True, lock_offers=lock_offers)
         lane, basket, outcome = read.lane, read.basket, read.outcome
         body = _response("completed", req, basket, outcome)
         evaluation = outcome.evaluation
@@ -521,6 +530,15 @@ class CheckoutService:
             total_amount_cents=total_amount, total_discount_cents=total_discount,
             api_key_id=lane.api_key_id, request_id=request_id, completed_at=now,
         )
+        if single:
+            assert not outcome.reversals
+            single_statement.write_complete(conn, {
+                **checkout, **self._single_counter_moves(outcome),
+                "redeemed": _json(_ledger_rows(outcome)),
+                "scanned_at_local": basket.scanned_at_local, "utc_offset_minutes": basket.utc_offset_minutes,
+                "lines": _json(_scan_line_rows(req, basket, evaluation.line_discounts, clawbacks)),
+            })
+            return body
         steps: list[Step] = []
         if read.checkout_id is None:  # SQLite: the insert hands back the id (no network to save)
             checkout_id = conn.execute(self.q.insert_checkout, checkout).scalar_one()
@@ -546,21 +564,8 @@ class CheckoutService:
             member_key=outcome.member.member_key, store_id=lane.store_id, lane_code=lane.lane_code,
             api_key_id=lane.api_key_id, business_date=business_date, request_id=request_id, created_at=now,
         )
-        rows = []
-        for a in applied:
-            offer = outcome.terms[a.list_line_id].offer
-            rows.append(dict(
-                list_line_id=a.list_line_id, list_line_no=a.list_line_no, offer_id=a.offer_id,
-                applications=a.applications, units=a.units, discount_cents=a.discount_cents,
-                funded_cents=a.funded_cents, handling_fee_cents=a.handling_fee_cents, funder_kind=offer.funder_kind,
-                manufacturer_id=offer.manufacturer_id,
-            ))
-        offers: dict[int, list[int]] = {}  # offer -> [applications, funded, discount], ascending id
-        for a in sorted(applied, key=lambda a: a.offer_id):
-            total = offers.setdefault(a.offer_id, [0, 0, 0])
-            total[0] += a.applications
-            total[1] += a.funded_cents
-            total[2] += a.discount_cents
+        rows = _ledger_rows(outcome)
+        offers = _offer_totals(applied)
         if self.q.postgresql:
             lines = [{"id": a.list_line_id, "n": a.applications} for a in applied]
             moves = [{"id": o, "n": n, "f": f, "d": d} for o, (n, f, d) in offers.items()]
@@ -605,13 +610,20 @@ class CheckoutService:
             ], MANY),
         ]
 
+    def _single_counter_moves(self, outcome: Outcome) -> dict[str, Any]:
+        """The single write statement's counter parameters: list lines and offers, ascending id."""
+        applied = sorted(outcome.evaluation.applied, key=lambda a: a.list_line_id)
+        offers = _offer_totals(applied)
+        return {
+            "line_ids": [a.list_line_id for a in applied], "line_n": [a.applications for a in applied],
+            "offer_ids": list(offers), "offer_n": [t[0] for t in offers.values()],
+            "offer_f": [t[1] for t in offers.values()], "offer_d": [t[2] for t in offers.values()],
+            "expect_lines": len(applied), "expect_offers": len(offers),
+        }
+
     def _basket_steps(self, req: QuoteRequest, basket: Basket, txn_id: str, member_key: int | None,
                       discounts: dict[int, int], clawbacks: dict[int, int]) -> list[Step]:
-        lines = []
-        for line_no, (line, key) in enumerate(zip(req.lines, basket.product_keys), start=1):
-            discount = discounts.get(line_no, 0) - clawbacks.get(line_no, 0)
-            lines.append({"line_no": line_no, "product_key": key, "quantity": line.quantity,
-                          "amount_cents": line.amount_cents - discount, "discount_cents": discount})
+        lines = _scan_line_rows(req, basket, discounts, clawbacks)
         per_basket = {"transaction_id": txn_id, "member_key": member_key, "business_date": basket.business_date}
         if self.q.postgresql:
             scan_lines = Step(self.q.insert_scan_lines, {**per_basket, "lines": _json(lines)}, ROWCOUNT)
@@ -690,18 +702,30 @@ class CheckoutService:
         kind, serial, list_error = _identifier_kind(identifier)
         zone = auth.lane.store_timezone if auth.lane else self._store_zones.get(req.store, "UTC")
         day_guess = _business_date_guess(req.scanned_at, zone)
-        steps: list[Step] = []
-        if auth.lane is None:
-            steps.append(Step(AUTH_QUERY, {"key_id": auth.key.key_id}))
-        steps.append(Step(self.q.products, {"skus": sku_param}))
-        if kind == "list":
-            steps.append(Step(_Q_LIST_BY_SERIAL_WITH_MEMBER, {"serial": serial}))
-            steps.append(Step(self.q.terms_by_list[lock], {"list_id": serial, "skus": sku_param}))
-        elif kind == "card":
-            steps += self._card_steps(identifier, day_guess, sku_param, lock)  # type: ignore[arg-type]
-        if complete and self.q.next_checkout_id is not None:
-            steps.append(Step(self.q.next_checkout_id, {}))
-        results = iter(batch.run(conn, steps))
+        # PostgreSQL without locks: one statement (single_statement); otherwise one pipeline
+        draw_checkout_id = complete and lock and self.q.next_checkout_id is not None
+        if self.q.postgresql and not lock:
+            key_row, product_rows, list_rows, terms_found = single_statement.read(
+                conn, key_id=auth.key.key_id if auth.lane is None else None, skus=sku_param, kind=kind,
+                serial=serial, card=identifier if kind == "card" else None, day=day_guess)
+            fetched: list[Any] = [[key_row] if key_row is not None else []] if auth.lane is None else []
+            fetched.append(product_rows)
+            if kind is not None:
+                fetched += [list_rows, terms_found]
+            results = iter(fetched)
+        else:
+            steps: list[Step] = []
+            if auth.lane is None:
+                steps.append(Step(AUTH_QUERY, {"key_id": auth.key.key_id}))
+            steps.append(Step(self.q.products, {"skus": sku_param}))
+            if kind == "list":
+                steps.append(Step(_Q_LIST_BY_SERIAL_WITH_MEMBER, {"serial": serial}))
+                steps.append(Step(self.q.terms_by_list[lock], {"list_id": serial, "skus": sku_param}))
+            elif kind == "card":
+                steps += self._card_steps(identifier, day_guess, sku_param, lock)  # type: ignore[arg-type]
+            if draw_checkout_id:
+                steps.append(Step(self.q.next_checkout_id, {}))
+            results = iter(batch.run(conn, steps))
 
         if auth.lane is None:
             rows = next(results)
@@ -736,7 +760,7 @@ class CheckoutService:
                                         code="bad_list_number", field="identifier") from list_error
                 raise NotFound(f"no member with card {identifier!r}", code="unknown_card", field="identifier")
             member, shopping_list = MemberRow(*row[:3]), (ListRow(*row[3:]) if row[3] is not None else None)
-        checkout_id = next(results)[0][0] if complete and self.q.next_checkout_id is not None else None
+        checkout_id = next(results)[0][0] if draw_checkout_id else None
 
         if shopping_list is not None and (
             terms_rows is None or not terms_rows
@@ -853,6 +877,42 @@ def _business_date_guess(scanned_at: datetime, tz_name: str) -> date:
     return (scanned_at.replace(tzinfo=zone) if scanned_at.tzinfo is None else scanned_at.astimezone(zone)).date()
 
 
+def _ledger_rows(outcome: Outcome) -> list[dict[str, Any]]:
+    """The per-offer part of the ``redeemed`` ledger rows of a complete."""
+    rows = []
+    for a in outcome.evaluation.applied:
+        offer = outcome.terms[a.list_line_id].offer
+        rows.append(dict(
+            list_line_id=a.list_line_id, list_line_no=a.list_line_no, offer_id=a.offer_id,
+            applications=a.applications, units=a.units, discount_cents=a.discount_cents,
+            funded_cents=a.funded_cents, handling_fee_cents=a.handling_fee_cents, funder_kind=offer.funder_kind,
+            manufacturer_id=offer.manufacturer_id,
+        ))
+    return rows
+
+
+def _offer_totals(applied: Sequence[rules.AppliedOffer]) -> dict[int, list[int]]:
+    """offer id -> [applications, funded cents, discount cents], in ascending id order (the lock order)."""
+    offers: dict[int, list[int]] = {}
+    for a in sorted(applied, key=lambda a: a.offer_id):
+        total = offers.setdefault(a.offer_id, [0, 0, 0])
+        total[0] += a.applications
+        total[1] += a.funded_cents
+        total[2] += a.discount_cents
+    return offers
+
+
+def _scan_line_rows(req: QuoteRequest, basket: Basket, discounts: dict[int, int],
+                    clawbacks: dict[int, int]) -> list[dict[str, Any]]:
+    """The basket's scan lines as recorded: amounts net of the list's discounts (and clawbacks)."""
+    lines = []
+    for line_no, (line, key) in enumerate(zip(req.lines, basket.product_keys), start=1):
+        discount = discounts.get(line_no, 0) - clawbacks.get(line_no, 0)
+        lines.append({"line_no": line_no, "product_key": key, "quantity": line.quantity,
+                      "amount_cents": line.amount_cents - discount, "discount_cents": discount})
+    return lines
+
+
 def _json(rows: list[dict[str, Any]]) -> str:
     return orjson.dumps(rows).decode()
 
@@ -875,8 +935,11 @@ def _list_terms(shopping_list: ListRow, rows: Sequence[Any]) -> tuple[rules.List
     by_line: dict[int, Any] = {}
     for row in rows:
         by_line.setdefault(row[0], row)
-        if row[_T_PRODUCT_KEY] is not None:
-            scope[row[2]].add(row[_T_PRODUCT_KEY])
+        keys = row[_T_PRODUCT_KEY]  # a row per scope product, or (single_statement) a list of them
+        if isinstance(keys, list):
+            scope[row[2]].update(keys)
+        elif keys is not None:
+            scope[row[2]].add(keys)
     lines = []
     info: dict[int, LineInfo] = {}
     for row in by_line.values():

@@ -222,7 +222,8 @@ def _service() -> CheckoutService:
     service = extensions.get("checkout_service")
     if service is None:
         clock: Clock = extensions.get("clock") or SystemClock()
-        service = extensions["checkout_service"] = CheckoutService(extensions["engine"], clock)
+        service = extensions["checkout_service"] = CheckoutService(extensions["engine"], clock,
+                                                                   extensions.get("autocommit_engine"))
     return service
 
 
