@@ -112,6 +112,11 @@ class Redemption(Base):
     ``applications`` counts uses of the list line (one use = ``min_quantity`` units); money
     and counts are signed, so an offer's net is a plain SUM. Who/where/when/which request:
     ``store_id``, ``lane_code``, ``api_key_id``, ``created_at``, ``request_id``.
+
+    ``list_id``, ``member_key``, ``store_id`` and ``api_key_id`` are copies of the row's
+    checkout's, for reporting without a join. The checkout's foreign keys enforce them; the
+    ledger's own would check each again for every redeemed line, on rows every lane of a store
+    shares (migration 0006).
     """
 
     __tablename__ = "redemptions"
@@ -129,14 +134,14 @@ class Redemption(Base):
     event: Mapped[str] = mapped_column(String(10))
     checkout_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("checkouts.id"))
     transaction_id: Mapped[str] = mapped_column(String(64))
-    list_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("shopping_lists.id"))
+    list_id: Mapped[int] = mapped_column(BigInteger)  # = the checkout's
     list_line_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("shopping_list_lines.id"))
     list_line_no: Mapped[int] = mapped_column(Integer)
     offer_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("offers.id"))
-    member_key: Mapped[int] = mapped_column(BigInteger, ForeignKey("members.id"))
-    store_id: Mapped[str] = mapped_column(ForeignKey("stores.id"))
+    member_key: Mapped[int] = mapped_column(BigInteger)  # = the checkout's
+    store_id: Mapped[str] = mapped_column(String(32))  # = the checkout's
     lane_code: Mapped[str] = mapped_column(String(16))
-    api_key_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("lane_api_keys.id"))
+    api_key_id: Mapped[int] = mapped_column(BigInteger)  # = the checkout's
     business_date: Mapped[date] = mapped_column(Date)
     applications: Mapped[int] = mapped_column(Integer)
     units: Mapped[int] = mapped_column(Integer)
