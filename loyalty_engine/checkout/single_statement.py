@@ -58,14 +58,15 @@ _ROW_BY_CARD = ("json_build_array(f.m_key, f.member_id, f.first_name, f.id, f.li
                 "f.period_start, f.period_end, f.status)")
 
 # the columns of service._TERMS_COLUMNS; the scope is an array of the basket's product keys
+# (probed per line through offer_products' primary key: the basket's keys are one array)
 _TERMS = """(SELECT json_agg(json_build_array(
         l.id, l.line_no, l.offer_id, l.description, l.benefit_kind, l.benefit_value, l.min_quantity,
         l.redemption_limit, l.redeemed_count, l.valid_from, l.valid_to,
         o.status, o.valid_from, o.valid_to, o.funded_share_bp, o.handling_fee_cents, o.budget_cents,
         o.max_redemptions, o.redeemed_count, o.funded_spent_cents, o.funder_kind, o.manufacturer_id,
         o.stackable, o.offer_code,
-        (SELECT json_agg(op.product_key) FROM offer_products op JOIN basket b ON b.id = op.product_key
-         WHERE op.offer_id = l.offer_id),
+        (SELECT json_agg(op.product_key) FROM offer_products op
+         WHERE op.offer_id = l.offer_id AND op.product_key = ANY(ARRAY(SELECT b.id FROM basket b))),
         l.list_id) ORDER BY l.line_no)
     FROM found f JOIN shopping_list_lines l ON l.list_id = f.id JOIN offers o ON o.id = l.offer_id)"""
 
@@ -143,7 +144,7 @@ moved_offers AS (
     FROM unnest(%(offer_ids)s::bigint[], %(offer_n)s::int[], %(offer_f)s::bigint[], %(offer_d)s::bigint[])
          AS m(id, n, f, d)
          JOIN locked_offers k ON k.id = m.id
-    WHERE o.id = m.id AND o.status = 'active'
+    WHERE o.id = m.id AND o.id = ANY(%(offer_ids)s::bigint[]) AND o.status = 'active'
       AND (o.max_redemptions IS NULL OR o.redeemed_count + m.n <= o.max_redemptions)
       AND (o.budget_cents IS NULL OR o.funded_spent_cents + m.f <= o.budget_cents)
     RETURNING o.id),
