@@ -26,7 +26,7 @@ QUOTE = "/api/v1/checkout/quote"
 COMPLETE = "/api/v1/checkout/complete"
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def _postgresql_only(database_backend: str) -> None:
     if database_backend != "postgresql":
         pytest.skip("the one-statement path is PostgreSQL's (SQLite takes its write lock up front)")
@@ -63,6 +63,7 @@ def _terms(app: Any, chain: Chain, body: dict[str, Any], *, lock: bool) -> tuple
     return outcome.terms, outcome.evaluation, (outcome.member, outcome.shopping_list, read.basket.product_keys)
 
 
+@pytest.mark.usefixtures("_postgresql_only")
 @pytest.mark.parametrize("identifier", ["list", "card"])
 def test_one_statement_read_equals_the_pipelined_read(app, chain: Chain, identifier: str) -> None:
     number = _list_with_scopes(chain)
@@ -81,6 +82,7 @@ def test_one_statement_read_equals_the_pipelined_read(app, chain: Chain, identif
     assert evaluation.total_discount_cents > 0
 
 
+@pytest.mark.usefixtures("_postgresql_only")
 def test_expect_rows_raises_a_serialization_failure(engine) -> None:  # type: ignore[no-untyped-def]
     with engine.connect() as conn:
         assert conn.execute(text("SELECT checkout_expect_rows(2, 2, 'offer')")).scalar() == 2
@@ -90,6 +92,7 @@ def test_expect_rows_raises_a_serialization_failure(engine) -> None:  # type: ig
         assert "1 of 2 offer counters moved" in str(caught.value.orig)
 
 
+@pytest.mark.usefixtures("_postgresql_only")
 def test_a_race_lost_between_read_and_write_rolls_back_and_retries_under_locks(
         app, client, chain: Chain, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     """Another lane redeems the line after this complete read it: nothing of the first try stays."""
@@ -124,6 +127,7 @@ def test_a_race_lost_between_read_and_write_rolls_back_and_retries_under_locks(
     assert again.data == done.data and again.headers["Idempotent-Replay"] == "true"
 
 
+@pytest.mark.usefixtures("_postgresql_only")
 def test_a_budget_used_up_meanwhile_is_not_overspent(app, client, chain: Chain,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     from loyalty_engine.models.offers import Offer
