@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import date, timedelta
 
 from hypothesis import given, settings
@@ -275,11 +276,10 @@ def test_using_up_the_counters_leaves_nothing_to_redeem(terms: ListTerms, basket
         a = used.get(t.line_no)
         o = t.offer
         if a is not None:
-            o = OfferTerms(**{**o.__dict__, "redeemed_count": o.redeemed_count + a.applications,
-                              "funded_spent_cents": o.funded_spent_cents + a.funded_cents})
+            o = replace(o, redeemed_count=o.redeemed_count + a.applications,
+                        funded_spent_cents=o.funded_spent_cents + a.funded_cents)
         offers_after[t.line_no] = o
-        lines_after.append(ListLineTerms(**{**t.__dict__, "offer": o,
-                                            "redeemed_count": t.redeemed_count + (a.applications if a else 0)}))
+        lines_after.append(replace(t, offer=o, redeemed_count=t.redeemed_count + (a.applications if a else 0)))
     second = evaluate(ListTerms(terms.list_id, terms.status, terms.period_start, terms.period_end, tuple(lines_after)), basket, TODAY)
     for applied in second.applied:
         t = next(x for x in lines_after if x.line_no == applied.list_line_no)

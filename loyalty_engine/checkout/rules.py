@@ -69,7 +69,7 @@ REASON_TEXT: dict[NotAppliedReason, str] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class BasketLine:
     """One scanned line. ``product_key`` is None for an item the catalog does not know."""
 
@@ -80,7 +80,7 @@ class BasketLine:
     amount_cents: int
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class OfferTerms:
     offer_id: int
     status: str
@@ -107,7 +107,7 @@ class OfferTerms:
         return max(0, self.budget_cents - self.funded_spent_cents)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ListLineTerms:
     list_line_id: int
     line_no: int
@@ -122,7 +122,7 @@ class ListLineTerms:
     product_keys: frozenset[int]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ListTerms:
     list_id: int
     status: str
@@ -131,13 +131,13 @@ class ListTerms:
     lines: tuple[ListLineTerms, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Allocation:
     basket_line_no: int
     discount_cents: int
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class AppliedOffer:
     list_line_id: int
     list_line_no: int
@@ -150,7 +150,7 @@ class AppliedOffer:
     allocations: tuple[Allocation, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class NotApplied:
     list_line_id: int
     list_line_no: int

@@ -83,6 +83,7 @@ MAX_BASKET_AGE = timedelta(days=30)
 RETURN_LOOKBACK_DAYS = 90
 WRITE_ATTEMPTS = 6
 LIST_SKUS_SHOWN = 50
+PRODUCT_KEYS_KEPT = 500_000
 
 _lines = ShoppingListLine.__table__
 _offers = Offer.__table__
@@ -307,14 +308,14 @@ _U_OFFER_REVERSE = (
 # --- what one request works on ------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class MemberRow:
     member_key: int
     member_id: str
     first_name: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ListRow:
     list_id: int
     list_number: str
@@ -324,7 +325,7 @@ class ListRow:
     status: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class LineInfo:
     """What the response shows about a list line besides the rules' terms."""
 
@@ -411,6 +412,9 @@ class CheckoutService:
         # store -> time zone seen on its lanes' keys: a card's current list depends on the
         # business date, which is read before the key is checked; a wrong guess is re-read.
         self._store_zones: dict[str, str] = {}
+        # sku -> product key, as read: a product's key never changes and products are not
+        # deleted, so a lane call looks up only the skus not seen before (PostgreSQL's read)
+        self._product_keys: dict[str, int] = {}
 
     # --- public operations -------------------------------------------------------------
 
@@ -705,11 +709,14 @@ class CheckoutService:
         # PostgreSQL without locks: one statement (single_statement); otherwise one pipeline
         draw_checkout_id = complete and lock and self.q.next_checkout_id is not None
         if self.q.postgresql and not lock:
+            cached = self._product_keys
+            known = {sku: cached[sku] for sku in skus if sku in cached}
             key_row, product_rows, list_rows, terms_found = single_statement.read(
-                conn, key_id=auth.key.key_id if auth.lane is None else None, skus=sku_param, kind=kind,
-                serial=serial, card=identifier if kind == "card" else None, day=day_guess)
+                conn, key_id=auth.key.key_id if auth.lane is None else None,
+                skus=",".join(sku for sku in skus if sku not in known), known_keys=list(known.values()),
+                kind=kind, serial=serial, card=identifier if kind == "card" else None, day=day_guess)
             fetched: list[Any] = [[key_row] if key_row is not None else []] if auth.lane is None else []
-            fetched.append(product_rows)
+            fetched.append([*known.items(), *product_rows])
             if kind is not None:
                 fetched += [list_rows, terms_found]
             results = iter(fetched)
@@ -773,6 +780,7 @@ class CheckoutService:
         missing = [sku for sku in skus if sku not in keys]
         if missing and complete:
             keys.update(_ensure_products(conn, missing))
+        self._remember_products(keys)
         product_keys = [keys.get(line.sku) for line in req.lines]
         basket_lines = [
             rules.BasketLine(n, key, line.quantity, line.unit_price_cents, line.amount_cents)
@@ -797,6 +805,11 @@ class CheckoutService:
                     member = _member_by_key(conn, reversals[0].member_key)
         outcome = Outcome(member, shopping_list, evaluation, terms, info, reversals)
         return _Read(lane, basket, outcome, checkout_id)
+
+    def _remember_products(self, keys: dict[str, int]) -> None:
+        if len(self._product_keys) + len(keys) > PRODUCT_KEYS_KEPT:
+            self._product_keys.clear()  # bounded: a chain's active catalog fits many times over
+        self._product_keys.update(keys)
 
     def _card_steps(self, card: str, day: date, skus: Any, lock: bool) -> list[Step]:
         return [Step(_Q_MEMBER_WITH_CURRENT_LIST, {"card": card, "day": day}),

@@ -32,8 +32,13 @@ from sqlalchemy import Connection
 
 from . import batch
 
+# the basket's product keys: looked up for the skus the caller does not know yet (none: no scan),
+# given for the ones it does (a sku's key never changes)
 _BASKET = """basket AS MATERIALIZED (
-    SELECT p.sku, p.id FROM products p WHERE p.sku = ANY(string_to_array(%(skus)s::text, ',')))"""
+    SELECT p.sku, p.id FROM products p
+    WHERE %(skus)s::text <> '' AND p.sku = ANY(string_to_array(%(skus)s::text, ','))
+    UNION ALL
+    SELECT NULL, k FROM unnest(%(known_keys)s::bigint[]) AS k)"""
 
 # list + member: the columns of service._Q_LIST_BY_SERIAL_WITH_MEMBER
 _FOUND_BY_LIST = """found AS MATERIALIZED (
@@ -83,7 +88,7 @@ def _compact(sql: str) -> str:
 
 def _read_sql(found: str, row: str) -> str:
     return _compact(f"WITH {_BASKET}, {found} SELECT json_build_array({_KEY}, "
-                    f"(SELECT json_agg(json_build_array(b.sku, b.id)) FROM basket b), "
+                    f"(SELECT json_agg(json_build_array(b.sku, b.id)) FROM basket b WHERE b.sku IS NOT NULL), "
                     f"(SELECT {row} FROM found f), {_TERMS})::text")
 
 
@@ -94,16 +99,18 @@ _LIST_DATES = {"list": (3, 4), "card": (6, 7)}
 _TERMS_DATES = (9, 10, 12, 13)
 
 
-def read(conn: Connection, *, key_id: str | None, skus: str, kind: str | None, serial: int | None,
-         card: str | None, day: date) -> tuple[Any, list[Any], list[Any], list[Any]]:
+def read(conn: Connection, *, key_id: str | None, skus: str, known_keys: list[int], kind: str | None,
+         serial: int | None, card: str | None, day: date) -> tuple[Any, list[Any], list[Any], list[Any]]:
     """(key row or None, [(sku, product key)], [list row] or [], terms rows) for one lane call.
 
+    ``skus`` (comma-separated) are the basket's skus whose product keys the caller does not
+    know; the rows found for them are returned. ``known_keys`` are the keys of the others.
     ``kind`` is ``"list"`` (find the list by its serial), ``"card"`` (the card's member and
     current list on ``day``) or None (an anonymous basket: no list). Dates come back as dates.
     """
     sql = READ_BY_CARD if kind == "card" else READ_BY_LIST
-    params = {"key_id": key_id, "skus": skus, "serial": serial if kind == "list" else None,
-              "card": card, "day": day}
+    params = {"key_id": key_id, "skus": skus, "known_keys": known_keys,
+              "serial": serial if kind == "list" else None, "card": card, "day": day}
     key, products, found, terms = orjson.loads(batch.run_one(conn, sql, params)[0])
     rows = []
     if found is not None:
