@@ -619,9 +619,12 @@ class CheckoutService:
         applied = sorted(outcome.evaluation.applied, key=lambda a: a.list_line_id)
         offers = _offer_totals(applied)
         return {
-            "line_ids": [a.list_line_id for a in applied], "line_n": [a.applications for a in applied],
-            "offer_ids": list(offers), "offer_n": [t[0] for t in offers.values()],
-            "offer_f": [t[1] for t in offers.values()], "offer_d": [t[2] for t in offers.values()],
+            "line_ids": single_statement.int_array(a.list_line_id for a in applied),
+            "line_n": single_statement.int_array(a.applications for a in applied),
+            "offer_ids": single_statement.int_array(offers),
+            "offer_n": single_statement.int_array(t[0] for t in offers.values()),
+            "offer_f": single_statement.int_array(t[1] for t in offers.values()),
+            "offer_d": single_statement.int_array(t[2] for t in offers.values()),
             "expect_lines": len(applied), "expect_offers": len(offers),
         }
 
@@ -713,7 +716,7 @@ class CheckoutService:
             known = {sku: cached[sku] for sku in skus if sku in cached}
             key_row, product_rows, list_rows, terms_found = single_statement.read(
                 conn, key_id=auth.key.key_id if auth.lane is None else None,
-                skus=",".join(sku for sku in skus if sku not in known), known_keys=list(known.values()),
+                skus=",".join(sku for sku in skus if sku not in known), known_keys=single_statement.int_array(known.values()),
                 kind=kind, serial=serial, card=identifier if kind == "card" else None, day=day_guess)
             fetched: list[Any] = [[key_row] if key_row is not None else []] if auth.lane is None else []
             fetched.append([*known.items(), *product_rows])

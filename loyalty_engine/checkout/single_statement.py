@@ -25,7 +25,7 @@ A retried idempotency key fails on the unique constraint of ``checkouts`` as bef
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Iterable
 
 import orjson
 from sqlalchemy import Connection
@@ -99,12 +99,19 @@ _LIST_DATES = {"list": (3, 4), "card": (6, 7)}
 _TERMS_DATES = (9, 10, 12, 13)
 
 
-def read(conn: Connection, *, key_id: str | None, skus: str, known_keys: list[int], kind: str | None,
+def int_array(values: Iterable[int]) -> str:
+    """A PostgreSQL array literal of whole numbers (sent as text: psycopg adapts a Python list
+    element by element in Python)."""
+    return "{" + ",".join(map(str, values)) + "}"
+
+
+def read(conn: Connection, *, key_id: str | None, skus: str, known_keys: str, kind: str | None,
          serial: int | None, card: str | None, day: date) -> tuple[Any, list[Any], list[Any], list[Any]]:
     """(key row or None, [(sku, product key)], [list row] or [], terms rows) for one lane call.
 
     ``skus`` (comma-separated) are the basket's skus whose product keys the caller does not
-    know; the rows found for them are returned. ``known_keys`` are the keys of the others.
+    know; the rows found for them are returned. ``known_keys`` (an :func:`int_array`) are the
+    keys of the others.
     ``kind`` is ``"list"`` (find the list by its serial), ``"card"`` (the card's member and
     current list on ``day``) or None (an anonymous basket: no list). Dates come back as dates.
     """
@@ -195,4 +202,4 @@ def write_complete(conn: Connection, params: dict[str, Any]) -> int:
     return int(row[2])
 
 
-__all__ = ["READ_BY_CARD", "READ_BY_LIST", "WRITE_COMPLETE", "read", "write_complete"]
+__all__ = ["READ_BY_CARD", "READ_BY_LIST", "WRITE_COMPLETE", "int_array", "read", "write_complete"]
