@@ -267,8 +267,11 @@ class RawHttp:
     def call(self, request: bytes) -> tuple[int, bytes]:
         for attempt in range(2):
             if self.sock is None:
-                self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=30)
+                # a bare connect: create_connection resolves the address on every call
+                self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                self.sock.settimeout(30)
                 self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                self.sock.connect(("127.0.0.1", self.port))
             try:
                 self.sock.sendall(request)
                 return self._answer()
