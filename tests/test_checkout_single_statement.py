@@ -15,7 +15,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from loyalty_engine.checkout import single_statement
-from loyalty_engine.checkout.lanes import parse_key
+from loyalty_engine.checkout.lanes import LaneAuth, parse_key
 from loyalty_engine.checkout.schemas import QuoteRequest
 from loyalty_engine.models.checkout import Checkout, Redemption
 from loyalty_engine.models.lists import ShoppingListLine
@@ -51,8 +51,6 @@ def _terms(app: Any, chain: Chain, body: dict[str, Any], *, lock: bool) -> tuple
     with app.app_context():
         service = _service()
     auth = parse_key(chain.headers()["Authorization"].removeprefix("Bearer "))
-    from loyalty_engine.checkout.lanes import LaneAuth
-
     req = QuoteRequest.model_validate(body)
     engine = service.engine if lock else service.read_engine
     with engine.connect() as conn:

@@ -4,7 +4,10 @@ Flask-free: the web edge parses the lane's key, validates the body with the pyda
 and calls :class:`CheckoutService`. Answers are returned as JSON *bytes* so a retried
 ``complete`` can be answered byte for byte from the idempotency record.
 
-Exactly-once, in one write transaction per complete:
+Exactly-once, in one transaction per complete. On PostgreSQL a sale's first attempt reads in
+autocommit and writes in one statement (:mod:`.single_statement`): its conditional counter
+moves must all land or the statement rolls back, and the complete is retried on the locked
+path below, which returns and SQLite always take:
 
 * the idempotency key (store, lane, POS transaction id) is a unique constraint on
   ``checkouts``: two requests with the same key cannot both commit, and the second finds
@@ -17,8 +20,8 @@ Exactly-once, in one write transaction per complete:
   checked; a miss rolls the whole transaction back and it is retried on fresh counters, with
   the offers about to be redeemed locked (ascending id) from the second attempt on.
 
-Round trips (PostgreSQL): a quote is one (key, products, list, terms in one pipeline); a
-complete is three (the same reads with the lines locked; all writes in one pipeline; COMMIT).
+Round trips (PostgreSQL): a quote is one statement; a sale's complete is two (the read, the
+write). The locked path is three (its reads in one pipeline; all writes in one pipeline; COMMIT).
 """
 from __future__ import annotations
 
@@ -537,7 +540,7 @@ class CheckoutService:
         if single:
             assert not outcome.reversals
             single_statement.write_complete(conn, {
-                **checkout, **self._single_counter_moves(outcome),
+                **checkout, **_counter_moves(outcome.evaluation.applied),
                 "redeemed": _json(_ledger_rows(outcome)),
                 "scanned_at_local": basket.scanned_at_local, "utc_offset_minutes": basket.utc_offset_minutes,
                 "lines": _json(_scan_line_rows(req, basket, evaluation.line_discounts, clawbacks)),
@@ -613,20 +616,6 @@ class CheckoutService:
                 for rev in reversals
             ], MANY),
         ]
-
-    def _single_counter_moves(self, outcome: Outcome) -> dict[str, Any]:
-        """The single write statement's counter parameters: list lines and offers, ascending id."""
-        applied = sorted(outcome.evaluation.applied, key=lambda a: a.list_line_id)
-        offers = _offer_totals(applied)
-        return {
-            "line_ids": single_statement.int_array(a.list_line_id for a in applied),
-            "line_n": single_statement.int_array(a.applications for a in applied),
-            "offer_ids": single_statement.int_array(offers),
-            "offer_n": single_statement.int_array(t[0] for t in offers.values()),
-            "offer_f": single_statement.int_array(t[1] for t in offers.values()),
-            "offer_d": single_statement.int_array(t[2] for t in offers.values()),
-            "expect_lines": len(applied), "expect_offers": len(offers),
-        }
 
     def _basket_steps(self, req: QuoteRequest, basket: Basket, txn_id: str, member_key: int | None,
                       discounts: dict[int, int], clawbacks: dict[int, int]) -> list[Step]:
@@ -716,7 +705,8 @@ class CheckoutService:
             known = {sku: cached[sku] for sku in skus if sku in cached}
             key_row, product_rows, list_rows, terms_found = single_statement.read(
                 conn, key_id=auth.key.key_id if auth.lane is None else None,
-                skus=",".join(sku for sku in skus if sku not in known), known_keys=single_statement.int_array(known.values()),
+                skus=",".join(sku for sku in skus if sku not in known),
+                known_keys=single_statement.int_array(known.values()),
                 kind=kind, serial=serial, card=identifier if kind == "card" else None, day=day_guess)
             fetched: list[Any] = [[key_row] if key_row is not None else []] if auth.lane is None else []
             fetched.append([*known.items(), *product_rows])
@@ -783,7 +773,8 @@ class CheckoutService:
         missing = [sku for sku in skus if sku not in keys]
         if missing and complete:
             keys.update(_ensure_products(conn, missing))
-        self._remember_products(keys)
+        if self.q.postgresql:
+            self._remember_products(keys)
         product_keys = [keys.get(line.sku) for line in req.lines]
         basket_lines = [
             rules.BasketLine(n, key, line.quantity, line.unit_price_cents, line.amount_cents)
@@ -916,6 +907,19 @@ def _offer_totals(applied: Sequence[rules.AppliedOffer]) -> dict[int, list[int]]
         total[1] += a.funded_cents
         total[2] += a.discount_cents
     return offers
+
+
+def _counter_moves(applied: Sequence[rules.AppliedOffer]) -> dict[str, Any]:
+    """The one-statement write's counter parameters: list lines and offers, ascending id."""
+    by_line = sorted(applied, key=lambda a: a.list_line_id)
+    offers = _offer_totals(applied)
+    array = single_statement.int_array
+    return {
+        "line_ids": array(a.list_line_id for a in by_line), "line_n": array(a.applications for a in by_line),
+        "offer_ids": array(offers), "offer_n": array(t[0] for t in offers.values()),
+        "offer_f": array(t[1] for t in offers.values()), "offer_d": array(t[2] for t in offers.values()),
+        "expect_lines": len(by_line), "expect_offers": len(offers),
+    }
 
 
 def _scan_line_rows(req: QuoteRequest, basket: Basket, discounts: dict[int, int],

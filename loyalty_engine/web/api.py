@@ -239,8 +239,9 @@ def _documented(**spec_options: Any) -> Callable[[Callable[..., Any]], Callable[
     """Document an endpoint in the OpenAPI document, but serve the view itself.
 
     For the hot endpoints, which validate their own bodies (``_body``) and answer bytes already
-    in the documented shape: spectree's runtime wrapper would only unpack the answer and build a
-    second response from it. spectree finds the documentation through ``__wrapped__``.
+    in the documented shape, and for ``health``, whose answer is a constant: spectree's runtime
+    wrapper would only unpack the answer and build a second response from it. spectree finds
+    the documentation through ``__wrapped__``.
     """
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         documented = spec.validate(skip_validation=True, **spec_options)(view)
