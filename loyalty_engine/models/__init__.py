@@ -4,6 +4,7 @@ from .catalog import BRAND_TYPES, Manufacturer, Product, Store
 from .members import MEMBER_STATUSES, Member
 from .scans import ScanLine, Transaction
 from . import model_state, offers, lists, checkout, jobs  # noqa: F401  (register their tables)
+from . import analytics  # noqa: F401
 
 __all__ = [
     "BRAND_TYPES",
