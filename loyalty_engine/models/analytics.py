@@ -65,8 +65,8 @@ class OfferForecastRecord(Base):
         BigInteger, ForeignKey("offers.id", ondelete="CASCADE"), primary_key=True
     )
     period_start: Mapped[date] = mapped_column(Date)
-    # the offer's updated_at when forecast: a later edit makes the forecast stale
-    offer_updated_at: Mapped[datetime] = mapped_column()
+    # digest of the offer's definition when forecast: a later edit makes the forecast stale
+    definition_sha256: Mapped[str] = mapped_column(String(64))
     computed_at: Mapped[datetime] = mapped_column(default=utcnow)
     computed_by: Mapped[str] = mapped_column(String(100), default="")
     body: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # OfferForecast.as_dict()

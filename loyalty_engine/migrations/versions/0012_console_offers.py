@@ -67,7 +67,7 @@ def upgrade() -> None:
         "offer_forecasts",
         sa.Column("offer_id", sa.BigInteger(), nullable=False),
         sa.Column("period_start", sa.Date(), nullable=False),
-        sa.Column("offer_updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("definition_sha256", sa.String(length=64), nullable=False),
         sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("computed_by", sa.String(length=100), nullable=False),
         sa.Column("body", sa.JSON(), nullable=False),
