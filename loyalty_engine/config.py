@@ -37,6 +37,18 @@ class Config:
     segment_lookback_weeks: int = 26
     import_chunk_rows: int = 200_000
     max_request_bytes: int = 256 * 1024
+    # console: sessions end after this long without a request, and at the latest this long after sign-in
+    console_idle_minutes: int = 30
+    console_session_hours: int = 12
+    # failed sign-ins per user name: free ones, then a doubling delay, then a lock-out
+    signin_free_failures: int = 3
+    signin_lockout_failures: int = 10
+    signin_lockout_minutes: int = 30
+    # maker-checker: an offer is activated by an approver other than its submitter (the
+    # default); an admin can turn it off on the settings page for small chains
+    maker_checker: bool = True
+    # send the console's cookie over HTTPS only (set it behind TLS; the demo serves plain HTTP)
+    session_cookie_secure: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":
@@ -63,6 +75,8 @@ class Config:
 
 def _coerce(type_name: Any, raw: str) -> Any:
     name = type_name if isinstance(type_name, str) else getattr(type_name, "__name__", str(type_name))
+    if name == "bool":
+        return raw.strip().lower() in ("1", "true", "yes", "on")
     if name == "int":
         return int(raw)
     if name == "float":
