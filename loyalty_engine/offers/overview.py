@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Iterable
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..models.catalog import Manufacturer, Product
@@ -87,9 +87,3 @@ def offer_products(session: Session, offer_id: int, limit: int = 50) -> tuple[in
     return total, [(str(s), str(n), str(b)) for s, n, b in rows]
 
 
-def scope_categories(session: Session, product_keys: Iterable[int]) -> frozenset[str]:
-    keys = list(product_keys)
-    if not keys:
-        return frozenset()
-    return frozenset(str(c) for c in session.execute(
-        select(distinct(Product.category)).where(Product.id.in_(keys))).scalars())

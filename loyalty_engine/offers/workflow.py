@@ -11,16 +11,19 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from ..models.analytics import OfferForecastRecord
 from ..models.offers import Offer
 from .definition import OfferDefinition
-from .forecast import OfferForecast
+from ..config import Config
+from ..shopping_lists.cadence import next_period_start
+from ..shopping_lists.settings import ListSettings
+from .forecast import OfferForecast, forecast_offer
 from .service import OfferError, activate_offer, pause_offer, save_offer
 
 EDITABLE = ("draft", "submitted", "paused")
@@ -92,7 +95,7 @@ def submit_offer(session: Session, offer: Offer, user: str, now: datetime, appro
         session.flush()
         return Transition(offer, "submit", before, offer_state(offer))
     activate_offer(session, offer, now.date())
-    return Transition(offer, "submit and activate (approval off)", before, offer_state(offer))
+    return Transition(offer, "activate", before, offer_state(offer))
 
 
 def approve_offer(session: Session, offer: Offer, approver: str, now: datetime) -> Transition:
@@ -132,3 +135,26 @@ def pause(session: Session, offer: Offer) -> Transition:
 def approval_queue(session: Session) -> list[Offer]:
     return list(session.execute(
         select(Offer).where(Offer.status == "submitted").order_by(Offer.submitted_at, Offer.id)).scalars())
+
+
+def forecast_dates(offer: Offer, today: date, saved_states: list[date]) -> tuple[date, date]:
+    """(period start, model as-of) of the forecast a manager runs before submitting.
+
+    The period is the first list period (Mondays) after today in which the offer can be valid;
+    the data cut-off is the newest model state the nightly job saved on or before today, so
+    the forecast reuses it instead of fitting a model while the manager waits.
+    """
+    period_start = next_period_start(max(today, offer.valid_from - timedelta(days=1)))
+    usable = [d for d in saved_states if d <= today]
+    return period_start, max(usable) if usable else today
+
+
+def run_forecast(session: Session, engine: Engine, config: Config, offer: Offer, today: date) -> OfferForecast:
+    """The forecast of the offer as it stands (nothing written; see :func:`store_forecast`)."""
+    from ..shopping_lists.model_source import STATE_NAME, model_provider, state_dir
+
+    saved = sorted(date.fromisoformat(m.group(1)) for p in state_dir(config).glob("model-*.npz")
+                   if (m := STATE_NAME.match(p.name)))
+    period_start, as_of = forecast_dates(offer, today, saved)
+    return forecast_offer(session, offer, period_start, model_provider(engine, config),
+                          ListSettings.from_config(config), as_of)
