@@ -49,11 +49,12 @@ def risk_reasons(stage: str, trips_per_week: float, norm_trips_per_week: float |
         reasons.append(f"chance still shopping here {p_alive:.0%}, below {params.lapsed_p_alive:.0%}")
     elif p_alive < (1 + params.lapsed_p_alive) / 2:
         reasons.append(f"chance still shopping here fading: {p_alive:.0%}")
+    if not reasons and stage == "declining":
+        # neither the trip rate nor p_alive: the rule left is spend, the last 8 weeks below
+        # ``declining_ratio`` of the member's own norm (the norm spend is not stored)
+        reasons.append(f"spend over the last 8 weeks below {params.declining_ratio:.0%} of the member's norm")
     if days_since_last_trip is not None and (stage == "lapsed" or days_since_last_trip > 14):
         reasons.append(f"no trip for {days_since_last_trip} days")
-    if not reasons and stage == "declining":
-        # the only rule left is spend: the last 8 weeks below half the member's own norm
-        reasons.append(f"spend over the last 8 weeks below {params.declining_ratio:.0%} of the member's norm")
     return reasons
 
 

@@ -63,6 +63,8 @@ def bar_chart(points: Sequence[Point], label: str, width: int = 640, height: int
     left, right, top, bottom = 48, 10, 12, 28
     plot_w, plot_h = width - left - right, height - top - bottom
     top_value = nice_ceiling(max((p.value for p in points), default=0))
+    if value_format.endswith(".0f}"):
+        top_value = max(top_value, 4.0)  # whole counts: four whole steps at least
     body = []
     for i in range(5):
         v = top_value * i / 4
@@ -139,7 +141,8 @@ def heat_map(grid: SegmentGrid, label: str) -> Markup:
             body.append(f'<rect x="{x}" y="{y}" width="{cell_w - 4}" height="{cell_h - 4}" rx="4" '
                         f'fill="{_shade(share)}" stroke="{GRIDLINE}"><title>{escape(c.name)}: '
                         f'{c.members:,} members</title></rect>')
-            body.append(_text(x + 10, y + 22, f"{c.members:,} members", 13, "start", ink, "bold"))
+            noun = "member" if c.members == 1 else "members"
+            body.append(_text(x + 10, y + 22, f"{c.members:,} {noun}", 13, "start", ink, "bold"))
             body.append(_text(x + 10, y + 40, f"{format_money(c.spend_per_member_cents)} / member", 11, "start", ink))
             interval = "—" if c.interval_days is None else f"every {c.interval_days:.0f} days"
             body.append(_text(x + 10, y + 55, interval, 11, "start", ink))
@@ -149,10 +152,18 @@ def heat_map(grid: SegmentGrid, label: str) -> Markup:
     return _svg(width, height, label, body)
 
 
+def short_cell(cell: str) -> str:
+    """An axis label that fits under a bar: "national:medium" -> "nat med"."""
+    if cell == "unsegmented":
+        return "unseg."
+    loyalty, _, tier = cell.partition(":")
+    return f"{ {'national': 'nat', 'store': 'store', 'switcher': 'sw'}.get(loyalty, loyalty)} {tier[:3]}"
+
+
 def forecast_chart(cells: Sequence[dict[str, object]], label: str, width: int = 640) -> Markup:
     """Expected redemptions per cell (bars) with the funder's expected cost as text."""
     shown = [c for c in cells if c.get("targeted") or c.get("members")]
-    points = [Point(str(c["cell"]), float(c.get("expected_redemptions") or 0),
+    points = [Point(short_cell(str(c["cell"])), float(c.get("expected_redemptions") or 0),
                     f"{c['cell']}: {float(c.get('expected_redemptions') or 0):.1f} redemptions, funder "
                     f"{format_money(int(c.get('expected_funder_cost_cents') or 0))}") for c in shown]
     return bar_chart(points, label, width, 200, "{:,.1f}", every=1)
