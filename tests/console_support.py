@@ -17,17 +17,17 @@ CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csr
 
 def seed_catalog(engine: Engine, categories: Iterable[str] = ("Snacks", "Dairy"),
                  manufacturers: Iterable[str] = ("MFR1", "MFR2")) -> None:
-    """Two manufacturers, a store and one product per category (what users and offers refer to)."""
+    """Two manufacturers, a store and one product per category and manufacturer (what users and offers refer to)."""
     with Session(engine) as session:
         for mfr in manufacturers:
             session.add(Manufacturer(id=mfr, name=f"Maker {mfr}", gs1_company_prefix="0" + mfr[-1] * 6))
         session.add(Store(id="S1", name="Main St", timezone="America/Chicago"))
         session.flush()
-        mfrs = list(manufacturers)
         for i, category in enumerate(categories):
-            session.add(Product(sku=f"00000000{i:04d}", name=f"{category} item", department="Grocery",
-                                category=category, subcategory=category, brand=f"Brand{i}",
-                                manufacturer_id=mfrs[i % len(mfrs)], regular_price_cents=299))
+            for j, mfr in enumerate(manufacturers):
+                session.add(Product(sku=f"0000{i:04d}{j:04d}", name=f"{category} item of {mfr}", department="Grocery",
+                                    category=category, subcategory=category, brand=f"Brand{i}{j}",
+                                    manufacturer_id=mfr, regular_price_cents=299))
         session.commit()
 
 

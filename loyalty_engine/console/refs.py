@@ -1,7 +1,7 @@
 """What the authorization policy needs to know about stored objects, read from the database."""
 from __future__ import annotations
 
-from sqlalchemy import distinct, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models.catalog import Product
@@ -12,7 +12,7 @@ from .access import OfferRef
 def offer_categories(session: Session, offer: Offer) -> frozenset[str]:
     """The categories of the offer's resolved products; before resolution, its configured category."""
     categories = set(session.execute(
-        select(distinct(Product.category)).join(OfferProduct, OfferProduct.product_key == Product.id)
+        select(Product.category).distinct().join(OfferProduct, OfferProduct.product_key == Product.id)
         .where(OfferProduct.offer_id == offer.id, Product.category != "")
     ).scalars())
     if not categories:

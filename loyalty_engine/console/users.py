@@ -9,7 +9,7 @@ import re
 from datetime import datetime
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..models.catalog import Manufacturer, Product
@@ -62,7 +62,7 @@ def user_snapshot(user: StaffUser) -> dict[str, Any]:
 
 def known_categories(session: Session) -> list[str]:
     return list(session.execute(
-        select(distinct(Product.category)).where(Product.category != "").order_by(Product.category)
+        select(Product.category).distinct().where(Product.category != "").order_by(Product.category)
     ).scalars())
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
+from wtforms import SelectChoice
 
 from ...app import db_session
 from ...checkout.errors import CheckoutError
@@ -54,7 +55,7 @@ def store_edit(store_id: str | None) -> Response | str | tuple[str, int]:
 
 def _lane_form() -> LaneKeyForm:
     form = LaneKeyForm()
-    form.store_id.choices = [(s, s) for s in db_session().execute(select(Store.id).order_by(Store.id)).scalars()]
+    form.store_id.choices = [SelectChoice(s) for s in db_session().execute(select(Store.id).order_by(Store.id)).scalars()]
     return form
 
 

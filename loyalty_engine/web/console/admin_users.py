@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
+from wtforms import SelectChoice
 
 from ...app import app_config, db_session
 from ...console.sessions import SessionPolicy, live_sessions, revoke_user_sessions
@@ -22,8 +23,9 @@ from .forms import ConfirmForm, PasswordResetForm, UserForm
 def _fill_choices(form: UserForm) -> None:
     db = db_session()
     manufacturers = db.execute(select(Manufacturer.id, Manufacturer.name).order_by(Manufacturer.id)).all()
-    form.manufacturer_id.choices = [("", "(none)")] + [(m.id, f"{m.id} {m.name}".strip()) for m in manufacturers]
-    form.categories.choices = [(c, c) for c in known_categories(db)]
+    form.manufacturer_id.choices = [SelectChoice("", "(none)")] + [
+        SelectChoice(m.id, f"{m.id} {m.name}".strip()) for m in manufacturers]
+    form.categories.choices = [SelectChoice(c) for c in known_categories(db)]
 
 
 def _user_or_404(username: str) -> StaffUser:

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms import BooleanField, PasswordField, SelectChoice, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from ...console.passwords import MAX_LENGTH, MIN_LENGTH
 from ...models.console import ROLES
 
-ROLE_CHOICES = [(role, role.replace("_", " ")) for role in ROLES]
+ROLE_CHOICES = [SelectChoice(role, role.replace("_", " ")) for role in ROLES]
 
 
 class SignInForm(FlaskForm):
