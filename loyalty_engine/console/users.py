@@ -71,7 +71,7 @@ def _check_binding(session: Session, role: str, manufacturer_id: str | None, cat
         raise UserError(f"role must be one of {', '.join(ROLES)}", "role")
     if role == "manufacturer":
         if not manufacturer_id:
-            raise UserError("a manufacturer user needs --manufacturer (the funder it is bound to)", "manufacturer_id")
+            raise UserError("a manufacturer user must be bound to a manufacturer (the funder whose offers it sees)", "manufacturer_id")
         if session.get(Manufacturer, manufacturer_id) is None:
             raise UserError(f"unknown manufacturer {manufacturer_id!r}", "manufacturer_id")
     elif manufacturer_id:
