@@ -63,3 +63,26 @@ def test_api_docs_pages_load_nothing_from_another_host(client) -> None:  # type:
     swagger = client.get("/api/v1/docs/swagger/").get_data(as_text=True)
     assert "SwaggerUIBundle" in swagger and len(swagger) > 500_000  # the bundle itself is in the page
     assert "/api/v1/docs/openapi.json" in swagger or "openapi.json" in swagger
+
+
+def test_demo_users_get_generated_passwords_shown_once(engine, app) -> None:  # type: ignore[no-untyped-def]
+    from datetime import datetime, timezone
+
+    from loyalty_engine.console.demo import create_demo_users, demo_user_lines
+
+    seed_catalog(engine)
+    at = datetime(2027, 3, 1, tzinfo=timezone.utc)
+    users = create_demo_users(engine, "Snacks", at)
+    assert [(u.username, u.role) for u in users] == [
+        ("admin", "admin"), ("category.manager", "category_manager"), ("approver", "approver"),
+        ("manufacturer", "manufacturer")]
+    assert len({u.password for u in users}) == 4 and all(u.password and len(u.password) >= 16 for u in users)
+    lines = demo_user_lines(users, "http://127.0.0.1:5000/console/")
+    assert lines[0].startswith("Console: http://127.0.0.1:5000/console/")
+    assert all(u.password in "\n".join(lines) for u in users)
+    for user in users:
+        landing = sign_in(app.test_client(), user.username, user.password).headers["Location"]  # type: ignore[arg-type]
+        assert landing == ("/portal/" if user.role == "manufacturer" else "/console/")
+    again = create_demo_users(engine, "Snacks", at)
+    assert all(u.password is None for u in again)  # existing users keep their passwords
+    assert "password unchanged" in "\n".join(demo_user_lines(again, "http://x/console/"))

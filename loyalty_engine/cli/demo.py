@@ -82,6 +82,7 @@ def demo(cli: CliContext, members: int, weeks: int, seed: int, start_date: str |
           ["lanes", "simulate", "--list", list_number], cli)
 
     _summary(cli, pdf_dir, list_number, period_start, port)
+    _console_users(cli, port)
     if serve:
         _step("Serve the lane API and member pages", ["serve", "--port", str(port)], cli)
 
@@ -155,6 +156,14 @@ def _summary(cli: CliContext, pdf_dir: Path, list_number: str, period_start: dat
         link = f"http://127.0.0.1:{port}/m/{token_for_list(cli.config.secret_key, shopping_list)}"
     click.echo(f"Member web view of list {list_number}: {link}")
     click.echo(f"Lane API: http://127.0.0.1:{port}/api/v1/openapi.json  (issue a key: loyalty-engine lanes add STORE LANE)")
+
+
+def _console_users(cli: CliContext, port: int) -> None:
+    from ..console.demo import create_demo_users, demo_user_lines
+
+    click.secho("\n== Console users (passwords shown once)", fg="cyan", bold=True)
+    users = create_demo_users(cli.engine, _busiest_category(cli), SystemClock().now())
+    click.echo("\n".join(demo_user_lines(users, f"http://127.0.0.1:{port}/console/")))
 
 
 commands = [demo]
