@@ -52,6 +52,14 @@ class FunderRef:
     manufacturer_id: str
 
 
+@dataclass(frozen=True)
+class ContentRef:
+    """A content item (recipe, tip, perk): its category, None for chain-wide content."""
+
+    content_id: int | None
+    category: str | None
+
+
 # Route-level actions: which roles may open a page or post a form at all.
 ROUTE_ACTIONS: dict[str, frozenset[str]] = {
     "console.view": STAFF_ROLES,  # staff pages: dashboard, offers, segments, results, content
@@ -77,6 +85,7 @@ OBJECT_ACTIONS = {
     "offer.pause": OfferRef,
     "offer.approve": OfferRef,
     "funder.view": FunderRef,
+    "content.edit": ContentRef,
 }
 
 
@@ -94,6 +103,9 @@ def can(user: Principal | None, action: str, obj: object | None = None, *, maker
         return _can_offer(user, action, obj, maker_checker)
     if isinstance(obj, FunderRef):
         return _owns_funder(user, obj.manufacturer_id) or user.is_staff
+    if isinstance(obj, ContentRef):
+        # chain-wide content (no category) is no one category manager's to edit
+        return user.role == "category_manager" and obj.category is not None and in_categories(user, [obj.category])
     return False
 
 
