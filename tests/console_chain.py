@@ -15,7 +15,7 @@ WEEKS = 16
 AS_OF = START + timedelta(weeks=WEEKS)  # a Monday: the first list period after the history
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def chain_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from click.testing import CliRunner
 

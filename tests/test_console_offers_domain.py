@@ -17,6 +17,8 @@ from loyalty_engine.db import session_scope
 from loyalty_engine.model.params import ModelParams
 from loyalty_engine.models.analytics import SegmentCell
 from loyalty_engine.models.model_state import MemberProfile
+from loyalty_engine.models.offers import Offer
+from loyalty_engine.offers.overview import offer_categories, offer_rows
 from loyalty_engine.offers.forecast import forecast_offer
 from loyalty_engine.offers.service import OfferError
 from loyalty_engine.offers.definition import DefinitionError
@@ -116,7 +118,13 @@ def test_offer_from_wizard_to_approval(chain, engine, config) -> None:  # type: 
         assert offer.status == "active" and offer.approved_by is None
 
 
-def test_segment_grid_aggregate_and_its_movement(chain, engine, config) -> None:  # type: ignore[no-untyped-def]
+def test_stored_aggregates_segments_risk_dashboard(chain, engine, config) -> None:  # type: ignore[no-untyped-def]
+    _segment_grid_and_its_movement(engine, config)
+    _members_at_risk_say_why(engine)
+    _dashboard_and_offer_list(chain, engine)
+
+
+def _segment_grid_and_its_movement(engine, config) -> None:  # type: ignore[no-untyped-def]
     state, _ = load_or_fit(engine, config, AS_OF)
     with session_scope(engine) as s:
         categories = segment_categories(s)
@@ -139,7 +147,7 @@ def test_segment_grid_aggregate_and_its_movement(chain, engine, config) -> None:
         assert s.execute(select(func.count(func.distinct(SegmentCell.as_of)))).scalar_one() == 2
 
 
-def test_members_at_risk_say_why(chain, engine) -> None:  # type: ignore[no-untyped-def]
+def _members_at_risk_say_why(engine) -> None:  # type: ignore[no-untyped-def]
     params = ModelParams()
     with session_scope(engine) as s:
         page = members_at_risk(s, params, tiers=("gold", "silver", "bronze"))
@@ -148,13 +156,16 @@ def test_members_at_risk_say_why(chain, engine) -> None:  # type: ignore[no-unty
         assert sum(page.counts.values()) == stored > 0
         assert page.members and all(m.reasons for m in page.members)
         assert [m.clv_cents for m in page.members] == sorted((m.clv_cents for m in page.members), reverse=True)
+    # neither the trip rate nor p_alive explains a decline: the spend rule does
+    assert risk_reasons("declining", 1.0, 1.1, 0.9, 16, params) == [
+        "spend over the last 8 weeks below 50% of the member's norm", "no trip for 16 days"]
     reasons = risk_reasons("declining", 0.2, 1.0, 0.9, 20, params)
     assert reasons == ["trips fell to 0.20 a week from a usual 1.00 (80% fewer)", "no trip for 20 days"]
     assert risk_reasons("lapsed", 0.0, None, 0.3, 90, params) == [
         "chance still shopping here 30%, below 50%", "no trip for 90 days"]
 
 
-def test_dashboard_reads_builds_counters_and_profiles(chain, engine) -> None:  # type: ignore[no-untyped-def]
+def _dashboard_and_offer_list(chain, engine) -> None:  # type: ignore[no-untyped-def]
     chain("offers", "seed-demo", "--start", AS_OF.isoformat(), "--weeks", "8")
     chain("lists", "build", "--period-start", AS_OF.isoformat(), "--as-of", AS_OF.isoformat())
     with session_scope(engine) as s:
@@ -163,3 +174,13 @@ def test_dashboard_reads_builds_counters_and_profiles(chain, engine) -> None:  #
         assert board.redemptions_in_periods == 0 and board.redemption_rate == 0
         assert board.burn.offers > 0 and board.burn.spent_cents == 0
         assert len(board.days) == 56 and board.members_lapsing >= 0
+        # the offers list: pages, and a category manager's own categories
+        every = s.execute(select(func.count()).select_from(Offer)).scalar_one()
+        first, total = offer_rows(s, page_size=5)
+        second, _ = offer_rows(s, page=2, page_size=5)
+        assert total == every > 10 and len(first) == len(second) == 5
+        assert not {r.id for r in first} & {r.id for r in second}
+        mine, n_mine = offer_rows(s, within=frozenset({"Coffee"}))
+        categories = offer_categories(s, [r.id for r in offer_rows(s, page_size=1000)[0]])
+        assert n_mine == sum(1 for c in categories.values() if c and c <= {"Coffee"}) > 0
+        assert all(r.categories <= {"Coffee"} for r in mine)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
-from typing import Iterable
+from typing import Any, Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..models.catalog import Manufacturer, Product
@@ -53,15 +53,34 @@ class OfferRow:
         return None if not self.budget_cents else min(self.spent_cents / self.budget_cents, 1.0)
 
 
-def offer_rows(session: Session, status: str | None = None, search: str = "") -> list[OfferRow]:
-    """Every offer (or those in ``status``) with funder, period, burn and counters, newest first."""
-    query = (select(Offer, Manufacturer.name).outerjoin(Manufacturer, Manufacturer.id == Offer.manufacturer_id)
-             .order_by(Offer.id.desc()))
+PAGE_SIZE = 100
+
+
+def _within(categories: frozenset[str]) -> Any:
+    """Offers whose resolved products all lie in ``categories`` (and that have products)."""
+    in_offer = (select(OfferProduct.offer_id).join(Product, Product.id == OfferProduct.product_key)
+                .where(OfferProduct.offer_id == Offer.id))
+    return and_(exists(in_offer), ~exists(in_offer.where(Product.category.not_in(sorted(categories)))))
+
+
+def offer_rows(session: Session, status: str | None = None, search: str = "",
+               within: frozenset[str] | None = None, page: int = 1,
+               page_size: int = PAGE_SIZE) -> tuple[list[OfferRow], int]:
+    """One page of offers (newest first) with funder, period, burn and counters, and how many match.
+
+    ``within``: only offers whose categories are all among these (a category manager's own).
+    """
+    where = []
     if status:
-        query = query.where(Offer.status == status)
+        where.append(Offer.status == status)
     if search.strip():
         like = f"%{search.strip().lower()}%"
-        query = query.where(func.lower(Offer.name).like(like) | func.lower(Offer.slug).like(like))
+        where.append(or_(func.lower(Offer.name).like(like), func.lower(Offer.slug).like(like)))
+    if within is not None:
+        where.append(_within(within))
+    total = int(session.execute(select(func.count()).select_from(Offer).where(*where)).scalar_one())
+    query = (select(Offer, Manufacturer.name).outerjoin(Manufacturer, Manufacturer.id == Offer.manufacturer_id)
+             .where(*where).order_by(Offer.id.desc()).limit(page_size).offset(max(page - 1, 0) * page_size))
     rows = session.execute(query).all()
     categories = offer_categories(session, [o.id for o, _ in rows])
     out = []
@@ -74,7 +93,7 @@ def offer_rows(session: Session, status: str | None = None, search: str = "") ->
             offer.manufacturer_id, offer.valid_from, offer.valid_to, benefit, offer.budget_cents,
             offer.funded_spent_cents, offer.redeemed_count, offer.max_redemptions, categories[offer.id],
             offer.submitted_by))
-    return out
+    return out, total
 
 
 def offer_products(session: Session, offer_id: int, limit: int = 50) -> tuple[int, list[tuple[str, str, str]]]:

@@ -20,7 +20,7 @@ from ...console.audit import object_history
 from ...models.catalog import Manufacturer
 from ...models.offers import LIFECYCLE_STAGES, OFFER_STATUSES, Offer
 from ...offers.definition import DefinitionError
-from ...offers.overview import offer_categories, offer_products, offer_rows
+from ...offers.overview import PAGE_SIZE, offer_categories, offer_products, offer_rows
 from ...offers.service import OfferError, offer_benefit_texts
 from ...offers.wizard import FORM_ERROR, SCOPE_SEARCH_KINDS, catalog_errors, form_from_definition, search_scope, validate_form
 from ...offers.workflow import (
@@ -65,12 +65,13 @@ def offers() -> str:
     status = request.args.get("status", "")
     status = status if status in OFFER_STATUSES else ""
     search = request.args.get("q", "")[:100]
-    rows = offer_rows(db_session(), status or None, search)
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
     user = current_principal()
-    if request.args.get("mine") and user is not None and user.role == "category_manager":
-        rows = [r for r in rows if r.categories and r.categories <= user.categories]
-    return render_template("console/offers.html", rows=rows, status=status, statuses=OFFER_STATUSES, q=search,
-                           mine=bool(request.args.get("mine")))
+    mine = bool(request.args.get("mine")) and user is not None and user.role == "category_manager"
+    rows, total = offer_rows(db_session(), status or None, search, user.categories if mine and user else None, page)
+    pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+    return render_template("console/offers.html", rows=rows, total=total, page=page, pages=pages, status=status,
+                           statuses=OFFER_STATUSES, q=search, mine=mine)
 
 
 # -- the wizard ------------------------------------------------------------------------------
