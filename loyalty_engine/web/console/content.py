@@ -6,7 +6,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from ...app import db_session
-from ...console.access import in_categories
+from ...console.access import ContentRef
 from ...models.offers import CONTENT_KINDS, LIFECYCLE_STAGES, ContentItem
 from ...offers.content_items import (
     CONTENT_STATUSES,
@@ -16,14 +16,13 @@ from ...offers.content_items import (
     save_content_item,
     validate_content,
 )
-from ..authz import audit, current_principal, requires
+from ..authz import allowed, audit, authorize, current_principal, requires
 from . import bp
 
 
-def _may_edit(category: str | None) -> bool:
-    user = current_principal()
-    return (user is not None and user.role == "category_manager"
-            and category is not None and in_categories(user, [category]))
+def _may_edit(category: str | None, item_id: int | None = None) -> bool:
+    """The policy's answer for content of ``category`` (None: chain-wide content)."""
+    return allowed("content.edit", ContentRef(item_id, category))
 
 
 @bp.get("/content")
@@ -32,7 +31,7 @@ def content() -> str:
     kind = request.args.get("kind", "")
     kind = kind if kind in CONTENT_KINDS else ""
     items = content_items(db_session(), kind or None)
-    return render_template("console/content.html", items=[(i, _may_edit(i.category)) for i in items],
+    return render_template("console/content.html", items=[(i, _may_edit(i.category, i.id)) for i in items],
                            kind=kind, kinds=CONTENT_KINDS)
 
 
@@ -83,8 +82,7 @@ def content_edit(item_id: int) -> Response | tuple[str, int]:
     item = db_session().get(ContentItem, item_id)
     if item is None:
         abort(404)
-    if not _may_edit(item.category):
-        abort(403)
+    authorize("content.edit", ContentRef(item.id, item.category))
     if request.method == "GET":
         form, stages = form_from_item(item)
         return _form_page(form, stages, {}, item)
