@@ -178,8 +178,16 @@ def test_forms_without_a_csrf_token_are_refused(client, clock, admin) -> None:  
     before = client.get("/console/admin/users").get_data(as_text=True)
     forged = client.post("/console/admin/users/new", data={"username": "mallory", "role": "admin",
                                                            "password": "x" * 20, "csrf_token": "forged"})
-    assert forged.status_code == 400
+    assert forged.status_code == 400 and "valid security token" in forged.get_data(as_text=True)
     assert "mallory" not in client.get("/console/admin/users").get_data(as_text=True) and "mallory" not in before
+
+
+def test_refusals_are_console_pages(client, clock, admin) -> None:  # type: ignore[no-untyped-def]
+    sign_in(client, "bob")  # an analyst
+    refused = client.get("/console/admin/users")
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 403 and "Your role does not allow" in html and "Sign out" in html
+    assert refused.headers["X-Frame-Options"] == "DENY"
 
 
 def test_security_headers_on_console_pages_and_static(client, clock, admin) -> None:  # type: ignore[no-untyped-def]

@@ -14,8 +14,9 @@ from datetime import datetime
 from functools import wraps
 from typing import Any, Callable, Mapping, TypeVar
 
-from flask import Flask, abort, current_app, g, request, session
+from flask import Blueprint, Flask, abort, current_app, g, request, session
 from flask_login import LoginManager, UserMixin, current_user
+from werkzeug.exceptions import HTTPException
 
 from ..app import app_config, db_session
 from ..clock import Clock, SystemClock
@@ -140,10 +141,32 @@ def audit(action: str, object_type: str, object_id: object, before: Mapping[str,
                   before, after, at=now())
 
 
+ERROR_MESSAGES = {
+    400: "The form was sent without a valid security token (or with bad data). Reload the page and try again.",
+    403: "Your role does not allow this page or this object.",
+    404: "There is nothing here.",
+}
+
+
+def error_page(exc: HTTPException) -> tuple[str, int]:
+    """Refusals and bad requests of the console and portal as a page with the navigation."""
+    from flask import render_template
+
+    code = exc.code or 500
+    return render_template("console/error.html", code=code, name=exc.name,
+                           message=ERROR_MESSAGES.get(code, exc.description)), code
+
+
+def register_error_pages(blueprint: Blueprint) -> None:
+    for code in ERROR_MESSAGES:
+        blueprint.register_error_handler(code, error_page)
+
+
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     for name in GATED_BLUEPRINTS:
         blueprint = app.blueprints.get(name)
         if blueprint is not None:
             app.before_request_funcs.setdefault(name, []).append(check_route)
+
     app.jinja_env.globals.update(allowed=allowed, current_principal=current_principal)

@@ -14,9 +14,10 @@ from ..app import db_session
 from ..console.refs import offer_ref
 from ..models.catalog import Manufacturer
 from ..models.offers import Offer
-from .authz import authorize, current_principal, requires
+from .authz import authorize, current_principal, register_error_pages, requires
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
+register_error_pages(bp)
 
 
 def _funder() -> Manufacturer:

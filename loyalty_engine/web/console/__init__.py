@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from flask import Blueprint, current_app, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
-from ..authz import current_principal, requires
+from ..authz import current_principal, register_error_pages, requires
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 home_bp = Blueprint("home", __name__)
+register_error_pages(bp)
 
 
 @dataclass(frozen=True)
