@@ -12,6 +12,7 @@ from sqlalchemy import select
 from console_chain import AS_OF, chain, chain_dir, national_brand  # noqa: F401  (fixtures)
 from console_support import add_user, post_form, sign_in
 from loyalty_engine.clock import FixedClock
+from loyalty_engine.console.settings import set_maker_checker
 from loyalty_engine.db import session_scope
 from loyalty_engine.models.offers import ContentItem, Offer
 
@@ -103,10 +104,18 @@ def test_offer_wizard_to_approval(staff, engine) -> None:  # type: ignore[no-unt
         offer = s.get(Offer, offer_id)
         assert (offer.status, offer.submitted_by, offer.approved_by) == ("active", "carla", "aaron")
     assert post_form(carla, f"/console/offers/{offer_id}/pause", {}, page_url=url).status_code == 302
+    # a small chain turns maker-checker off: the manager's submission activates the offer
+    with session_scope(engine) as s:
+        set_maker_checker(s, staff.extensions["loyalty_engine"]["config"], False, actor="test", at=TODAY)
+    page = carla.get(url).get_data(as_text=True)
+    assert ">Activate</button>" in page
+    assert post_form(carla, f"/console/offers/{offer_id}/submit", {}, page_url=url).status_code == 302
+    with session_scope(engine) as s:
+        assert s.get(Offer, offer_id).status == "active"
     trail = carla.get(url).get_data(as_text=True)
-    for action in ("offer.create", "offer.submit", "offer.approve", "offer.pause"):
+    for action in ("offer.create", "offer.submit", "offer.approve", "offer.pause", "offer.activate"):
         assert action in trail
-    listing = _as(staff, "anna").get("/console/offers?status=paused").get_data(as_text=True)
+    listing = _as(staff, "anna").get("/console/offers?status=active").get_data(as_text=True)
     assert "Coffee from the console" in listing and "$400.00" in listing
     assert _as(staff, "mo").get(url).status_code == 403  # the portal is the manufacturer's
     _read_pages_and_content(staff, engine)
