@@ -6,7 +6,7 @@ Builds, in a schema of its own on ``--database-url``:
 * the synthetic chain's catalog, stores and ``--members`` members (``loyalty-engine generate``
   and the importers);
 * what the console's pages read, at the size a year of the chain gives: one member profile per
-  member (the lifecycle job's table), 12 nightly runs of the 3 x 3 grid per category,
+  member (the lifecycle job's table), 98 nightly runs of the 3 x 3 grid per category (what the store keeps),
   ``--offers`` offers created through the offer service (active, draft, submitted, paused)
   with their live counters, a forecast each and an audit trail, a year of redemptions per
   day and offer (``redemption_days``), a year of redemption ledger rows, the live list builds,
@@ -116,7 +116,7 @@ def fill_segment_cells(engine, members: int, rng: np.random.Generator) -> int:  
         categories = list(s.execute(select(Product.category).distinct()).scalars())
         rows: dict[str, list[Any]] = {k: [] for k in ("as_of", "category", "brand_loyalty", "usage_tier", "members",
                                                        "spend_cents", "units", "interval_days")}
-        for run in range(12):
+        for run in range(98):  # the nightly runs the store keeps (KEEP_DAYS)
             as_of = TODAY - timedelta(days=run)
             for category in categories:
                 buyers = rng.multinomial(int(members * rng.uniform(0.05, 0.6)), np.full(10, 0.1))

@@ -138,13 +138,18 @@ def _segment_grid_and_its_movement(engine, config) -> None:  # type: ignore[no-u
         assert grid.segmented_members == segmented.shape[0]
         assert sum(c.spend_cents for c in grid.cells.values()) == int(state.segments.spend_cents[rows].sum())
         assert all(c.movement is None for c in grid.cells.values())
-        # a later run: the page shows the previous run's counts beside the new ones
-        later = AS_OF + timedelta(days=7)
-        store_segment_cells(s, state.segments, state.category_names, later)
-        moved = segment_grid(s, name)
-        assert (moved.as_of, moved.previous_as_of) == (later, AS_OF)
+        # later runs: the page compares with the newest run a list period (14 days) older
+        for days in (7, 15, 16):
+            store_segment_cells(s, state.segments, state.category_names, AS_OF + timedelta(days=days))
+        moved = segment_grid(s, name, compare_days=14)
+        assert (moved.as_of, moved.previous_as_of) == (AS_OF + timedelta(days=16), AS_OF)
+        assert segment_grid(s, name, compare_days=5).previous_as_of == AS_OF + timedelta(days=7)
+        assert segment_grid(s, name, compare_days=60).previous_as_of == AS_OF  # none that old: the oldest
         assert all(c.movement == 0 for c in moved.cells.values())
-        assert s.execute(select(func.count(func.distinct(SegmentCell.as_of)))).scalar_one() == 2
+        # a run far later drops the runs beyond the kept window
+        store_segment_cells(s, state.segments, state.category_names, AS_OF + timedelta(days=100))
+        kept = s.execute(select(SegmentCell.as_of).distinct()).scalars().all()
+        assert sorted(kept) == [AS_OF + timedelta(days=d) for d in (7, 15, 16, 100)]
 
 
 def _members_at_risk_say_why(engine) -> None:  # type: ignore[no-untyped-def]

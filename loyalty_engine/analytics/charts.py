@@ -148,7 +148,8 @@ def heat_map(grid: SegmentGrid, label: str) -> Markup:
             body.append(_text(x + 10, y + 55, interval, 11, "start", ink))
             if c.movement is not None:
                 sign = "+" if c.movement > 0 else ""
-                body.append(_text(x + 10, y + 69, f"{sign}{c.movement:,} since last run", 10, "start", ink))
+                body.append(_text(x + 10, y + 69, f"{sign}{c.movement:,} since {grid.previous_as_of:%b %d}", 10,
+                                  "start", ink))
     return _svg(width, height, label, body)
 
 

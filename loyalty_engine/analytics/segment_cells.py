@@ -2,13 +2,14 @@
 
 ``segment_cell_columns`` sums the model state's segment table (one row per member and
 category) into one row per (category, brand loyalty, usage tier) in one vectorized pass;
-``store_segment_cells`` writes it for the state's ``as_of`` and keeps the last few runs, so the
-segments page can show how the grid moved since the previous run.
+``store_segment_cells`` writes it for the state's ``as_of`` and keeps the runs of the last
+``KEEP_DAYS``, so the segments page can show how the grid moved since the previous list
+period (the newest run at least a period older than the latest).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,7 @@ from ..model.segments import BRAND_LOYALTY, UNSEGMENTED, USAGE_TIERS, SegmentTab
 from ..models.analytics import SegmentCell
 from ..shopping_lists.bulk import bulk_insert_columns
 
-KEEP_RUNS = 12
+KEEP_DAYS = 98  # seven two-week list periods of nightly runs
 CELL_NAMES = [f"{lo}:{ti}" for lo in BRAND_LOYALTY for ti in USAGE_TIERS] + [UNSEGMENTED]
 
 
@@ -56,15 +57,12 @@ def segment_cell_columns(segments: SegmentTable, category_names: np.ndarray, as_
 
 
 def store_segment_cells(session: Session, segments: SegmentTable, category_names: np.ndarray, as_of: date,
-                        keep_runs: int = KEEP_RUNS) -> int:
-    """Replace the run of ``as_of`` and drop runs beyond the last ``keep_runs``; rows written."""
+                        keep_days: int = KEEP_DAYS) -> int:
+    """Replace the run of ``as_of`` and drop runs older than ``keep_days`` before it; rows written."""
     columns = segment_cell_columns(segments, category_names, as_of)
-    session.execute(delete(SegmentCell).where(SegmentCell.as_of == as_of))
-    written = bulk_insert_columns(session, SegmentCell.__table__, columns) if columns["as_of"] else 0  # type: ignore[arg-type]
-    runs = list(session.execute(select(SegmentCell.as_of).distinct().order_by(SegmentCell.as_of.desc())).scalars())
-    if len(runs) > keep_runs:
-        session.execute(delete(SegmentCell).where(SegmentCell.as_of <= runs[keep_runs]))
-    return int(written)
+    session.execute(delete(SegmentCell).where(
+        (SegmentCell.as_of == as_of) | (SegmentCell.as_of < as_of - timedelta(days=keep_days))))
+    return int(bulk_insert_columns(session, SegmentCell.__table__, columns) if columns["as_of"] else 0)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -99,15 +97,22 @@ class SegmentGrid:
         return self.cells[f"{loyalty}:{tier}"]
 
 
-def segment_runs(session: Session) -> list[date]:
-    """Stored runs, newest first."""
-    return list(session.execute(
-        select(SegmentCell.as_of).distinct().order_by(SegmentCell.as_of.desc())).scalars())
+def latest_run(session: Session) -> date | None:
+    return session.execute(select(func.max(SegmentCell.as_of))).scalar_one_or_none()
+
+
+def comparison_run(session: Session, latest: date, compare_days: int) -> date | None:
+    """The run to compare ``latest`` with: the newest at least ``compare_days`` older, else the
+    oldest there is (each an index lookup on the primary key's leading ``as_of``)."""
+    older = session.execute(select(func.max(SegmentCell.as_of)).where(
+        SegmentCell.as_of <= latest - timedelta(days=compare_days))).scalar_one_or_none()
+    return older or session.execute(select(func.min(SegmentCell.as_of)).where(
+        SegmentCell.as_of < latest)).scalar_one_or_none()
 
 
 def segment_categories(session: Session, as_of: date | None = None) -> list[tuple[str, int]]:
     """(category, segmented members) of the latest run (or ``as_of``), largest first."""
-    as_of = as_of or (segment_runs(session) or [None])[0]
+    as_of = as_of or latest_run(session)
     if as_of is None:
         return []
     rows = session.execute(
@@ -118,17 +123,20 @@ def segment_categories(session: Session, as_of: date | None = None) -> list[tupl
     return sorted(((str(c), int(n or 0)) for c, n in rows), key=lambda r: (-r[1], r[0]))
 
 
-def segment_grid(session: Session, category: str) -> SegmentGrid:
-    """The category's grid of the latest run, with the previous run's member counts beside it."""
-    runs = segment_runs(session)
-    grid = SegmentGrid(category, runs[0] if runs else None, runs[1] if len(runs) > 1 else None,
+def segment_grid(session: Session, category: str, compare_days: int = 14) -> SegmentGrid:
+    """The category's grid of the latest run, with the counts of a run a list period earlier beside it."""
+    latest = latest_run(session)
+    grid = SegmentGrid(category, latest, comparison_run(session, latest, compare_days) if latest else None,
                        {name: GridCell(name) for name in CELL_NAMES})
-    if not runs:
+    if latest is None:
         return grid
-    wanted = runs[:2]
+    wanted = [d for d in (grid.as_of, grid.previous_as_of) if d is not None]
     rows = session.execute(
         select(SegmentCell).where(SegmentCell.category == category, SegmentCell.as_of.in_(wanted))
     ).scalars()
+    if grid.previous_as_of is not None:
+        for cell in grid.cells.values():
+            cell.previous_members = 0  # a cell missing from that run had no members then
     for row in rows:
         name = UNSEGMENTED if row.brand_loyalty == UNSEGMENTED else f"{row.brand_loyalty}:{row.usage_tier}"
         cell = grid.cells[name]
@@ -136,9 +144,6 @@ def segment_grid(session: Session, category: str) -> SegmentGrid:
             cell.members, cell.spend_cents, cell.interval_days = row.members, row.spend_cents, row.interval_days
         else:
             cell.previous_members = row.members
-    if grid.previous_as_of is not None:
-        for cell in grid.cells.values():
-            cell.previous_members = cell.previous_members or 0
     return grid
 
 

@@ -40,7 +40,7 @@ def segments() -> str:
     category = request.args.get("category", "")
     if category not in names:
         category = names[0] if names else ""
-    grid = segment_grid(db, category) if category else None
+    grid = segment_grid(db, category, app_config(current_app).list_period_days) if category else None
     chart = heat_map(grid, f"{category}: members per cell") if grid else None
     return render_template("console/segments.html", categories=categories, category=category, grid=grid,
                            chart=chart)
