@@ -65,7 +65,9 @@ def test_offer_wizard_to_approval(staff, engine) -> None:  # type: ignore[no-unt
     html = found.get_data(as_text=True)
     assert found.status_code == 200 and f'value="brand|{brand}|' in html
     picked = post_form(carla, "/console/offers/new", {"pick": f"brand|{brand}|Coffee", "scope_kind": "skus"})
-    assert f'>{brand}</textarea>' in picked.get_data(as_text=True)
+    picked_html = picked.get_data(as_text=True)
+    assert f'>{brand}</textarea>' in picked_html
+    assert re.search(r'id="scope-size">The scope is \d+ products? in Coffee', picked_html)
     # server-side validation, each message beside its field (the offer files' rules)
     bad = post_form(carla, "/console/offers/new", wizard_data(brand, maker, share="120", valid_to="2020-01-01",
                                                                    benefit_high="0.10", slug="bad slug"))

@@ -189,6 +189,20 @@ def form_from_definition(d: Mapping[str, Any]) -> tuple[dict[str, str], dict[str
     return form, {"cells": list(targeting.get("cells") or []), "stages": list(targeting.get("stages") or [])}
 
 
+def scope_size(session: Session, form: Mapping[str, Any]) -> tuple[int, list[str]] | None:
+    """How many products the form's scope resolves to now, and their categories (None: no valid scope yet)."""
+    from .definition import ScopeDef
+    from .service import scope_products
+
+    data = definition_data(form, {})["scope"]
+    try:
+        scope = ScopeDef.model_validate(data)
+    except ValidationError:
+        return None
+    rows = scope_products(session, scope)
+    return len(rows), sorted({str(r[4]) for r in rows})
+
+
 @dataclass
 class ScopeMatch:
     value: str  # what goes into the scope (a sku, a brand, a subcategory, a category)

@@ -22,7 +22,15 @@ from ...models.offers import LIFECYCLE_STAGES, OFFER_STATUSES, Offer
 from ...offers.definition import DefinitionError
 from ...offers.overview import PAGE_SIZE, offer_categories, offer_products, offer_rows
 from ...offers.service import OfferError, offer_benefit_texts
-from ...offers.wizard import FORM_ERROR, SCOPE_SEARCH_KINDS, catalog_errors, form_from_definition, search_scope, validate_form
+from ...offers.wizard import (
+    FORM_ERROR,
+    SCOPE_SEARCH_KINDS,
+    catalog_errors,
+    form_from_definition,
+    scope_size,
+    search_scope,
+    validate_form,
+)
 from ...offers.workflow import (
     EDITABLE,
     Transition,
@@ -94,7 +102,7 @@ def _wizard(form: dict[str, str], lists: dict[str, list[str]], errors: dict[str,
         "console/offer_wizard.html", form=form, lists=lists, errors=errors, offer=offer, matches=matches,
         search_kinds=SCOPE_SEARCH_KINDS, search_kind=kind, search=query, cell_names=CELL_NAMES,
         cell_counts=counts, cell_category=category, categories=categories, stages=LIFECYCLE_STAGES,
-        manufacturers=manufacturers, form_error=FORM_ERROR,
+        manufacturers=manufacturers, form_error=FORM_ERROR, scope=scope_size(db, form),
     ), status
 
 
