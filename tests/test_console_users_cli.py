@@ -31,6 +31,21 @@ def test_users_add_list_disable(cli, engine, app) -> None:  # type: ignore[no-un
         assert all(a.startswith("cli") for a in actors)
 
 
+def test_users_password_resets_a_locked_out_user(cli, engine, app) -> None:  # type: ignore[no-untyped-def]
+    seed_catalog(engine)
+    cli("users", "add", "alice", "--role", "admin", "--password-stdin", input="the first passphrase\n")
+    client = app.test_client()
+    assert sign_in(client, "alice", "the first passphrase").status_code == 302
+    for _ in range(3):
+        sign_in(app.test_client(), "alice", "wrong guess")
+    assert sign_in(app.test_client(), "alice", "the first passphrase").status_code == 429  # waiting
+    assert "at least 12 characters" in cli("users", "password", "alice", "--password-stdin", input="short\n", expect=2).output
+    done = cli("users", "password", "alice", "--password-stdin", input="a second passphrase\n")
+    assert "password of alice changed" in done.output
+    assert client.get("/console/account/password").status_code == 302  # the old session is gone
+    assert sign_in(app.test_client(), "alice", "a second passphrase").status_code == 302  # lock-out cleared
+
+
 def test_users_add_refuses_bad_input_and_writes_nothing(cli, engine) -> None:  # type: ignore[no-untyped-def]
     seed_catalog(engine)
     cases = [

@@ -3,6 +3,7 @@
     loyalty-engine users add NAME --role ROLE [--manufacturer MFR] [--categories C ...] [--password-stdin]
     loyalty-engine users list
     loyalty-engine users disable NAME      (revokes their sessions)
+    loyalty-engine users password NAME [--password-stdin]   (a new password; revokes their sessions)
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from datetime import datetime, timezone
 import click
 from sqlalchemy.orm import Session
 
-from ..console.users import UserError, create_user, disable_user, get_user, list_users
+from ..console.signin import unlock
+from ..console.users import UserError, create_user, disable_user, get_user, list_users, set_password
 from ..models.console import ROLES
 from .context import CliContext, InputError, pass_cli
 
@@ -43,10 +45,7 @@ def users_group() -> None:
 def add(cli: CliContext, name: str, role: str, manufacturer_id: str | None, categories: tuple[str, ...],
         display_name: str, password_stdin: bool) -> None:
     """Create user NAME. The password is asked for (twice) unless --password-stdin."""
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = _read_password(password_stdin)
     cats = [c.strip() for value in categories for c in value.split(",") if c.strip()]
     with Session(cli.engine) as session:
         try:
@@ -58,6 +57,12 @@ def add(cli: CliContext, name: str, role: str, manufacturer_id: str | None, cate
         click.echo(f"user {user.username} created ({user.role}"
                    + (f", manufacturer {user.manufacturer_id}" if user.manufacturer_id else "")
                    + (f", categories {', '.join(user.categories)}" if user.categories else "") + ")")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
 
 
 @users_group.command("list")
@@ -93,6 +98,26 @@ def disable(cli: CliContext, name: str) -> None:
             raise InputError(exc.message) from exc
         session.commit()
         click.echo(f"user {user.username} disabled; {revoked} session(s) revoked")
+
+
+@users_group.command("password")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+@pass_cli
+def password(cli: CliContext, name: str, password_stdin: bool) -> None:
+    """Set a new password for NAME (e.g. an admin who lost theirs); revokes their sessions and clears a lock-out."""
+    new_password = _read_password(password_stdin)
+    with Session(cli.engine) as session:
+        user = get_user(session, name)
+        if user is None:
+            raise InputError(f"no user {name!r}")
+        try:
+            set_password(session, user, new_password, actor=cli_actor(), at=datetime.now(timezone.utc))
+        except UserError as exc:
+            raise InputError(exc.message) from exc
+        unlock(session, user.username)
+        session.commit()
+        click.echo(f"password of {user.username} changed; their sessions were revoked")
 
 
 commands = [users_group]
