@@ -168,6 +168,10 @@ def test_offer_from_wizard_to_redemption_in_chromium(app, engine, chain, tmp_pat
                 row = page.locator("table.offers tr", has_text="Coffee trial from the console")
                 assert row.locator("td.num").inner_text().startswith("1")
                 shots.take(page, "offers")
+                row.locator("a").click()
+                # the offer's redemptions per day: today's bar, live from the ledger
+                assert page.locator("#redemptions svg rect").count() == 56
+                assert page.locator("#redemptions svg title", has_text=f"{DURING.date().isoformat()}: 1").count() == 1
                 page.goto(f"{base}/console/dashboard")
                 assert page.locator("svg.chart").count() == 2
                 shots.take(page, "dashboard")

@@ -62,6 +62,13 @@ def ledger_day(session: Session, day: date, offer_ids: list[int]) -> DayTotal:
     return DayTotal(day, int(a), int(c), int(f))
 
 
+def offer_days(session: Session, offer_id: int, today: date, days: int = CHART_DAYS) -> list[DayTotal]:
+    """One offer's redemptions per day: nightly totals for past days, the ledger for today."""
+    out = daily_totals(session, today - timedelta(days=days - 1), today - timedelta(days=1), [offer_id])
+    out.append(ledger_day(session, today, [offer_id]))
+    return out
+
+
 def dashboard(session: Session, today: date, burn_top: int = 10) -> Dashboard:
     builds = live_builds(session, today)
     offer_ids = live_offer_ids(session)

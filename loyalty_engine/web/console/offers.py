@@ -11,7 +11,8 @@ from typing import Any
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from ...analytics.charts import forecast_chart
+from ...analytics.charts import bar_chart, day_points, forecast_chart
+from ...analytics.dashboard import offer_days
 from ...analytics.segment_cells import CELL_NAMES, cell_member_counts, segment_categories
 from ...app import app_config, db_session
 from ...console import refs
@@ -201,8 +202,12 @@ def offer(offer_id: int) -> str:
     record = latest_forecast(db, offer)
     chart = forecast_chart(record.body["cells"], "Expected redemptions per cell") if record else None
     total, products = offer_products(db, offer.id)
+    days = offer_days(db, offer.id, now().date()) if offer.status in ("active", "paused", "ended") else []
+    redemptions = bar_chart(day_points([(d.day, d.applications) for d in days]),
+                            "Redemptions per day, last 8 weeks") if days else None
     return render_template(
         "console/offer.html", offer=offer, ref=ref, texts=offer_benefit_texts(offer), forecast=record,
+        redemptions_chart=redemptions,
         forecast_current=forecast_is_current(record, offer), chart=chart, product_total=total, products=products,
         trail=object_history(db, "offer", offer.id), maker_checker=maker_checker_on(),
         can_edit=allowed("offer.edit", ref) and offer.status in EDITABLE,
