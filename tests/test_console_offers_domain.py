@@ -3,7 +3,9 @@ with the offer files' rules, drafts, the stored forecast, maker-checker approval
 grid aggregate, members at risk and the dashboard's figures."""
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,9 +15,10 @@ from console_chain import AS_OF, chain, chain_dir, national_brand  # noqa: F401 
 from loyalty_engine.analytics.at_risk import members_at_risk, risk_reasons
 from loyalty_engine.analytics.dashboard import dashboard
 from loyalty_engine.analytics.segment_cells import segment_categories, segment_grid, store_segment_cells
+from loyalty_engine.analytics.segment_moves import category_moves, store_segment_moves
 from loyalty_engine.db import session_scope
 from loyalty_engine.model.params import ModelParams
-from loyalty_engine.models.analytics import SegmentCell
+from loyalty_engine.models.analytics import SegmentCell, SegmentMove
 from loyalty_engine.models.model_state import MemberProfile
 from loyalty_engine.models.offers import Offer
 from loyalty_engine.offers.overview import offer_categories, offer_rows
@@ -120,6 +123,7 @@ def test_offer_from_wizard_to_approval(chain, engine, config) -> None:  # type: 
 
 def test_stored_aggregates_segments_risk_dashboard(chain, engine, config) -> None:  # type: ignore[no-untyped-def]
     _segment_grid_and_its_movement(engine, config)
+    _moves_between_cells(engine, config)
     _members_at_risk_say_why(engine)
     _dashboard_and_offer_list(chain, engine)
 
@@ -150,6 +154,35 @@ def _segment_grid_and_its_movement(engine, config) -> None:  # type: ignore[no-u
         store_segment_cells(s, state.segments, state.category_names, AS_OF + timedelta(days=100))
         kept = s.execute(select(SegmentCell.as_of).distinct()).scalars().all()
         assert sorted(kept) == [AS_OF + timedelta(days=d) for d in (7, 15, 16, 100)]
+
+
+def _moves_between_cells(engine, config) -> None:  # type: ignore[no-untyped-def]
+    state, _ = load_or_fit(engine, config, AS_OF)
+    directory = Path(config.instance_path) / "segments"
+    assert (directory / f"segments-{AS_OF.isoformat()}.npz").is_file()  # the lifecycle job's snapshot
+    seg = state.segments
+    rows = np.flatnonzero(seg.brand_loyalty >= 0)[:5]
+    loyalty = seg.brand_loyalty.copy()
+    loyalty[rows] = (loyalty[rows] + 1) % 3  # five (member, category) pairs change brand loyalty
+    keep = np.ones(len(seg), dtype=bool)
+    keep[np.flatnonzero(seg.brand_loyalty < 0)[:3]] = False  # three pairs stop buying
+    later = dataclasses.replace(seg, brand_loyalty=loyalty)
+    later = dataclasses.replace(later, **{f: getattr(later, f)[keep] for f in (
+        "member", "category", "brand_loyalty", "usage_tier", "units", "spend_cents", "purchase_days",
+        "store_brand_share", "interval_days")})
+    run = AS_OF + timedelta(days=15)
+    with session_scope(engine) as s:
+        written = store_segment_moves(s, directory, run, state.member_key, later, state.category_names, 14)
+        moves = s.execute(select(SegmentMove).where(SegmentMove.as_of == run)).scalars().all()
+        assert written == len(moves) > 0 and {m.since for m in moves} == {AS_OF}
+        assert sum(m.members for m in moves) == len(seg)  # every pair of either run, once
+        changed = [m for m in moves if m.from_cell != m.to_cell]
+        assert sum(m.members for m in changed if m.to_cell != "none") == 5
+        assert sum(m.members for m in changed if m.to_cell == "none") == 3
+        assert all(m.from_cell == "unsegmented" for m in changed if m.to_cell == "none")
+        category = str(state.category_names[seg.category[rows[0]]])
+        since, shown = category_moves(s, category, run)
+        assert since == AS_OF and shown and all(m.from_cell != m.to_cell for m in shown)
 
 
 def _members_at_risk_say_why(engine) -> None:  # type: ignore[no-untyped-def]

@@ -3,6 +3,7 @@
 * ``segment_cells``: per nightly run (``as_of``) and category, the 3 x 3 grid of brand loyalty
   x usage tier (plus the unsegmented buyers): members, their spend and their mean purchase
   interval over the segment look-back window. Kept for a few runs so pages show movement.
+* ``segment_moves``: members per (category, cell at an earlier run, cell at this run).
 * ``redemption_days``: the signed redemption ledger summed per business day and offer.
 * ``offer_forecasts``: the last forecast run for an offer (what the approver sees).
 """
@@ -40,6 +41,28 @@ class SegmentCell(Base):
     interval_days: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
 
 
+MOVE_VALUES = "'national:low', 'national:medium', 'national:high', 'store:low', 'store:medium', 'store:high', " \
+    "'switcher:low', 'switcher:medium', 'switcher:high', 'unsegmented', 'none'"
+
+
+class SegmentMove(Base):
+    """Members of a category who were in one cell at the ``since`` run and in another (or the
+    same) at the ``as_of`` run; "none" = not a buyer in the category at that run."""
+
+    __tablename__ = "segment_moves"
+    __table_args__ = (
+        CheckConstraint(f"from_cell IN ({MOVE_VALUES})", name="from_cell"),
+        CheckConstraint(f"to_cell IN ({MOVE_VALUES})", name="to_cell"),
+    )
+
+    as_of: Mapped[date] = mapped_column(Date, primary_key=True)
+    category: Mapped[str] = mapped_column(String(100), primary_key=True)
+    from_cell: Mapped[str] = mapped_column(String(16), primary_key=True)
+    to_cell: Mapped[str] = mapped_column(String(16), primary_key=True)
+    since: Mapped[date] = mapped_column(Date)
+    members: Mapped[int] = mapped_column(Integer)
+
+
 class RedemptionDay(Base):
     """The redemption ledger summed per (business day, offer): net of reversals."""
 
@@ -72,4 +95,4 @@ class OfferForecastRecord(Base):
     body: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # OfferForecast.as_dict()
 
 
-__all__ = ["OfferForecastRecord", "RedemptionDay", "SegmentCell"]
+__all__ = ["OfferForecastRecord", "RedemptionDay", "SegmentCell", "SegmentMove"]

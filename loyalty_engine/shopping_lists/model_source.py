@@ -197,7 +197,7 @@ def recompute_lifecycle(engine: Engine, config: Config, as_of: date) -> dict[str
 
     state, source = load_or_fit(engine, config, as_of)
     counts = store_member_profiles(engine, state)
-    aggregates = store_console_aggregates(engine, state, as_of)
+    aggregates = store_console_aggregates(engine, config, state, as_of)
     return {"as_of": as_of.isoformat(), "source": source, **counts, **aggregates}
 
 

@@ -3,7 +3,8 @@
 * ``offers``: the ``submitted`` status (the approval queue) and who submitted/approved, when.
 * ``member_profiles.norm_trips_per_week``: the member's own trip rate norm, so the members-at-risk
   page can say how far the recent rate fell.
-* ``segment_cells`` (the 3 x 3 grid per category per nightly run), ``redemption_days`` (the
+* ``segment_cells`` (the 3 x 3 grid per category per nightly run), ``segment_moves`` (members
+  moving between its cells, run against run), ``redemption_days`` (the
   ledger per day and offer) and ``offer_forecasts`` (the last forecast run of an offer).
 
 Revision ID: 0012
@@ -50,6 +51,20 @@ def upgrade() -> None:
                            name=op.f("ck_segment_cells_usage_tier")),
         sa.PrimaryKeyConstraint("as_of", "category", "brand_loyalty", "usage_tier", name=op.f("pk_segment_cells")),
     )
+    moves = ("'national:low', 'national:medium', 'national:high', 'store:low', 'store:medium', 'store:high', "
+             "'switcher:low', 'switcher:medium', 'switcher:high', 'unsegmented', 'none'")
+    op.create_table(
+        "segment_moves",
+        sa.Column("as_of", sa.Date(), nullable=False),
+        sa.Column("category", sa.String(length=100), nullable=False),
+        sa.Column("from_cell", sa.String(length=16), nullable=False),
+        sa.Column("to_cell", sa.String(length=16), nullable=False),
+        sa.Column("since", sa.Date(), nullable=False),
+        sa.Column("members", sa.Integer(), nullable=False),
+        sa.CheckConstraint(f"from_cell IN ({moves})", name=op.f("ck_segment_moves_from_cell")),
+        sa.CheckConstraint(f"to_cell IN ({moves})", name=op.f("ck_segment_moves_to_cell")),
+        sa.PrimaryKeyConstraint("as_of", "category", "from_cell", "to_cell", name=op.f("pk_segment_moves")),
+    )
     op.create_table(
         "redemption_days",
         sa.Column("business_date", sa.Date(), nullable=False),
@@ -81,6 +96,7 @@ def downgrade() -> None:
     op.drop_table("offer_forecasts")
     op.drop_index("ix_redemption_days_offer", table_name="redemption_days")
     op.drop_table("redemption_days")
+    op.drop_table("segment_moves")
     op.drop_table("segment_cells")
     with op.batch_alter_table("member_profiles") as batch:
         batch.drop_column("norm_trips_per_week")

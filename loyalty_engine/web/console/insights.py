@@ -8,6 +8,7 @@ from ...analytics.at_risk import AT_RISK_STAGES, members_at_risk as find_members
 from ...analytics.charts import BurnRow, bar_chart, burn_chart, day_points, heat_map
 from ...analytics.dashboard import dashboard as dashboard_figures
 from ...analytics.segment_cells import segment_categories, segment_grid
+from ...analytics.segment_moves import category_moves
 from ...app import app_config, db_session
 from ...money import format_money
 from ...shopping_lists.model_source import model_params
@@ -42,8 +43,9 @@ def segments() -> str:
         category = names[0] if names else ""
     grid = segment_grid(db, category, app_config(current_app).list_period_days) if category else None
     chart = heat_map(grid, f"{category}: members per cell") if grid else None
+    moves_since, moves = category_moves(db, category, grid.as_of if grid else None)
     return render_template("console/segments.html", categories=categories, category=category, grid=grid,
-                           chart=chart)
+                           chart=chart, moves=moves, moves_since=moves_since)
 
 
 @bp.get("/members-at-risk")
