@@ -6,7 +6,8 @@ Builds, in a schema of its own on ``--database-url``:
 * the synthetic chain's catalog, stores and ``--members`` members (``loyalty-engine generate``
   and the importers);
 * what the console's pages read, at the size a year of the chain gives: one member profile per
-  member (the lifecycle job's table), 98 nightly runs of the 3 x 3 grid per category (what the store keeps),
+  member (the lifecycle job's table), 98 nightly runs of the 3 x 3 grid per category and of the moves between its
+  cells (what the store keeps),
   ``--offers`` offers created through the offer service (active, draft, submitted, paused)
   with their live counters, a forecast each and an audit trail, a year of redemptions per
   day and offer (``redemption_days``), a year of redemption ledger rows, the live list builds,
@@ -109,7 +110,8 @@ def fill_profiles(engine, rng: np.random.Generator) -> int:  # type: ignore[no-u
 
 def fill_segment_cells(engine, members: int, rng: np.random.Generator) -> int:  # type: ignore[no-untyped-def]
     from loyalty_engine.analytics.segment_cells import CELL_NAMES
-    from loyalty_engine.models.analytics import SegmentCell
+    from loyalty_engine.analytics.segment_moves import MOVE_CELLS
+    from loyalty_engine.models.analytics import SegmentCell, SegmentMove
     from loyalty_engine.models.catalog import Product
 
     with session_scope(engine) as s:
@@ -130,7 +132,21 @@ def fill_segment_cells(engine, members: int, rng: np.random.Generator) -> int:  
                     rows["spend_cents"].append(int(count) * int(rng.integers(500, 20_000)))
                     rows["units"].append(int(count) * int(rng.integers(2, 40)))
                     rows["interval_days"].append(float(rng.uniform(7, 60)))
-        return bulk_insert_columns(s, SegmentCell.__table__, rows)  # type: ignore[arg-type]
+        written = bulk_insert_columns(s, SegmentCell.__table__, rows)  # type: ignore[arg-type]
+        # the moves between cells of each run against the run two weeks before
+        moves: dict[str, list[Any]] = {k: [] for k in ("as_of", "since", "category", "from_cell", "to_cell", "members")}
+        for run in range(98):
+            as_of = TODAY - timedelta(days=run)
+            for category in categories:
+                counts = rng.poisson(30, (len(MOVE_CELLS), len(MOVE_CELLS)))
+                for i, j in zip(*np.nonzero(counts)):
+                    moves["as_of"].append(as_of)
+                    moves["since"].append(as_of - timedelta(days=14))
+                    moves["category"].append(category)
+                    moves["from_cell"].append(MOVE_CELLS[i])
+                    moves["to_cell"].append(MOVE_CELLS[j])
+                    moves["members"].append(int(counts[i, j]))
+        return written + bulk_insert_columns(s, SegmentMove.__table__, moves)  # type: ignore[arg-type]
 
 
 def create_offers(engine, n_offers: int, rng: np.random.Generator) -> list[int]:  # type: ignore[no-untyped-def]
@@ -337,7 +353,7 @@ def main() -> None:
             started = time.perf_counter()
             profiles = fill_profiles(engine, rng)
             cells = fill_segment_cells(engine, args.members, rng)
-            print(f"aggregates: {profiles:,} member profiles, {cells:,} segment cells in "
+            print(f"aggregates: {profiles:,} member profiles, {cells:,} segment cells and moves in "
                   f"{time.perf_counter() - started:.1f} s", flush=True)
             offer_ids = create_offers(engine, args.offers, rng)
             started = time.perf_counter()
