@@ -128,33 +128,53 @@ class _Style:
     pad: float
     dept_header: float
     caption_below: bool  # coupon caption under the symbol, else as a text line
-    meta_lines: int
+    benefit_lines: int  # the benefit wraps to this many lines at its smallest size before it is cut
+    description_lines: int
     intro: bool  # the how-to line under the greeting
     content_lines: int  # body lines of a content box
 
 
-ROWS = _Style("rows", 1, True, 300.0, 6.0, 19.0, True, 2, True, 6)
-TWO_COLUMNS = _Style("two-columns", 2, False, 150.0, 6.0, 19.0, True, 2, True, 6)
-COMPACT = _Style("compact", 2, False, 150.0, 1.5, 13.0, False, 1, False, 4)
-STYLES = (ROWS, TWO_COLUMNS, COMPACT)
+ROWS = _Style("rows", 1, True, 300.0, 6.0, 19.0, True, 3, 2, True, 6)
+TWO_COLUMNS = _Style("two-columns", 2, False, 150.0, 6.0, 19.0, True, 3, 2, True, 6)
+COMPACT = _Style("compact", 2, False, 150.0, 3.0, 15.0, False, 2, 2, False, 4)
+# The last resort, on two pages only: the product description shortens to one line; what the
+# offer gives, asks and when it ends are never cut.
+TIGHT = _Style("tight", 2, False, 150.0, 3.0, 15.0, False, 2, 1, False, 4)
+STYLES = (ROWS, TWO_COLUMNS, COMPACT, TIGHT)
+TWO_PAGES_ONLY = (TIGHT,)
 COLUMN_GAP = 14.0
 BENEFIT_COL = 104.0
 COUPON_CAPTION_H = 8.5
+ASCENT, DESCENT = 0.76, 0.24  # DejaVu Sans, share of the font size above / below the baseline
+RULE_CLEARANCE = 2.0  # pt between the lowest descender or bar of a row and the rule under it
+DEPT_RULE_DROP = 2.6  # the department rule sits this far above the heading's baseline
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One line of text in an offer row, placed relative to the row's top-left corner."""
+
+    dx: float
+    baseline: float
+    text: str
+    font: str
+    size: float
+    color: str  # "accent" | "ink" | "gray": resolved against the chain's colours when drawn
 
 
 @dataclass
 class _Item:
-    """One offer laid out for a given column width: wrapped text and its coupon symbol."""
+    """One offer laid out for a given column width: its text lines and coupon symbol, placed.
+
+    ``height`` is computed from the same positions the drawing uses (the last line's
+    descender, the symbol and its caption), so the rule under the row never touches them.
+    """
 
     line: OfferLine
     height: float
-    benefit: list[str]
-    benefit_size: float
-    description: list[str]
-    meta: list[str]
+    runs: tuple[_Run, ...]
     coupon: tuple[str, int, int, int] | None  # element string, max width, width, height (modules)
-    text_width: float
-    caption: str
+    caption: _Run | None  # under the symbol (its x is the symbol's), or among the text runs
 
 
 @dataclass
@@ -227,9 +247,10 @@ class ListRenderer:
         p = self.paper
         footer_top = p.height - 56.0
         p2_top = 86.0
-        rows_need = self._total_height(doc, ROWS)
         for pages in (1, 2):
             for style in STYLES:
+                if pages == 1 and style in TWO_PAGES_ONLY:
+                    continue  # a longer description on two pages beats a shortened one on one
                 content_h = self._content_height(doc.content, style.content_lines)
                 gap = 8.0 if content_h else 0.0
                 p1_top = p.folds[0] + (52.0 if style.intro else 32.0)  # below the fold and the greeting
@@ -238,10 +259,9 @@ class ListRenderer:
                 else:
                     regions = [(1, p1_top, footer_top), (2, p2_top, footer_top - content_h - gap)]
                 capacity = style.columns * sum(bottom - top for _, top, bottom in regions)
-                if style.columns > 1 and rows_need > capacity:
-                    # Two-column items are not shorter than full-width ones (narrower text and
-                    # barcodes): when even the full-width total exceeds what both columns hold,
-                    # laying it out would only cost time.
+                if self._total_height(doc, style) > capacity:
+                    # The rows alone need more than the columns hold: flowing them would only
+                    # cost time (the items are cached, so measuring them is cheap).
                     continue
                 placed = self._flow(doc, style, regions)
                 if placed is not None:
@@ -306,15 +326,15 @@ class ListRenderer:
     def _make_item(self, line: OfferLine, width: float, style: _Style) -> _Item:
         coupon = None
         barcode_w = barcode_h = 0.0
-        caption = ""
+        caption_text = ""
         if line.coupon is not None:
             text = line.coupon.element_string()
             max_modules = int(style.barcode_max / COUPON_MODULE)
             modules_w, modules_h = coupon_barcode_size(text, max_modules)
             coupon = (text, max_modules, modules_w, modules_h)
             barcode_w = modules_w * COUPON_MODULE
-            barcode_h = modules_h * COUPON_MODULE + (COUPON_CAPTION_H if style.caption_below else 0.0)
-            caption = f"MFR COUPON {line.coupon.company_prefix}-{line.coupon.offer_code}"
+            barcode_h = modules_h * COUPON_MODULE
+            caption_text = f"MFR COUPON {line.coupon.company_prefix}-{line.coupon.offer_code}"
         pad = style.pad
         text_w = width - 2 * pad - (barcode_w + 10.0 if coupon else 0.0)
         if style.benefit_beside:
@@ -322,23 +342,37 @@ class ListRenderer:
             desc_w = text_w - BENEFIT_COL
         else:
             benefit_w = desc_w = text_w
-        # The benefit is what the member looks for: one line at 13 pt, else smaller, else wrapped.
-        benefit_size = 13.0
-        for size in (13.0, 11.5, 10.0):
-            benefit_size = size
-            benefit = fonts.wrap(line.benefit_text, fonts.COND_BOLD, size, benefit_w, 2)
-            if len(benefit) == 1:
-                break
-        description = fonts.wrap(line.description, fonts.COND_BOLD, 9.0, desc_w, 2)
-        meta = fonts.wrap(f"{line.terms_text()} · {line.funder_text()}", fonts.COND, 7.2, desc_w, style.meta_lines)
-        if coupon is not None and not style.caption_below:
-            caption = fonts.ellipsize(caption, fonts.COND, 6.0, desc_w)
-        caption_in_text = coupon is not None and not style.caption_below
-        benefit_h = len(benefit) * (benefit_size + 1.5)
-        desc_h = len(description) * 10.8 + len(meta) * 8.8 + 2.0 + (8.0 if caption_in_text else 0.0)
-        text_h = max(benefit_h, desc_h) if style.benefit_beside else benefit_h + 2.0 + desc_h
-        height = max(text_h, barcode_h) + 2 * pad
-        return _Item(line, height, benefit, benefit_size, description, meta, coupon, text_w, caption)
+        benefit, benefit_size = _benefit_lines(line.benefit_text, benefit_w, style.benefit_lines)
+        runs: list[_Run] = []
+        y = pad + ASCENT * benefit_size + 1.0
+        for text in benefit:
+            runs.append(_Run(pad, y, text, fonts.COND_BOLD, benefit_size, "accent"))
+            y += benefit_size + 1.5
+        if style.benefit_beside:
+            dx, y = pad + BENEFIT_COL, pad + 8.5
+        else:
+            dx, y = pad, runs[-1].baseline + DESCENT * benefit_size + 2.5 + ASCENT * 9.0 if runs else pad + 8.5
+        for text in fonts.wrap(line.description, fonts.COND_BOLD, 9.0, desc_w, style.description_lines):
+            runs.append(_Run(dx, y, text, fonts.COND_BOLD, 9.0, "ink"))
+            y += 10.8
+        y += 0.5
+        # What the offer asks and when it ends is never cut: it wraps between its parts instead.
+        for text in _meta_lines(line, desc_w):
+            runs.append(_Run(dx, y, text, fonts.COND, 7.2, "gray"))
+            y += 8.8
+        caption = None
+        text_bottom = max(r.baseline + DESCENT * r.size for r in runs)
+        bottom = text_bottom
+        if coupon is not None:
+            if style.caption_below:
+                caption = _Run(0.0, pad + barcode_h + 7.0, fonts.ellipsize(caption_text, fonts.COND, 6.0, barcode_w),
+                               fonts.COND, 6.0, "gray")
+            else:
+                caption = _Run(dx, y - 0.5, fonts.ellipsize(caption_text, fonts.COND, 6.0, desc_w), fonts.COND, 6.0, "gray")
+                text_bottom = caption.baseline + DESCENT * 6.0
+            bottom = max(text_bottom, pad + barcode_h, caption.baseline + DESCENT * 6.0)
+        height = bottom + max(pad, RULE_CLEARANCE)
+        return _Item(line, height, tuple(runs), coupon, caption)
 
     def _content_height(self, boxes: Sequence[ContentBox], lines: int) -> float:
         if not boxes:
@@ -563,8 +597,11 @@ class ListRenderer:
     def _draw_continuation_header(self, doc: ListDocument) -> None:
         p = self.paper
         self._draw_list_barcode(doc.list_number, right=p.width - p.margin, top=22.0, module=0.75, bar_h=30.0)
-        info = f"{doc.member_name} · {doc.period_text()} · continued"
-        self._text(p.margin, 60.0, fonts.ellipsize(info, fonts.SANS, 8.5, p.content_width - 130.0), fonts.SANS, 8.5, GRAY)
+        # The period is never cut: a long member name shortens instead.
+        tail = f" · {doc.period_text()} · continued"
+        room = p.content_width - 130.0 - fonts.string_width(tail, fonts.SANS, 8.5)
+        info = fonts.ellipsize(doc.member_name, fonts.SANS, 8.5, room) + tail
+        self._text(p.margin, 60.0, info, fonts.SANS, 8.5, GRAY)
 
     def _draw_list_barcode(self, code: str, right: float, top: float, module: float, bar_h: float) -> None:
         symbol = list_barcode(code)
@@ -590,34 +627,19 @@ class ListRenderer:
     def _draw_dept(self, placed: _Placed, style: _Style) -> None:
         c = self.c
         label = fonts.ellipsize(placed.label.upper(), fonts.SANS_BOLD, 7.8, placed.width - 30.0)
-        base = placed.y + style.dept_header - 7.0
+        base = _dept_baseline(placed.y, style)
         self._text(placed.x, base, label, fonts.SANS_BOLD, 7.8, self.brand)
         start = placed.x + fonts.string_width(label, fonts.SANS_BOLD, 7.8) + 6.0
         c.setStrokeColor(self.brand)
         c.setLineWidth(0.8)
-        c.line(start, self._y(base - 2.6), placed.x + placed.width, self._y(base - 2.6))
+        c.line(start, self._y(base - DEPT_RULE_DROP), placed.x + placed.width, self._y(base - DEPT_RULE_DROP))
 
     def _draw_item(self, placed: _Placed, item: _Item, style: _Style) -> None:
         c = self.c
-        x0 = placed.x + style.pad
+        colors = {"accent": self.accent, "ink": INK, "gray": GRAY}
+        for run in item.runs:
+            self._text(placed.x + run.dx, placed.y + run.baseline, run.text, run.font, run.size, colors[run.color])
         top = placed.y + style.pad
-        y = top + item.benefit_size - 1.0
-        for text in item.benefit:
-            self._text(x0, y, text, fonts.COND_BOLD, item.benefit_size, self.accent)
-            y += item.benefit_size + 1.5
-        if style.benefit_beside:
-            dx, y = x0 + BENEFIT_COL, top + 8.5
-        else:
-            dx, y = x0, y + 1.0
-        for text in item.description:
-            self._text(dx, y, text, fonts.COND_BOLD, 9.0, INK)
-            y += 10.8
-        y += 0.5
-        for text in item.meta:
-            self._text(dx, y, text, fonts.COND, 7.2, GRAY)
-            y += 8.8
-        if item.coupon is not None and not style.caption_below:
-            self._text(dx, y - 0.5, item.caption, fonts.COND, 6.0, GRAY)
         if item.coupon is not None:
             symbol = coupon_barcode(item.coupon[0], item.coupon[1])
             bw = symbol.width * COUPON_MODULE
@@ -625,9 +647,10 @@ class ListRenderer:
             c.setFillColorRGB(0, 0, 0)  # bars in pure black for the scanner
             c._code.append(symbol.pdf_ops(bx, _snap(self._y(top)), COUPON_MODULE))
             self._record("coupon-barcode", bx, top, bx + bw, top + symbol.height * COUPON_MODULE, symbol.text)
-            if style.caption_below:
-                cap = fonts.ellipsize(item.caption, fonts.COND, 6.0, bw)
-                self._text(bx, top + symbol.height * COUPON_MODULE + 7.0, cap, fonts.COND, 6.0, GRAY)
+        if item.caption is not None:
+            cap = item.caption
+            x = bx if style.caption_below else placed.x + cap.dx
+            self._text(x, placed.y + cap.baseline, cap.text, cap.font, cap.size, GRAY)
         c.setStrokeColor(LIGHT)
         c.setLineWidth(0.4)
         bottom = self._y(placed.y + item.height)
@@ -661,6 +684,49 @@ class ListRenderer:
         self._text_right(right, top + 10.0, f"List {doc.list_number}", fonts.SANS_BOLD, 7.0)
         self._text_right(right, top + 19.0, f"Valid through {doc.valid_to:%b} {doc.valid_to.day}, {doc.valid_to.year}", fonts.SANS, 6.6, GRAY)
         self._text_right(right, top + 28.0, f"Page {page} of {pages}", fonts.SANS, 6.6, GRAY)
+
+
+def _dept_baseline(top: float, style: _Style) -> float:
+    """The heading's baseline: its capitals clear the rule of the row above by 3 pt."""
+    return top + max(style.dept_header - 7.0, 3.0 + ASCENT * 7.8)
+
+
+def _benefit_lines(text: str, width: float, max_lines: int) -> tuple[list[str], float]:
+    """The benefit is what the member looks for: one line at 13 pt, else smaller, else wrapped.
+
+    At the smallest size it wraps to ``max_lines`` before anything would be cut.
+    """
+    for size in (13.0, 11.5, 10.0):
+        if fonts.string_width(text, fonts.COND_BOLD, size) <= width:
+            return [text], size
+    for size in (11.5, 10.0):
+        lines = fonts.wrap(text, fonts.COND_BOLD, size, width, 2)
+        if " ".join(lines).split() == text.split():
+            return lines, size
+    return fonts.wrap(text, fonts.COND_BOLD, 10.0, width, max_lines), 10.0
+
+
+def _meta_lines(line: OfferLine, width: float) -> list[str]:
+    """"Buy 2 · Limit 1 · Expires … · Offer from …", wrapped between its parts, never cut.
+
+    A part wider than the column (a very long funder name) wraps at its words.
+    """
+    parts = [*line.terms_text().split(" · "), line.funder_text()]
+    lines: list[str] = []
+    current = ""
+    for part in parts:
+        joined = f"{current} · {part}" if current else part
+        if fonts.string_width(joined, fonts.COND, 7.2) <= width:
+            current = joined
+            continue
+        if current:
+            lines.append(current)
+        pieces = fonts.wrap(part, fonts.COND, 7.2, width, 6)
+        lines.extend(pieces[:-1])
+        current = pieces[-1]
+    if current:
+        lines.append(current)
+    return lines
 
 
 # --------------------------------------------------------------------------- documents
