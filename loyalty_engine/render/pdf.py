@@ -500,7 +500,7 @@ class ListRenderer:
             return
         c.setFillColor(self.brand)
         c.roundRect(x, self._y(top + size), size, size, 9, stroke=0, fill=1)
-        initials = "".join(w[0] for w in s.chain_name.replace("'s", "").split()[:2]).upper() or "?"
+        initials = s.monogram
         c.setFillColor(WHITE)
         c.setFont(fonts.SANS_BOLD, 19.0 if len(initials) > 1 else 24.0)
         c.drawCentredString(x + size / 2, self._y(top + size / 2 + 7.0), initials)

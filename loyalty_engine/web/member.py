@@ -74,7 +74,7 @@ def _document(token: str) -> ListDocument | None:
 
 
 def _not_found() -> Response:
-    response = Response(render_template("member_not_found.html"), status=404)
+    response = Response(render_template("member_not_found.html", settings=_settings()), status=404)
     response.headers.update(_PRIVATE_HEADERS)
     return response
 
