@@ -35,7 +35,7 @@ from .document import ContentBox, ListDocument, OfferLine
 from .settings import RenderSettings
 
 MM = 72 / 25.4
-RENDERER_VERSION = "2"  # part of the idempotency fingerprint: bump when the layout or the bytes change
+RENDERER_VERSION = "3"  # part of the idempotency fingerprint: bump when the layout or the bytes change
 
 # Binary (Flate only) streams: ASCII85 on top makes every stream a quarter larger, costs time
 # to encode, and the print-run join copies streams as they are (only this package uses reportlab).
@@ -745,6 +745,11 @@ def new_canvas(out: "io.BytesIO | str", paper: PaperSpec, title: str, created: d
     return canvas
 
 
+def blank_pages_after(pages: int, duplex: bool) -> int:
+    """Blank pages a print run puts after a list of ``pages`` so the next one starts on a new sheet."""
+    return pages % 2 if duplex else 0
+
+
 def render_list_pdf(doc: ListDocument, paper: PaperSpec = LETTER, settings: RenderSettings | None = None) -> tuple[bytes, int]:
     """One list as its own PDF; returns ``(pdf bytes, page count)``."""
     settings = settings or RenderSettings(chain_name=doc.chain_name)
@@ -758,11 +763,19 @@ def render_list_pdf(doc: ListDocument, paper: PaperSpec = LETTER, settings: Rend
 def render_lists_pdf(
     docs: Iterable[ListDocument], paper: PaperSpec, settings: RenderSettings, title: str, created: date
 ) -> tuple[bytes, list[int]]:
-    """Many lists into one PDF (a print run or a chunk of one); returns bytes and pages per list."""
+    """Many lists into one PDF (a print run or a chunk of one); returns bytes and pages per list.
+
+    With ``settings.print_duplex`` every list starts on a new sheet: a list with an odd page
+    count is followed by a blank page (:func:`blank_pages_after`), not counted in its pages.
+    """
     buffer = io.BytesIO()
     canvas = new_canvas(buffer, paper, title, created, settings.chain_name)
     renderer = ListRenderer(canvas, paper, settings)
-    pages = [renderer.draw(doc) for doc in docs]
+    pages = []
+    for doc in docs:
+        pages.append(renderer.draw(doc))
+        for _ in range(blank_pages_after(pages[-1], settings.print_duplex)):
+            canvas.showPage()  # the back of the list's last sheet stays empty
     if not pages:
         canvas.showPage()  # a valid, empty print run
     canvas.save()

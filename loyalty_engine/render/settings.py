@@ -38,6 +38,9 @@ class RenderSettings:
     accent_color: str = DEFAULT_ACCENT_COLOR
     logo_path: Path | None = None  # PNG/JPEG drawn in the logo area; a monogram otherwise
     web_base_url: str = ""  # e.g. https://lists.example.com, printed as the web view address
+    # Print runs go to a duplex printer: each list starts on a new sheet (a blank back page after
+    # a list with an odd page count). False for simplex printers, which need no blank pages.
+    print_duplex: bool = True
 
     @classmethod
     def from_config(cls, config: Config, environ: Mapping[str, str] | None = None) -> "RenderSettings":
@@ -48,8 +51,8 @@ class RenderSettings:
             raw = env.get(key)
             if raw is None:
                 continue
-            if name == "coupon_dont_multiply":
-                values[name] = raw.strip().lower() in ("1", "true", "yes", "on")
+            if name in _FLAGS:
+                values[name] = _flag(key, raw)
             elif name == "logo_path":
                 values[name] = Path(raw) if raw else None
             else:
@@ -74,6 +77,18 @@ class RenderSettings:
         return self.return_address or f"{self.chain_name} · {self.program_name}"
 
 
+_FLAGS = ("coupon_dont_multiply", "print_duplex")
+
+
+def _flag(key: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"{key} must be 1/0 (true/false, yes/no, on/off), got {raw!r}")
+
+
 _ENV = {
     "program_name": "LOYALTY_PROGRAM_NAME",
     "contact": "LOYALTY_PROGRAM_CONTACT",
@@ -83,4 +98,5 @@ _ENV = {
     "coupon_dont_multiply": "LOYALTY_COUPON_DONT_MULTIPLY",
     "logo_path": "LOYALTY_LIST_LOGO",
     "web_base_url": "LOYALTY_WEB_BASE_URL",
+    "print_duplex": "LOYALTY_PRINT_DUPLEX",
 }
