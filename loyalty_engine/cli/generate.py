@@ -9,7 +9,10 @@ from tqdm import tqdm
 
 from ..synthetic import DEFAULT_START_DATE, ChainSpec, write_chain
 from ..brand import produce_brand
-from .context import CliContext, InputError, pass_cli
+from .context import CliContext, InputError
+
+# The command also runs on its own (tests, scripts): then the settings come from the environment.
+pass_cli_or_env = click.make_pass_decorator(CliContext, ensure=True)
 
 
 def _parse_date(value: str) -> date:
@@ -32,7 +35,7 @@ def _parse_date(value: str) -> date:
 @click.option("--block-size", type=int, default=ChainSpec.block_size, show_default=True,
               help="Members simulated at once (memory vs speed; output depends on it).")
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
-@pass_cli
+@pass_cli_or_env
 def generate(cli: CliContext, members: int, weeks: int, seed: int, start_date: str, stores: int, compress: bool, truth: bool,
              block_size: int, out_dir: Path) -> None:
     """Generate a synthetic chain into OUT_DIR: products, manufacturers, stores, members and
