@@ -18,7 +18,8 @@ import pytest
 from loyalty_engine.render import pdf as pdf_module
 from loyalty_engine.render.document import ListDocument
 from loyalty_engine.render.examples import example_document
-from loyalty_engine.render.pdf import A4, COMPACT, LETTER, ROWS, TIGHT, TWO_COLUMNS, PaperSpec, render_list_pdf
+from loyalty_engine.render.offer_rows import COMPACT, ROWS, TIGHT, TWO_COLUMNS, Style
+from loyalty_engine.render.pdf import A4, LETTER, PaperSpec, render_list_pdf
 from loyalty_engine.render.settings import RenderSettings
 
 SETTINGS = RenderSettings(contact="Questions? Call 1-800-555-0142", retailer_gs1_prefix="0712345")
@@ -151,7 +152,7 @@ DOCS = {
 @pytest.mark.parametrize("paper", [LETTER, A4], ids=["letter", "a4"])
 @pytest.mark.parametrize("style", [ROWS, TWO_COLUMNS, COMPACT, TIGHT], ids=lambda s: s.name)
 @pytest.mark.parametrize("name", sorted(DOCS))
-def test_rendered_pages_have_no_overlap_and_nothing_cut(name: str, style: pdf_module._Style, paper: PaperSpec,
+def test_rendered_pages_have_no_overlap_and_nothing_cut(name: str, style: Style, paper: PaperSpec,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     doc = DOCS[name]()
     monkeypatch.setattr(pdf_module, "STYLES", (style,))

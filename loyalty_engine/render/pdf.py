@@ -30,8 +30,10 @@ from reportlab.lib.colors import Color, HexColor
 from reportlab.pdfgen.canvas import Canvas
 
 from . import fonts
-from .barcodes import coupon_barcode, coupon_barcode_size, ean13_text_groups, list_barcode
+from .barcodes import coupon_barcode, ean13_text_groups, list_barcode
 from .document import ContentBox, ListDocument, OfferLine
+from .offer_rows import (BENEFIT_COL, COLUMN_GAP, COMPACT, COUPON_MODULE, DEPT_RULE_DROP, ROWS, STYLES, TIGHT,
+                         TWO_COLUMNS, TWO_PAGES_ONLY, OfferRow, Style, dept_baseline, offer_row)
 from .settings import RenderSettings
 
 MM = 72 / 25.4
@@ -41,7 +43,6 @@ RENDERER_VERSION = "3"  # part of the idempotency fingerprint: bump when the lay
 # to encode, and the print-run join copies streams as they are (only this package uses reportlab).
 rl_config.useA85 = 0
 
-COUPON_MODULE = 0.75  # pt: 0.265 mm, the GS1 minimum X-dimension for DataBar at retail POS
 LIST_MODULE = 0.9  # pt: EAN-13 at 96 % magnification
 INK = HexColor("#1A1A1A")
 GRAY = HexColor("#5F6368")
@@ -117,66 +118,6 @@ def _tint(hex_color: str, share: float) -> Color:
 # --------------------------------------------------------------------------- layout model
 
 
-@dataclass(frozen=True)
-class _Style:
-    """How offers are laid out; tried from the most readable to the densest."""
-
-    name: str
-    columns: int
-    benefit_beside: bool  # benefit in its own column to the left (wide rows)
-    barcode_max: float  # widest coupon symbol, points
-    pad: float
-    dept_header: float
-    caption_below: bool  # coupon caption under the symbol, else as a text line
-    benefit_lines: int  # the benefit wraps to this many lines at its smallest size before it is cut
-    description_lines: int
-    intro: bool  # the how-to line under the greeting
-    content_lines: int  # body lines of a content box
-
-
-ROWS = _Style("rows", 1, True, 300.0, 6.0, 19.0, True, 3, 2, True, 6)
-TWO_COLUMNS = _Style("two-columns", 2, False, 150.0, 6.0, 19.0, True, 3, 2, True, 6)
-COMPACT = _Style("compact", 2, False, 150.0, 3.0, 15.0, False, 2, 2, False, 4)
-# The last resort, on two pages only: the product description shortens to one line; what the
-# offer gives, asks and when it ends are never cut.
-TIGHT = _Style("tight", 2, False, 150.0, 3.0, 15.0, False, 2, 1, False, 4)
-STYLES = (ROWS, TWO_COLUMNS, COMPACT, TIGHT)
-TWO_PAGES_ONLY = (TIGHT,)
-COLUMN_GAP = 14.0
-BENEFIT_COL = 104.0
-COUPON_CAPTION_H = 8.5
-ASCENT, DESCENT = 0.76, 0.24  # DejaVu Sans, share of the font size above / below the baseline
-RULE_CLEARANCE = 2.0  # pt between the lowest descender or bar of a row and the rule under it
-DEPT_RULE_DROP = 2.6  # the department rule sits this far above the heading's baseline
-
-
-@dataclass(frozen=True)
-class _Run:
-    """One line of text in an offer row, placed relative to the row's top-left corner."""
-
-    dx: float
-    baseline: float
-    text: str
-    font: str
-    size: float
-    color: str  # "accent" | "ink" | "gray": resolved against the chain's colours when drawn
-
-
-@dataclass
-class _Item:
-    """One offer laid out for a given column width: its text lines and coupon symbol, placed.
-
-    ``height`` is computed from the same positions the drawing uses (the last line's
-    descender, the symbol and its caption), so the rule under the row never touches them.
-    """
-
-    line: OfferLine
-    height: float
-    runs: tuple[_Run, ...]
-    coupon: tuple[str, int, int, int] | None  # element string, max width, width, height (modules)
-    caption: _Run | None  # under the symbol (its x is the symbol's), or among the text runs
-
-
 @dataclass
 class _Placed:
     kind: str  # "dept" | "item"
@@ -185,7 +126,7 @@ class _Placed:
     y: float  # top, from the top of the page
     width: float
     label: str = ""
-    item: _Item | None = None
+    item: OfferRow | None = None
 
 
 @dataclass(frozen=True)
@@ -203,7 +144,7 @@ class Drawn:
 
 @dataclass
 class _Layout:
-    style: _Style
+    style: Style
     pages: int
     placed: list[_Placed]
     content_page: int
@@ -215,7 +156,7 @@ class _Layout:
 class ListRenderer:
     """Draws lists into one reportlab canvas (a single-list PDF or a whole print run)."""
 
-    _items: dict[tuple[OfferLine, float, _Style], _Item]
+    _items: dict[tuple[OfferLine, float, Style], OfferRow]
 
     def __init__(self, canvas: Canvas, paper: PaperSpec, settings: RenderSettings, record: bool = False) -> None:
         fonts.register_fonts()
@@ -276,14 +217,14 @@ class ListRenderer:
 
     # ------------------------------------------------------------------ flow
 
-    def _total_height(self, doc: ListDocument, style: _Style) -> float:
+    def _total_height(self, doc: ListDocument, style: Style) -> float:
         width = (self.paper.content_width - COLUMN_GAP * (style.columns - 1)) / style.columns
         return sum(
             style.dept_header + sum(self._item(line, width, style).height for line in lines)
             for _, lines in doc.departments()
         )
 
-    def _flow(self, doc: ListDocument, style: _Style, regions: Sequence[tuple[int, float, float]]) -> list[_Placed] | None:
+    def _flow(self, doc: ListDocument, style: Style, regions: Sequence[tuple[int, float, float]]) -> list[_Placed] | None:
         width = (self.paper.content_width - COLUMN_GAP * (style.columns - 1)) / style.columns
         columns = [
             (page, self.paper.margin + i * (width + COLUMN_GAP), top, bottom)
@@ -314,65 +255,14 @@ class ListRenderer:
                 y += item.height
         return placed
 
-    def _item(self, line: OfferLine, width: float, style: _Style) -> _Item:
+    def _item(self, line: OfferLine, width: float, style: Style) -> OfferRow:
         key = (line, width, style)
         item = self._items.get(key)
         if item is None:
             if len(self._items) > 256:  # a print run: only the current list's items matter
                 self._items.clear()
-            item = self._items[key] = self._make_item(line, width, style)
+            item = self._items[key] = offer_row(line, width, style)
         return item
-
-    def _make_item(self, line: OfferLine, width: float, style: _Style) -> _Item:
-        coupon = None
-        barcode_w = barcode_h = 0.0
-        caption_text = ""
-        if line.coupon is not None:
-            text = line.coupon.element_string()
-            max_modules = int(style.barcode_max / COUPON_MODULE)
-            modules_w, modules_h = coupon_barcode_size(text, max_modules)
-            coupon = (text, max_modules, modules_w, modules_h)
-            barcode_w = modules_w * COUPON_MODULE
-            barcode_h = modules_h * COUPON_MODULE
-            caption_text = f"MFR COUPON {line.coupon.company_prefix}-{line.coupon.offer_code}"
-        pad = style.pad
-        text_w = width - 2 * pad - (barcode_w + 10.0 if coupon else 0.0)
-        if style.benefit_beside:
-            benefit_w = BENEFIT_COL - 8.0
-            desc_w = text_w - BENEFIT_COL
-        else:
-            benefit_w = desc_w = text_w
-        benefit, benefit_size = _benefit_lines(line.benefit_text, benefit_w, style.benefit_lines)
-        runs: list[_Run] = []
-        y = pad + ASCENT * benefit_size + 1.0
-        for text in benefit:
-            runs.append(_Run(pad, y, text, fonts.COND_BOLD, benefit_size, "accent"))
-            y += benefit_size + 1.5
-        if style.benefit_beside:
-            dx, y = pad + BENEFIT_COL, pad + 8.5
-        else:
-            dx, y = pad, runs[-1].baseline + DESCENT * benefit_size + 2.5 + ASCENT * 9.0 if runs else pad + 8.5
-        for text in fonts.wrap(line.description, fonts.COND_BOLD, 9.0, desc_w, style.description_lines):
-            runs.append(_Run(dx, y, text, fonts.COND_BOLD, 9.0, "ink"))
-            y += 10.8
-        y += 0.5
-        # What the offer asks and when it ends is never cut: it wraps between its parts instead.
-        for text in _meta_lines(line, desc_w):
-            runs.append(_Run(dx, y, text, fonts.COND, 7.2, "gray"))
-            y += 8.8
-        caption = None
-        text_bottom = max(r.baseline + DESCENT * r.size for r in runs)
-        bottom = text_bottom
-        if coupon is not None:
-            if style.caption_below:
-                caption = _Run(0.0, pad + barcode_h + 7.0, fonts.ellipsize(caption_text, fonts.COND, 6.0, barcode_w),
-                               fonts.COND, 6.0, "gray")
-            else:
-                caption = _Run(dx, y - 0.5, fonts.ellipsize(caption_text, fonts.COND, 6.0, desc_w), fonts.COND, 6.0, "gray")
-                text_bottom = caption.baseline + DESCENT * 6.0
-            bottom = max(text_bottom, pad + barcode_h, caption.baseline + DESCENT * 6.0)
-        height = bottom + max(pad, RULE_CLEARANCE)
-        return _Item(line, height, tuple(runs), coupon, caption)
 
     def _content_height(self, boxes: Sequence[ContentBox], lines: int) -> float:
         if not boxes:
@@ -624,17 +514,17 @@ class ListRenderer:
         c.drawCentredString(x + 71 * module, self._y(base), right_digits)
         self._record_text(x - 2.0 - fonts.string_width(first, fonts.SANS, size), base, first + left + right_digits, fonts.SANS, size)
 
-    def _draw_dept(self, placed: _Placed, style: _Style) -> None:
+    def _draw_dept(self, placed: _Placed, style: Style) -> None:
         c = self.c
         label = fonts.ellipsize(placed.label.upper(), fonts.SANS_BOLD, 7.8, placed.width - 30.0)
-        base = _dept_baseline(placed.y, style)
+        base = dept_baseline(placed.y, style)
         self._text(placed.x, base, label, fonts.SANS_BOLD, 7.8, self.brand)
         start = placed.x + fonts.string_width(label, fonts.SANS_BOLD, 7.8) + 6.0
         c.setStrokeColor(self.brand)
         c.setLineWidth(0.8)
         c.line(start, self._y(base - DEPT_RULE_DROP), placed.x + placed.width, self._y(base - DEPT_RULE_DROP))
 
-    def _draw_item(self, placed: _Placed, item: _Item, style: _Style) -> None:
+    def _draw_item(self, placed: _Placed, item: OfferRow, style: Style) -> None:
         c = self.c
         colors = {"accent": self.accent, "ink": INK, "gray": GRAY}
         for run in item.runs:
@@ -684,49 +574,6 @@ class ListRenderer:
         self._text_right(right, top + 10.0, f"List {doc.list_number}", fonts.SANS_BOLD, 7.0)
         self._text_right(right, top + 19.0, f"Valid through {doc.valid_to:%b} {doc.valid_to.day}, {doc.valid_to.year}", fonts.SANS, 6.6, GRAY)
         self._text_right(right, top + 28.0, f"Page {page} of {pages}", fonts.SANS, 6.6, GRAY)
-
-
-def _dept_baseline(top: float, style: _Style) -> float:
-    """The heading's baseline: its capitals clear the rule of the row above by 3 pt."""
-    return top + max(style.dept_header - 7.0, 3.0 + ASCENT * 7.8)
-
-
-def _benefit_lines(text: str, width: float, max_lines: int) -> tuple[list[str], float]:
-    """The benefit is what the member looks for: one line at 13 pt, else smaller, else wrapped.
-
-    At the smallest size it wraps to ``max_lines`` before anything would be cut.
-    """
-    for size in (13.0, 11.5, 10.0):
-        if fonts.string_width(text, fonts.COND_BOLD, size) <= width:
-            return [text], size
-    for size in (11.5, 10.0):
-        lines = fonts.wrap(text, fonts.COND_BOLD, size, width, 2)
-        if " ".join(lines).split() == text.split():
-            return lines, size
-    return fonts.wrap(text, fonts.COND_BOLD, 10.0, width, max_lines), 10.0
-
-
-def _meta_lines(line: OfferLine, width: float) -> list[str]:
-    """"Buy 2 · Limit 1 · Expires … · Offer from …", wrapped between its parts, never cut.
-
-    A part wider than the column (a very long funder name) wraps at its words.
-    """
-    parts = [*line.terms_text().split(" · "), line.funder_text()]
-    lines: list[str] = []
-    current = ""
-    for part in parts:
-        joined = f"{current} · {part}" if current else part
-        if fonts.string_width(joined, fonts.COND, 7.2) <= width:
-            current = joined
-            continue
-        if current:
-            lines.append(current)
-        pieces = fonts.wrap(part, fonts.COND, 7.2, width, 6)
-        lines.extend(pieces[:-1])
-        current = pieces[-1]
-    if current:
-        lines.append(current)
-    return lines
 
 
 # --------------------------------------------------------------------------- documents
