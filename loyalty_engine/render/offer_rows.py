@@ -134,6 +134,19 @@ def offer_row(line: OfferLine, width: float, style: Style) -> OfferRow:
     return OfferRow(line, height, tuple(runs), coupon, caption)
 
 
+def shortest_total(style: Style, rows_total: float, lines: int, departments: int) -> float:
+    """A lower bound of ``style``'s total row height, from the full-width (ROWS) total.
+
+    Narrower columns wrap more and stack taller symbols, so a row in another style is never
+    shorter than its full-width row but for what the style saves outright: its smaller
+    padding, description lines it drops, and smaller department headings. The layout skips
+    a style whose bound already exceeds the space, without laying its rows out.
+    """
+    per_line = 2 * max(0.0, ROWS.pad - style.pad) + 10.8 * max(0, ROWS.description_lines - style.description_lines)
+    per_department = max(0.0, ROWS.dept_header - style.dept_header)
+    return rows_total - lines * per_line - departments * per_department
+
+
 def dept_baseline(top: float, style: Style) -> float:
     """The heading's baseline: its capitals clear the rule of the row above by 3 pt."""
     return top + max(style.dept_header - 7.0, 3.0 + ASCENT * 7.8)
@@ -145,7 +158,7 @@ def _benefit_lines(text: str, width: float, max_lines: int) -> tuple[list[str], 
     At the smallest size it wraps to ``max_lines`` before anything would be cut.
     """
     for size in (13.0, 11.5, 10.0):
-        if fonts.string_width(text, fonts.COND_BOLD, size) <= width:
+        if fonts.cached_width(text, fonts.COND_BOLD, size) <= width:
             return [text], size
     for size in (11.5, 10.0):
         lines = fonts.wrap(text, fonts.COND_BOLD, size, width, 2)
@@ -164,7 +177,7 @@ def _meta_lines(line: OfferLine, width: float) -> list[str]:
     current = ""
     for part in parts:
         joined = f"{current} · {part}" if current else part
-        if fonts.string_width(joined, fonts.COND, 7.2) <= width:
+        if fonts.cached_width(joined, fonts.COND, 7.2) <= width:
             current = joined
             continue
         if current:
@@ -179,5 +192,5 @@ def _meta_lines(line: OfferLine, width: float) -> list[str]:
 
 __all__ = [
     "BENEFIT_COL", "COLUMN_GAP", "COMPACT", "DEPT_RULE_DROP", "OfferRow", "ROWS", "Run", "STYLES", "Style",
-    "TIGHT", "TWO_COLUMNS", "TWO_PAGES_ONLY", "dept_baseline", "offer_row",
+    "TIGHT", "TWO_COLUMNS", "TWO_PAGES_ONLY", "dept_baseline", "offer_row", "shortest_total",
 ]

@@ -33,7 +33,7 @@ from . import fonts
 from .barcodes import coupon_barcode, ean13_text_groups, list_barcode
 from .document import ContentBox, ListDocument, OfferLine
 from .offer_rows import (BENEFIT_COL, COLUMN_GAP, COMPACT, COUPON_MODULE, DEPT_RULE_DROP, ROWS, STYLES, TIGHT,
-                         TWO_COLUMNS, TWO_PAGES_ONLY, OfferRow, Style, dept_baseline, offer_row)
+                         TWO_COLUMNS, TWO_PAGES_ONLY, OfferRow, Style, dept_baseline, offer_row, shortest_total)
 from .settings import RenderSettings
 
 MM = 72 / 25.4
@@ -188,6 +188,8 @@ class ListRenderer:
         p = self.paper
         footer_top = p.height - 56.0
         p2_top = 86.0
+        rows_need = self._total_height(doc, ROWS)
+        departments = len(doc.departments())
         for pages in (1, 2):
             for style in STYLES:
                 if pages == 1 and style in TWO_PAGES_ONLY:
@@ -200,10 +202,10 @@ class ListRenderer:
                 else:
                     regions = [(1, p1_top, footer_top), (2, p2_top, footer_top - content_h - gap)]
                 capacity = style.columns * sum(bottom - top for _, top, bottom in regions)
+                if shortest_total(style, rows_need, len(doc.lines), departments) > capacity:
+                    continue  # cannot fit: not worth laying the style's rows out
                 if self._total_height(doc, style) > capacity:
-                    # The rows alone need more than the columns hold: flowing them would only
-                    # cost time (the items are cached, so measuring them is cheap).
-                    continue
+                    continue  # the rows alone need more than the columns hold
                 placed = self._flow(doc, style, regions)
                 if placed is not None:
                     _, _, end = regions[-1]
