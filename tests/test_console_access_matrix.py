@@ -76,6 +76,7 @@ EXPECTED: dict[str, Expect] = {
     "portal.index": Expect(frozenset({"manufacturer"}), 302),
     "portal.offers": Expect(frozenset({"manufacturer"})),
     "portal.offer": Expect(frozenset({"manufacturer"})),
+    "portal.results": Expect(frozenset({"manufacturer"})),
 }
 # Pages a signed-in manufacturer may open in the console blueprint (its own account); every
 # other console page (members at risk and every member page among them) must be 403.
