@@ -129,6 +129,25 @@ def test_admin_creates_a_user_and_issues_a_lane_key_in_chromium(app, engine, tmp
                 _shot(page, tmp_path, "portal-offers")
                 assert page.goto(f"{base}/console/admin/users").status == 403
                 page.close()
+
+                # the API's Swagger UI renders with every request to another host refused (offline)
+                docs = browser.new_page(viewport={"width": 1366, "height": 800})
+                elsewhere: list[str] = []
+
+                def only_here(route) -> None:  # type: ignore[no-untyped-def]
+                    if route.request.url.startswith(base):
+                        route.continue_()
+                    else:
+                        elsewhere.append(route.request.url)
+                        route.abort()
+
+                docs.route("**/*", only_here)
+                docs.goto(f"{base}/api/v1/docs/swagger/")
+                docs.wait_for_selector(".swagger-ui .info .title", timeout=20_000)
+                assert "lane API" in docs.inner_text(".swagger-ui .info .title")
+                assert docs.locator(".opblock").count() >= 3  # the operations are listed
+                assert not [u for u in elsewhere if not u.startswith("data:")], elsewhere
+                docs.close()
             finally:
                 browser.close()
     finally:

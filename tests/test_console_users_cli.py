@@ -68,7 +68,7 @@ def test_users_add_refuses_bad_input_and_writes_nothing(cli, engine) -> None:  #
 
 
 def test_api_docs_pages_load_nothing_from_another_host(client) -> None:  # type: ignore[no-untyped-def]
-    for page in ("/api/v1/docs/swagger/", "/api/v1/docs/redoc/"):
+    for page in ("/api/v1/docs/swagger/", "/api/v1/docs/redoc/", "/api/v1/docs/scalar/"):
         response = client.get(page)
         assert response.status_code == 200, page
         html = response.get_data(as_text=True)
