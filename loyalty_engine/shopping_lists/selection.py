@@ -13,8 +13,15 @@ The rules, in order:
    quantity) x the usage-tier weight (heavy users are worth most). The benefit comes from
    the member's usage tier (unsegmented members get the low tier's).
 3. **Per member**, greedily in expected-value order: at most one offer per product scope
-   (overlapping non-stackable offers form one scope group), at most ``max_lines`` lines and a
-   total face value within the member's cap (which grows with the value tier).
+   (overlapping non-stackable offers form one scope group); no two offers of one exclusion
+   group on opposite brand sides (the richer side wins: a store-brand trial and a national
+   coupon of its category never share a list); at most ``max_lines`` lines and a total face
+   value within the member's cap (which grows with the value tier).
+3b. **Face-value target**: a member whose value tier has a target also has *stretch*
+   candidates, offers below their own minimum probability but above
+   ``target_min_probability``. They rank after every regular candidate and are taken only
+   while the list is still below the target. Why a list stays below its target is recorded
+   per member (:data:`SHORTFALL_REASONS`).
 4. **Budget pacing**, across all members: per offer, the expected funded cost (probability
    x redemption rate x funded face value) and expected redemptions are summed in expected-
    value order and cut where they would exceed the remaining budget / redemption cap, so the
@@ -56,9 +63,19 @@ class OfferArrays:
     remaining_redemptions: np.ndarray  # float64, inf = no cap
     scope_group: np.ndarray  # int64: offers sharing a group exclude each other; -1 = stackable
     holdout_share: np.ndarray  # float64
+    # offers of one exclusion group on opposite sides exclude each other; None = no exclusions
+    exclusion_group: np.ndarray | None = None  # int64, -1 = none
+    exclusion_side: np.ndarray | None = None  # int8: 0 national, 1 store, -1 none
 
     def __len__(self) -> int:
         return int(self.offer_id.shape[0])
+
+    def exclusions(self) -> tuple[np.ndarray, np.ndarray]:
+        """(group, side) per offer, -1 where there is none."""
+        n = len(self)
+        group = self.exclusion_group if self.exclusion_group is not None else np.full(n, -1, dtype=np.int64)
+        side = self.exclusion_side if self.exclusion_side is not None else np.full(n, -1, dtype=np.int8)
+        return np.asarray(group, dtype=np.int64), np.asarray(side, dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -70,9 +87,16 @@ class MemberArrays:
     usage_tier: np.ndarray  # int8 (n_members, n_segment_categories): 0 low, 1 medium, 2 high, -1 none
     lifecycle_stage: np.ndarray  # int8: index into LIFECYCLE_STAGES
     face_cap_cents: np.ndarray  # int64
+    # face value the list aims for (the value tier's target); None or 0 = no target
+    face_target_cents: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.member_key.shape[0])
+
+    def targets(self) -> np.ndarray:
+        if self.face_target_cents is None:
+            return np.zeros(len(self), dtype=np.int64)
+        return np.minimum(np.asarray(self.face_target_cents, dtype=np.int64), self.face_cap_cents)
 
 
 @dataclass(frozen=True)
@@ -89,6 +113,13 @@ class SelectionParams:
     candidate_depth: int = 60
     group_alternates: int = 2
     chunk_members: int = 20_000
+    # floor of the stretch candidates of members below their face-value target; None = none
+    target_min_probability: float | None = None
+
+
+# Why a list with a face-value target stayed below it (index = code in Selection.shortfall).
+SHORTFALL_REASONS = ("not enough eligible offers", "exclusions", "budget", "line limit", "face cap",
+                     "offer hold-out")
 
 
 @dataclass
@@ -109,6 +140,11 @@ class Selection:
     holdout_probability: np.ndarray
     candidates_per_offer: np.ndarray  # int64: targeted candidates before the per-member rules
     budget_limited: np.ndarray  # bool per offer: pacing cut some matches
+    # per member position: the list's face value, its target, and why it is short of it
+    # (index into SHORTFALL_REASONS; -1 = reached, or no target)
+    face_total_cents: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    face_target_cents: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    shortfall: np.ndarray = field(default_factory=lambda: np.empty(0, np.int8))
     rounds: int = 0
     stats: dict[str, int] = field(default_factory=dict)
 
@@ -152,6 +188,7 @@ class _Candidates:
     ev: np.ndarray
     funded: np.ndarray
     group: np.ndarray
+    stretch: np.ndarray  # bool: below the offer's minimum probability, only to reach a target
 
     def take(self, idx: np.ndarray) -> "_Candidates":
         return _Candidates(*(getattr(self, f)[idx] for f in self.__dataclass_fields__))
@@ -177,8 +214,12 @@ def _targeted(
     o = coo.col.astype(np.int64)
     p = coo.data.astype(np.float64)
     del coo
-    keep = (p > 0) & (p >= offers.min_probability[o])
-    m, o, p = m[keep], o[keep], p[keep]
+    regular = p >= offers.min_probability[o]
+    keep = (p > 0) & regular
+    if params.target_min_probability is not None:
+        has_target = members.targets()[m] > 0
+        keep |= (p > 0) & has_target & (p >= params.target_min_probability)
+    m, o, p, stretch = m[keep], o[keep], p[keep], ~regular[keep]
 
     seg = offers.segment_category[o]
     has_seg = seg >= 0
@@ -194,7 +235,7 @@ def _targeted(
     in_cell = ((offers.cell_mask[o] >> cell) & 1).astype(bool)
     in_stage = ((offers.stage_mask[o] >> members.lifecycle_stage[m].astype(np.int64)) & 1).astype(bool)
     keep = in_cell & in_stage
-    m, o, p, loyalty, tier = m[keep], o[keep], p[keep], loyalty[keep], tier[keep]
+    m, o, p, loyalty, tier, stretch = m[keep], o[keep], p[keep], loyalty[keep], tier[keep], stretch[keep]
     tier = np.where((loyalty >= 0) & (tier >= 0), tier, -1).astype(np.int8)
 
     tier_idx = np.maximum(tier, 0).astype(np.int64)
@@ -202,7 +243,7 @@ def _targeted(
     weights = np.asarray(params.tier_weights, dtype=np.float64)
     ev = p * offers.sale_value_cents[o] * weights[tier.astype(np.int64) + 1]
     funded = p * params.redemption_rate * face * (offers.funded_share_bp[o] / 10_000.0)
-    return _Candidates(m, o, p, loyalty, tier, face, ev, funded, offers.scope_group[o])
+    return _Candidates(m, o, p, loyalty, tier, face, ev, funded, offers.scope_group[o], stretch)
 
 
 def _concat(parts: list[_Candidates]) -> _Candidates:
@@ -210,23 +251,25 @@ def _concat(parts: list[_Candidates]) -> _Candidates:
 
 
 def _member_order(c: _Candidates, n_members: int, n_offers: int) -> np.ndarray:
-    """Member ascending, expected value descending, offer position ascending on ties.
+    """Member ascending, regular before stretch candidates, expected value descending, offer
+    position ascending on ties.
 
-    One integer sort of a packed key (member | inverted, quantized value | offer) instead of
-    a three-key lexsort; values equal to about 1e-9 of the largest tie-break on the offer.
+    One integer sort of a packed key (member | stretch | inverted, quantized value | offer)
+    instead of a four-key lexsort; values equal to about 1e-9 of the largest tie-break on the offer.
     """
     n = c.ev.shape[0]
     if n == 0:
         return np.empty(0, dtype=np.int64)
     bits_m = max(1, int(n_members - 1).bit_length())
     bits_o = max(1, int(n_offers - 1).bit_length())
-    bits_q = min(50, 62 - bits_m - bits_o)  # float64 resolves 52 bits: keep q exact
+    bits_q = min(50, 61 - bits_m - bits_o)  # float64 resolves 52 bits: keep q exact
     if bits_q < 30:
-        return np.lexsort((c.offer, -c.ev, c.member))
+        return np.lexsort((c.offer, -c.ev, c.stretch, c.member))
     top = float(c.ev.max()) or 1.0
     levels = (1 << bits_q) - 1
     q = levels - np.clip(np.floor(np.clip(c.ev / top, 0.0, 1.0) * levels).astype(np.int64), 0, levels)
-    key = (c.member.astype(np.int64) << (bits_q + bits_o)) | (q << bits_o) | c.offer.astype(np.int64)
+    key = ((c.member.astype(np.int64) << (bits_q + bits_o + 1)) | (c.stretch.astype(np.int64) << (bits_q + bits_o))
+           | (q << bits_o) | c.offer.astype(np.int64))
     return np.argsort(key)
 
 
@@ -264,24 +307,52 @@ def _segment_starts(sorted_keys: np.ndarray) -> np.ndarray:
     return np.repeat(starts, np.diff(np.append(starts, sorted_keys.shape[0])))
 
 
-def _per_member(c: _Candidates, members: MemberArrays, params: SelectionParams) -> _Candidates:
-    """Greedy per member in expected-value order: one offer per scope group, cap, max lines.
-
-    ``c`` is in member order, best first (as :func:`candidates` returns it); order is kept.
-    """
-    # One offer per scope group: the first (richest) of each (member, group) stays.
+def _one_per_scope_group(c: _Candidates) -> _Candidates:
+    """The first (richest) offer of each (member, scope group) stays; stackable offers all stay."""
     stackable = c.group < 0
     n_groups = int(c.group.max()) + 1 if c.group.shape[0] else 1
     key = np.where(stackable, -1 - np.arange(c.group.shape[0]), c.member * n_groups + c.group)
     _, first = np.unique(key, return_index=True)
     keep = np.zeros(c.group.shape[0], dtype=bool)
     keep[first] = True
-    c = c.take(np.flatnonzero(keep))
+    return c.take(np.flatnonzero(keep))
+
+
+def _exclusions_kept(c: _Candidates, offers: OfferArrays) -> np.ndarray:
+    """Mask of candidates that survive the exclusion groups: per (member, group), the side of
+    the richest sided candidate wins and the other side's candidates go.
+
+    ``c`` is in member order, best first, so the first of each (member, group) is the richest."""
+    group, side = offers.exclusions()
+    g, sd = group[c.offer], side[c.offer]
+    sided = np.flatnonzero((g >= 0) & (sd >= 0))
+    keep = np.ones(c.offer.shape[0], dtype=bool)
+    if sided.shape[0] == 0:
+        return keep
+    n_groups = int(g[sided].max()) + 1
+    key = c.member[sided] * n_groups + g[sided]
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    winner = sd[sided][first]
+    keep[sided] = sd[sided] == winner[inverse.reshape(-1)]
+    return keep
+
+
+def _per_member(c: _Candidates, members: MemberArrays, offers: OfferArrays, params: SelectionParams) -> _Candidates:
+    """Greedy per member in expected-value order: one offer per scope group, exclusion groups,
+    cap, max lines; stretch candidates only while the list is below its target.
+
+    ``c`` is in member order, best first (as :func:`candidates` returns it); order is kept.
+    """
+    c = _one_per_scope_group(c)
+    c = c.take(np.flatnonzero(_exclusions_kept(c, offers)))
 
     # Face-value cap and line count. Each round settles, per member, the prefix that fits;
     # the first line that does not fit is dropped, and so is every later line larger than
-    # what is left (it can never fit), then the sums are taken again.
+    # what is left (it can never fit), then the sums are taken again. A member whose prefix
+    # is full (max lines, or a stretch line once the target is reached: only stretch lines
+    # follow it) takes nothing more.
     cap = members.face_cap_cents
+    target = members.targets()
     alive = np.ones(c.member.shape[0], dtype=bool)
     while True:
         idx = np.flatnonzero(alive)
@@ -294,7 +365,8 @@ def _per_member(c: _Candidates, members: MemberArrays, params: SelectionParams) 
         before = csum - face  # running total before this line, across all members
         within = csum - (before[starts])  # member's running total including this line
         rank = np.arange(idx.shape[0]) - starts
-        over = (within > cap[mem]) | (rank >= params.max_lines)
+        ends = (rank >= params.max_lines) | (c.stretch[idx] & (within - face >= target[mem]))
+        over = (within > cap[mem]) | ends
         if not over.any():
             break
         # first violation of each member
@@ -305,13 +377,12 @@ def _per_member(c: _Candidates, members: MemberArrays, params: SelectionParams) 
         prefix_total = within[first_pos] - face[first_pos]
         left[viol_members] = cap[viol_members] - prefix_total
         settled[viol_members] = first_pos
-        full = rank[first_pos] >= params.max_lines
+        full = ends[first_pos]
         drop = np.zeros(idx.shape[0], dtype=bool)
         drop[first_pos] = True
         pos = np.arange(idx.shape[0])
         after = pos > settled[mem]
         drop |= after & (face > left[mem])
-        # a member whose accepted prefix already has max_lines takes nothing more
         full_members = viol_members[full]
         if full_members.shape[0]:
             is_full = np.zeros(cap.shape[0], dtype=bool)
@@ -319,6 +390,39 @@ def _per_member(c: _Candidates, members: MemberArrays, params: SelectionParams) 
             drop |= after & is_full[mem]
         alive[idx[drop]] = False
     return c.take(np.flatnonzero(alive))
+
+
+def _available_face(c: _Candidates, offers: OfferArrays, n_members: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per member, the face value of every usable candidate (one per scope group) before and
+    after the exclusion groups: what the list could reach with no cap, line or budget limit."""
+    c = _one_per_scope_group(c)
+    total = np.bincount(c.member, weights=c.face, minlength=n_members)
+    kept = _exclusions_kept(c, offers)
+    after = np.bincount(c.member[kept], weights=c.face[kept], minlength=n_members)
+    return total, after
+
+
+def _shortfall(
+    target: np.ndarray, available: tuple[np.ndarray, np.ndarray], lost_to_budget: np.ndarray,
+    chosen: _Candidates, held: np.ndarray, params: SelectionParams,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(face total per member, reason code per member: -1 reached or no target)."""
+    n = target.shape[0]
+    before_holdout = np.bincount(chosen.member, weights=chosen.face, minlength=n)
+    lines = np.bincount(chosen.member, minlength=n)
+    total = before_holdout - np.bincount(chosen.member[held], weights=chosen.face[held], minlength=n)
+    reasons = [
+        before_holdout >= target,  # offer hold-out took it below
+        available[0] < target,  # not enough eligible offers
+        available[1] < target,  # exclusions
+        lost_to_budget,  # budget
+        lines >= params.max_lines,  # line limit
+        np.ones(n, dtype=bool),  # face cap: what is left does not fit under it
+    ]
+    codes = np.array([5, 0, 1, 2, 3, 4], dtype=np.int8)
+    reason = codes[np.argmax(np.stack(reasons), axis=0)] if n else np.empty(0, np.int8)
+    short = (target > 0) & (total < target)
+    return np.rint(total).astype(np.int64), np.where(short, reason, -1).astype(np.int8)
 
 
 def _budget_cut(c: _Candidates, offers: OfferArrays) -> np.ndarray:
@@ -405,15 +509,20 @@ def select_lines(
         sp.csr_matrix((0, len(offers))), members, offers, params)
     del parts
     pool_size = pool.member.shape[0]
+    target = members.targets()
+    available = _available_face(pool, offers, n_members) if (target > 0).any() else (
+        np.zeros(n_members), np.zeros(n_members))
+    lost_to_budget = np.zeros(n_members, dtype=bool)
     budget_limited = np.zeros(len(offers), dtype=bool)
     rounds = 0
-    chosen = _per_member(pool, members, params)
+    chosen = _per_member(pool, members, offers, params)
     while True:
         rounds += 1
         ok = _budget_cut(chosen, offers)
         if ok.all():
             break
         budget_limited[np.unique(chosen.offer[~ok])] = True
+        lost_to_budget[chosen.member[~ok]] = True
         if rounds >= params.budget_rounds:
             chosen = chosen.take(np.flatnonzero(ok))  # last round: cut only, never refill
             break
@@ -429,12 +538,13 @@ def select_lines(
         # each member's candidates stay contiguous and best first, which is all the rules need
         pool = _concat([pool.take(np.flatnonzero(~in_affected)), redo])
         stay = chosen.take(np.flatnonzero(~affected[chosen.member]))
-        chosen = _concat([stay, _per_member(redo, members, params)])
+        chosen = _concat([stay, _per_member(redo, members, offers, params)])
     chosen = chosen.take(_member_order(chosen, n_members, len(offers)))
 
     # Per-offer hold-outs: drawn per (member, offer) from the build's seed.
     draw = uniform_hash(params.holdout_seed, members.member_key[chosen.member], offers.offer_id[chosen.offer])
     held = draw < offers.holdout_share[chosen.offer]
+    face_total, shortfall = _shortfall(target, available, lost_to_budget, chosen, held, params)
     held_lines = chosen.take(np.flatnonzero(held))
     chosen = chosen.take(np.flatnonzero(~held))
     return Selection(
@@ -451,6 +561,9 @@ def select_lines(
         holdout_probability=held_lines.probability,
         candidates_per_offer=candidates_per_offer,
         budget_limited=budget_limited,
+        face_total_cents=face_total,
+        face_target_cents=target,
+        shortfall=shortfall,
         rounds=rounds,
         stats={"candidates": int(n_candidates), "pool": int(pool_size), "lines": int(chosen.member.shape[0]),
                "offer_holdouts": int(held_lines.member.shape[0])},
