@@ -204,7 +204,7 @@ def selection_params(settings: ListSettings, seed: int) -> SelectionParams:
     return SelectionParams(
         max_lines=settings.max_lines, tier_weights=settings.tier_weights,
         redemption_rate=settings.redemption_rate, holdout_seed=seed,
-        target_min_probability=settings.target_min_probability,
+        target_min_probability=settings.target_min_probability, target_max_lines=settings.target_max_lines,
     )
 
 

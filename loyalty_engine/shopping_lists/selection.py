@@ -20,7 +20,8 @@ The rules, in order:
 3b. **Face-value target**: a member whose value tier has a target also has *stretch*
    candidates, offers below their own minimum probability but above
    ``target_min_probability``. They rank after every regular candidate and are taken only
-   while the list is still below the target. Why a list stays below its target is recorded
+   while the list is still below the target; such a list may also grow past ``max_lines``
+   (up to ``target_max_lines``). Why a list stays below its target is recorded
    per member (:data:`SHORTFALL_REASONS`).
 4. **Budget pacing**, across all members: per offer, the expected funded cost (probability
    x redemption rate x funded face value) and expected redemptions are summed in expected-
@@ -115,6 +116,12 @@ class SelectionParams:
     chunk_members: int = 20_000
     # floor of the stretch candidates of members below their face-value target; None = none
     target_min_probability: float | None = None
+    # a list below its target may grow past max_lines up to this many lines; None = max_lines
+    target_max_lines: int | None = None
+
+    @property
+    def line_limit(self) -> int:
+        return max(self.max_lines, self.target_max_lines or 0)
 
 
 # Why a list with a face-value target stayed below it (index = code in Selection.shortfall).
@@ -349,8 +356,8 @@ def _per_member(c: _Candidates, members: MemberArrays, offers: OfferArrays, para
     # Face-value cap and line count. Each round settles, per member, the prefix that fits;
     # the first line that does not fit is dropped, and so is every later line larger than
     # what is left (it can never fit), then the sums are taken again. A member whose prefix
-    # is full (max lines, or a stretch line once the target is reached: only stretch lines
-    # follow it) takes nothing more.
+    # is full takes nothing more: the line limit, or max_lines / a stretch line once the
+    # target is reached (the total only grows, and only stretch lines follow a stretch line).
     cap = members.face_cap_cents
     target = members.targets()
     alive = np.ones(c.member.shape[0], dtype=bool)
@@ -365,7 +372,8 @@ def _per_member(c: _Candidates, members: MemberArrays, offers: OfferArrays, para
         before = csum - face  # running total before this line, across all members
         within = csum - (before[starts])  # member's running total including this line
         rank = np.arange(idx.shape[0]) - starts
-        ends = (rank >= params.max_lines) | (c.stretch[idx] & (within - face >= target[mem]))
+        reached = within - face >= target[mem]
+        ends = (rank >= params.line_limit) | ((rank >= params.max_lines) | c.stretch[idx]) & reached
         over = (within > cap[mem]) | ends
         if not over.any():
             break
@@ -416,7 +424,7 @@ def _shortfall(
         available[0] < target,  # not enough eligible offers
         available[1] < target,  # exclusions
         lost_to_budget,  # budget
-        lines >= params.max_lines,  # line limit
+        lines >= params.line_limit,  # line limit
         np.ones(n, dtype=bool),  # face cap: what is left does not fit under it
     ]
     codes = np.array([5, 0, 1, 2, 3, 4], dtype=np.int8)
