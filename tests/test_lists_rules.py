@@ -117,7 +117,10 @@ def test_property_no_list_breaks_an_exclusion_cap_or_line_limit(case) -> None:  
         if group[o] >= 0 and side[o] >= 0:
             sides_by_member_group.setdefault((m, int(group[o])), set()).add(int(side[o]))
     assert all(len(s) == 1 for s in sides_by_member_group.values()), sides_by_member_group
-    # the held-back pairs obey the rule too: they are lines the member would have had
+    spent = sel.expected_funded_by_offer(len(offers))
+    assert np.all(spent <= offers.remaining_budget_cents * (1 + 1e-9) + 1e-9)
+    pairs = set(zip(sel.member.tolist(), sel.offer.tolist()))
+    assert len(pairs) == len(sel) and not pairs & set(zip(sel.holdout_member.tolist(), sel.holdout_offer.tolist()))
     face = np.bincount(sel.member, weights=sel.face_cents, minlength=len(members))
     assert np.all(face <= members.face_cap_cents)
     lines = np.bincount(sel.member, minlength=len(members))
@@ -234,3 +237,14 @@ def test_build_reports_how_often_each_tier_reached_its_target(engine) -> None:  
     assert sum(sum(t["short"].values()) for t in report.values()) > 0  # $10 is out of reach here
     lines = face_target_lines(report)
     assert len(lines) == len(report) and "reached by" in lines[-1] and "target $" in lines[-1]
+
+
+def test_a_list_below_its_target_replaces_a_line_lost_to_an_offer_holdout() -> None:
+    offers = make_offers(3, holdout_share=np.array([0.999999, 0.0, 0.0]))
+    probs = sp.csr_matrix(np.array([[0.9, 0.5, 0.3]] * 2))
+    members = make_members(2, face_target_cents=np.array([0, 200]))
+    sel = select_lines(probs, members, offers, SelectionParams(max_lines=2))
+    assert sel.offer[sel.member == 0].tolist() == [1]  # no target: the hold-out just leaves a gap
+    assert sel.offer[sel.member == 1].tolist() == [1, 2]  # the next best line takes its place
+    assert sorted(zip(sel.holdout_member.tolist(), sel.holdout_offer.tolist())) == [(0, 0), (1, 0)]
+    assert reason(sel, 1) is None
