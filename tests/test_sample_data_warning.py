@@ -32,11 +32,8 @@ def test_warning_names_the_skipped_tests(tmp_path: Path) -> None:
     assert f"2 test(s) {MESSAGE}" in out
 
 
-def test_the_suite_header_does_not_warn(tmp_path: Path) -> None:
-    """The suite's own header (conftest) no longer warns up front about a sample no test may use."""
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "--co", "-p", "no:cacheprovider", str(TESTS / "test_list_numbers.py")],
-        capture_output=True, text=True, timeout=120, cwd=TESTS.parent,
-        env={**os.environ, "LOYALTY_GROCERY_SAMPLE": str(tmp_path / "absent")},
-    )
-    assert "grocery sample" not in result.stdout + result.stderr
+def test_the_suite_header_does_not_warn() -> None:
+    """The suite's header no longer warns up front about a sample no selected test may use."""
+    import conftest
+
+    assert not [line for line in conftest.pytest_report_header(None) if "grocery" in line]  # type: ignore[arg-type]
