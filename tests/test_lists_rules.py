@@ -138,6 +138,7 @@ def test_property_no_list_breaks_an_exclusion_cap_or_line_limit(case) -> None:  
 # --- offers and builds against the database ------------------------------------------------
 
 import copy  # noqa: E402
+import json  # noqa: E402
 
 import pytest  # noqa: E402
 from sqlalchemy import select  # noqa: E402
@@ -248,3 +249,14 @@ def test_a_list_below_its_target_replaces_a_line_lost_to_an_offer_holdout() -> N
     assert sel.offer[sel.member == 1].tolist() == [1, 2]  # the next best line takes its place
     assert sorted(zip(sel.holdout_member.tolist(), sel.holdout_offer.tolist())) == [(0, 0), (1, 0)]
     assert reason(sel, 1) is None
+
+
+def test_offers_show_says_what_an_offer_excludes(engine, cli) -> None:  # type: ignore[no-untyped-def]
+    make_small_chain(engine)
+    with session_scope(engine) as s:
+        save_definitions(s, parse_definitions(_offers()), TODAY)
+    assert "Exclusion group 'pain relievers' (store brands): never on a list with a national-brand offer" in \
+        cli("offers", "show", "dicks-trial").output
+    assert "Exclusion group 'milk' (store brands)" in cli("offers", "show", "milk").output  # store milk only
+    shown = json.loads(cli("offers", "show", "tylenol-save", "--json").output)
+    assert (shown["exclusion_group"], shown["exclusion_side"]) == ("pain relievers", "national")
