@@ -172,16 +172,21 @@ def offers(run: DemoRun) -> str:
 
 
 def build_lists(run: DemoRun) -> str:
-    from .lists import face_target_lines
-
-    parts, targets = [], []
+    parts, top = [], {"members": 0, "reached": 0, "tier": "", "target_cents": 0}
     for start in (run.period_start, run.second_period):
         counts = json.loads(run.command("lists", "build", "--period-start", start.isoformat(), "--as-of", run.as_of,
                                         "--json"))["counts"]
         parts.append(f"{counts['lists']:,} lists from {start}")
-        targets = face_target_lines(counts.get("face_targets", {}))
-    gold = next((t for t in reversed(targets)), "")
-    return "; ".join(parts) + (f"; {gold.split(';')[0]}" if gold else "")
+        targets = counts.get("face_targets", {})
+        if targets:  # the top value tier's face-value target, over both cohorts
+            tier, report = list(targets.items())[-1]
+            top.update(tier=tier, target_cents=report["target_cents"])
+            top["members"] += report["members"]
+            top["reached"] += report["reached"]
+    if top["members"]:
+        parts.append(f"{top['tier']} lists reaching {format_money(top['target_cents'])}: "
+                     f"{top['reached']} of {top['members']}")
+    return "; ".join(parts)
 
 
 def show_list(run: DemoRun) -> str:
