@@ -25,7 +25,7 @@ def test_demo_tells_a_short_story_that_ends_with_what_to_open(cli, engine, clien
                  "Members by lifecycle stage", "segments", "Build the lists", "One member's list",
                  "Render the PDFs", "retried complete: HTTP 200, same answer, nothing redeemed twice"):
         assert step in result.output, step
-    assert "given explicitly: used as it is, nothing deleted" in lines[1]
+    assert "given explicitly: used as it is, never deleted" in lines[1]
     # the last lines: the addresses to open, a working lane key and the member link
     assert lines[-3].startswith("Lane API:") and "/api/v1/openapi.json" in lines[-3]
     key, store = re.fullmatch(r"Lane key:\s+(\S+)\s+\(store (\S+), lane 1\)", lines[-2]).groups()  # type: ignore[union-attr]

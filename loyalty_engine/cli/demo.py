@@ -7,7 +7,8 @@ one line and the run ends with what to open; ``--verbose`` shows every command a
 
 The demo has its own SQLite file (``<out>/demo.db``, removed and made again on every run), so
 it never touches the instance database. Given a database explicitly (``--database-url`` or
-``LOYALTY_DATABASE_URL``), it uses that one as it is and deletes nothing.
+``LOYALTY_DATABASE_URL``), it uses that one as it is and never deletes it; only ``<out>`` is
+emptied.
 """
 from __future__ import annotations
 
@@ -60,7 +61,7 @@ def _intro(run: DemoRun, given: bool) -> None:
     click.secho(f"Loyalty engine demo: a synthetic chain of {run.members:,} members, {run.weeks} weeks, end to end.",
                 bold=True)
     if given:
-        click.echo(f"Database: {_safe(run.database_url)} (given explicitly: used as it is, nothing deleted)")
+        click.echo(f"Database: {_safe(run.database_url)} (given explicitly: used as it is, never deleted)")
     else:
         click.echo(f"Database: {_safe(run.database_url)} (the demo's own, made fresh each run; "
                    "your instance database is not touched)")
