@@ -120,4 +120,14 @@ def password(cli: CliContext, name: str, password_stdin: bool) -> None:
         click.echo(f"password of {user.username} changed; their sessions were revoked")
 
 
+def demo_step(run) -> str:  # type: ignore[no-untyped-def]
+    """The demo's step: an admin, a category manager, an approver and a manufacturer, passwords shown once."""
+    from ..console.demo import create_demo_users, demo_user_lines
+    from .demo_story import busiest_category
+
+    users = create_demo_users(run.engine, busiest_category(run.engine), datetime.now(timezone.utc))
+    run.facts["console_users"] = demo_user_lines(users, f"http://127.0.0.1:{run.port}/console/")
+    return f"{', '.join(u.username for u in users)} (passwords below, shown once)"
+
+
 commands = [users_group]
