@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, inspect
 from ..config import Config
 from .columnmap import load_map_file, parse_map_pairs, resolve_columns
 from .entities import EntityLoader
-from .errors import ImportFileError
+from .errors import DamagedInputError, ImportFileError
 from .formats import FORMATS, ImportKind
 from .readers import Source, SourceChunk, open_source
 from .rejects import RejectWriter, default_rejects_path
@@ -73,8 +73,13 @@ def import_file(
         loader = ScanLoader(columns, config.default_timezone, rejects, report, extra_line_no=bool(extra))
     else:
         loader = EntityLoader(fmt, columns, config.default_timezone, rejects, report)
+    committed = _Committed()
     try:
-        _stream(engine, source, loader, chunk_rows, progress)
+        try:
+            _stream(engine, source, loader, chunk_rows, progress, committed)
+        except DamagedInputError as exc:
+            rejects.close()
+            raise exc.with_outcome(committed.describe(report, exc, rejects)) from None
         if isinstance(loader, ScanLoader):
             with engine.begin() as conn:
                 report.prices_learned = loader.prices.learn(conn)
@@ -96,7 +101,35 @@ def _check_database(engine: Engine) -> None:
         raise ImportFileError("the database has no schema yet: run `loyalty-engine db upgrade` first")
 
 
-def _stream(engine: Engine, source: Source, loader: ChunkLoader, chunk_rows: int, progress: bool | None) -> None:
+class _Committed:
+    """The last input line (or Parquet row) of the chunks committed so far."""
+
+    def __init__(self) -> None:
+        self.last_line = 0
+
+    def add(self, prepared: Any) -> None:
+        chunk: SourceChunk = getattr(prepared, "chunk", prepared)
+        lines = [int(chunk.lines.max())] if len(chunk.lines) else []
+        lines += [b.line for b in chunk.broken]
+        self.last_line = max([self.last_line, *lines])
+
+    def describe(self, report: ImportReport, error: DamagedInputError, rejects: RejectWriter) -> str:
+        """What the import loaded before ``error``, in words: the runner's answer, not the reader's."""
+        if report.read == 0:
+            return "Nothing was loaded; import the file again once it is fixed."
+        unit = error.unit
+        first = 2 if unit == "line" else 1
+        counts = [f"{report.inserted:,} inserted"]
+        counts += [f"{report.updated:,} updated"] if report.updated else []
+        counts += [f"{report.duplicates:,} already there"] if report.duplicates else []
+        counts += [f"{report.rejected:,} rejected to {rejects.path}"] if report.rejected else []
+        return (f"{unit.capitalize()}s {first:,}-{self.last_line:,} were imported ({report.read:,} rows: "
+                f"{', '.join(counts)}); nothing from {unit} {self.last_line + 1:,} on was loaded. "
+                "Importing the fixed file again is safe: what is loaded is skipped.")
+
+
+def _stream(engine: Engine, source: Source, loader: ChunkLoader, chunk_rows: int, progress: bool | None,
+            committed: _Committed) -> None:
     """One connection for the run, one transaction per chunk.
 
     A prefetch thread reads and prepares chunk N+1 (pyarrow and numpy, which release the GIL)
@@ -117,6 +150,7 @@ def _stream(engine: Engine, source: Source, loader: ChunkLoader, chunk_rows: int
                 pending = prefetch.submit(prepare_next)
                 with conn.begin():
                     loader.write(prepared, conn)
+                committed.add(prepared)
 
 
 @contextmanager

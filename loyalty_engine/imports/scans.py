@@ -120,8 +120,6 @@ class ScanLoader:
             given = ~explicit.empty
             line_no = np.where(given, explicit.values, line_no)
             problems.add(given & (explicit.values <= 0), quoted_values(raw["line_no"], "line_no {value} must be 1 or more"))
-        problems.add(parsed["amount"].empty, "missing amount")
-        problems.add(parsed["quantity"].empty, "missing quantity")
         store, member = parsed["store_id"].values, parsed["member_id"].values
         good = ~problems.bad
         basket_first, member_first = self._baskets(txn, member, good)
