@@ -12,8 +12,8 @@ import sys
 import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Iterable, Iterator, Protocol
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from sqlalchemy import Connection, Engine, inspect
 
@@ -25,7 +25,7 @@ from .formats import FORMATS, ImportKind
 from .readers import Source, SourceChunk, open_source
 from .rejects import RejectWriter, default_rejects_path
 from .report import ImportReport
-from .scans import ScanLoader
+from .scans import LinesToWrite, ScanLoader
 
 
 class ChunkLoader(Protocol):
@@ -144,6 +144,9 @@ def _stream(engine: Engine, source: Source, loader: ChunkLoader, chunk_rows: int
             chunk = next(chunks, None)
             return None if chunk is None else loader.prepare(chunk)
 
+        if conn.dialect.name == "postgresql" and isinstance(loader, ScanLoader):
+            _stream_overlapped(engine, conn, loader, prefetch, prepare_next, committed)
+            return
         with _sqlite_foreign_keys_off(conn), _sqlite_page_cache(conn):
             pending = prefetch.submit(prepare_next)
             while (prepared := pending.result()) is not None:
@@ -151,6 +154,47 @@ def _stream(engine: Engine, source: Source, loader: ChunkLoader, chunk_rows: int
                 with conn.begin():
                     loader.write(prepared, conn)
                 committed.add(prepared)
+
+
+def _stream_overlapped(engine: Engine, conn: Connection, loader: ScanLoader, prefetch: ThreadPoolExecutor,
+                       prepare_next: Callable[[], Any], committed: _Committed) -> None:
+    """PostgreSQL scans: chunk N's lines are COPYed on a second connection while this one
+    writes chunk N+1's placeholders and baskets, so the server works on two cores.
+
+    Each chunk commits its placeholders and baskets first, then (on the other connection) its
+    lines; at most one chunk's lines are in flight. If the run stops between the two, the
+    baskets are there without (some of) their lines, and re-running the import adds them: lines
+    of baskets recorded before are matched to the record and skipped when present.
+    """
+    with engine.connect() as lines_conn, ThreadPoolExecutor(1, thread_name_prefix="import-lines") as writer:
+
+        def write_lines(lines: LinesToWrite) -> None:
+            with lines_conn.begin():
+                loader.write_lines(lines, lines_conn)
+
+        in_flight: tuple[Future[None], Any] | None = None
+
+        def settle() -> None:
+            nonlocal in_flight
+            if in_flight is not None:
+                future, done = in_flight
+                in_flight = None
+                future.result()
+                committed.add(done)
+
+        try:
+            pending = prefetch.submit(prepare_next)
+            while (prepared := pending.result()) is not None:
+                pending = prefetch.submit(prepare_next)
+                with conn.begin():
+                    lines = loader.write_baskets(prepared, conn)
+                settle()
+                if lines is None:
+                    committed.add(prepared)
+                else:
+                    in_flight = (writer.submit(write_lines, lines), prepared)
+        finally:
+            settle()
 
 
 @contextmanager

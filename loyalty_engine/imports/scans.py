@@ -87,6 +87,17 @@ class PreparedScans:
 
 
 @dataclass
+class LinesToWrite:
+    """A chunk's scan lines, ready to insert: every good row, or (when ON CONFLICT is costly)
+    the rows of baskets created by the chunk and the rest apart."""
+
+    columns: dict[str, Any]
+    good_rows: np.ndarray
+    fresh_rows: np.ndarray | None = None
+    other_rows: np.ndarray | None = None
+
+
+@dataclass
 class ScanLoader:
     columns: dict[str, str]  # canonical -> source column
     default_timezone: str
@@ -133,6 +144,27 @@ class ScanLoader:
 
     def write(self, prepared: "PreparedScans", conn: Connection) -> None:
         """Placeholders, baskets and lines of one prepared chunk, in the caller's transaction."""
+        lines = self.write_baskets(prepared, conn)
+        if lines is not None:
+            self.write_lines(lines, conn)
+
+    def write_lines(self, lines: "LinesToWrite", conn: Connection) -> None:
+        """Insert a chunk's lines (prepared by :meth:`write_baskets`), skipping those already
+        loaded; may run on another connection after the baskets were committed."""
+        bulk = BulkIO.for_connection(conn)
+        if lines.fresh_rows is None:
+            inserted = bulk.insert("scan_lines", _rows(lines.columns, lines.good_rows))
+        else:
+            # Lines of baskets this chunk created cannot exist yet: insert them without the
+            # costly ON CONFLICT; the rest (baskets recorded before) skip what is there.
+            inserted = bulk.insert("scan_lines", _rows(lines.columns, lines.fresh_rows), skip_conflicts=False)
+            inserted += bulk.insert("scan_lines", _rows(lines.columns, lines.other_rows))
+        self.report.inserted += inserted
+        self.report.duplicates += len(lines.good_rows) - inserted
+
+    def write_baskets(self, prepared: "PreparedScans", conn: Connection) -> "LinesToWrite | None":
+        """Placeholders and baskets of one prepared chunk, rejects written, in the caller's
+        transaction; returns the chunk's lines for :meth:`write_lines` (None when there are none)."""
         report, chunk, problems = self.report, prepared.chunk, prepared.problems
         report.read += chunk.rows_read
         self.rejects.write_broken(chunk.broken)
@@ -140,7 +172,7 @@ class ScanLoader:
         report.money_rounded += prepared.money_rounded
         n = chunk.table.num_rows
         if n == 0:
-            return
+            return None
         bulk = BulkIO.for_connection(conn)
         txn, line_no, store, member, sku = prepared.txn, prepared.line_no, prepared.store, prepared.member, prepared.sku
         stamp, quantity, amount, discount = prepared.stamp, prepared.quantity, prepared.amount, prepared.discount
@@ -149,7 +181,7 @@ class ScanLoader:
         good_rows = np.flatnonzero(good)
         if len(good_rows) == 0:
             self._reject(chunk, problems, good, line_no)
-            return
+            return None
         good_take = pa.array(good_rows)
         checking_references = self._pause_reference_triggers(bulk)
 
@@ -202,7 +234,7 @@ class ScanLoader:
 
         self._reject(chunk, problems, good, line_no)
         if len(good_rows) == 0:
-            return
+            return None
         lines = {
             "transaction_id": txn,
             "line_no": line_no,
@@ -213,19 +245,12 @@ class ScanLoader:
             "amount_cents": amount,
             "discount_cents": discount,
         }
-        if bulk.cheap_conflicts:
-            inserted = bulk.insert("scan_lines", _rows(lines, good_rows))
-        else:
-            # Lines of baskets this chunk created cannot exist yet: insert them without the
-            # costly ON CONFLICT; the rest (baskets recorded before) skip what is there.
-            if prepared.explicit_line_no:
-                fresh &= ~_repeated_keys(txn, line_no, fresh)
-            fresh_rows = np.flatnonzero(fresh)
-            inserted = bulk.insert("scan_lines", _rows(lines, fresh_rows), skip_conflicts=False)
-            inserted += bulk.insert("scan_lines", _rows(lines, np.flatnonzero(good & ~fresh)))
-        report.inserted += inserted
-        report.duplicates += len(good_rows) - inserted
         self.prices.add(product_key[good_rows], quantity[good_rows], amount[good_rows] + discount[good_rows])
+        if bulk.cheap_conflicts:
+            return LinesToWrite(lines, good_rows)
+        if prepared.explicit_line_no:
+            fresh &= ~_repeated_keys(txn, line_no, fresh)
+        return LinesToWrite(lines, good_rows, np.flatnonzero(fresh), np.flatnonzero(good & ~fresh))
 
     def _pause_reference_triggers(self, bulk: BulkIO) -> bool:
         """On PostgreSQL, replace the row-by-row foreign-key triggers of this chunk's transaction
