@@ -49,10 +49,12 @@ def _array_parameter(keys: list[Any]) -> tuple[Any, str]:
 
     Text keys travel as one string split on the server: psycopg dumps a Python list element by
     element (80 ms for the 35,000 baskets of a chunk, on the importer's critical path)."""
-    if keys and all(isinstance(k, str) for k in keys):
-        joined = ARRAY_SEPARATOR.join(keys)
-        if joined.count(ARRAY_SEPARATOR) == len(keys) - 1:
-            return joined, "string_to_array(%s, E'\\x1f')"
+    try:
+        joined = ARRAY_SEPARATOR.join(keys)  # TypeError unless every key is text
+    except TypeError:
+        return keys, "%s"
+    if keys and joined.count(ARRAY_SEPARATOR) == len(keys) - 1:
+        return joined, "string_to_array(%s, E'\\x1f')"
     return keys, "%s"
 
 
