@@ -147,7 +147,7 @@ def _stream(engine: Engine, source: Source, loader: ChunkLoader, chunk_rows: int
         if conn.dialect.name == "postgresql" and isinstance(loader, ScanLoader):
             _stream_overlapped(engine, conn, loader, prefetch, prepare_next, committed)
             return
-        with _sqlite_foreign_keys_off(conn), _sqlite_page_cache(conn):
+        with _sqlite_foreign_keys_off(conn), _sqlite_bulk_settings(conn):
             pending = prefetch.submit(prepare_next)
             while (prepared := pending.result()) is not None:
                 pending = prefetch.submit(prepare_next)
@@ -220,11 +220,19 @@ def _sqlite_foreign_keys_off(conn: Connection) -> Iterator[None]:
 
 
 SQLITE_IMPORT_CACHE_KIB = 64 * 1024
+SQLITE_IMPORT_CHECKPOINT_PAGES = 64 * 1024  # 256 MB of WAL between checkpoints (4 KB pages)
 
 
 @contextmanager
-def _sqlite_page_cache(conn: Connection, kib: int = SQLITE_IMPORT_CACHE_KIB) -> Iterator[None]:
-    """A large page cache on the importer's connection, then the old size back.
+def _sqlite_bulk_settings(conn: Connection, kib: int = SQLITE_IMPORT_CACHE_KIB) -> Iterator[None]:
+    """A large page cache and rarer WAL checkpoints on the importer's connection, then the old
+    settings back.
+
+    Checkpoints: SQLite's default copies the WAL into the database (and syncs both) once the
+    WAL passes 1,000 pages, i.e. after every chunk, rewriting the index pages each chunk
+    touches again and again; every 256 MB of WAL instead (bounded whatever the file size), and
+    one passive checkpoint at the end. On the 1M-line benchmark: 0.58x the bare load against
+    0.36-0.52x in the same alternation.
 
     With SQLite's default 2 MB, the index pages the import keeps touching (baskets by member
     and date, scan lines by key, looked up again on re-import) fall out of the cache as the
@@ -237,11 +245,17 @@ def _sqlite_page_cache(conn: Connection, kib: int = SQLITE_IMPORT_CACHE_KIB) -> 
         return
     raw = conn.connection.dbapi_connection
     old = raw.execute("PRAGMA cache_size").fetchone()[0]
+    old_checkpoint = raw.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
     raw.execute(f"PRAGMA cache_size=-{int(kib)}")
+    raw.execute(f"PRAGMA wal_autocheckpoint={SQLITE_IMPORT_CHECKPOINT_PAGES}")
     try:
         yield
     finally:
         raw.execute(f"PRAGMA cache_size={int(old)}")
+        raw.execute(f"PRAGMA wal_autocheckpoint={int(old_checkpoint)}")
+        if not raw.in_transaction:
+            # What the run left in the WAL goes to the database file now (never waits for readers).
+            raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
 
 def _progress_bar(source: Source, progress: bool | None):  # type: ignore[no-untyped-def]
