@@ -6,9 +6,12 @@ peak memory is per run:
 
 - ``parse``: the baseline, pyarrow's streaming CSV reader merely parsing scans.csv into string
   columns (what any import must at least do);
+- for each database, the bare load of the same scans.csv into a table with scan_lines' primary
+  key ``(transaction_id, line_no)``: one ``COPY`` on PostgreSQL, the sqlite3 shell's ``.import``
+  on SQLite (see ``child_bare``);
 - for each database: a fresh, migrated database, the stores / manufacturers / products /
-  members files imported, then ``scans`` imported (timed: lines/s, time / parse time, peak RSS),
-  then ``scans`` imported again (must insert 0 lines).
+  members files imported, then ``scans`` imported (timed: lines/s, rate / the bare load's rate
+  (target >= 0.70), time / parse time, peak RSS), then ``scans`` imported again (must insert 0).
 
 ``--real`` instead runs the real-data check: products, members and scans of the shared grocery
 sample (742,567 lines) into a fresh SQLite database and a fresh PostgreSQL schema, with the
