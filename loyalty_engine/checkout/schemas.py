@@ -191,7 +191,8 @@ class ReversalOut(BaseModel):
 
 
 class CheckoutResponse(BaseModel):
-    status: Literal["quoted", "completed"]
+    status: Literal["quoted", "completed", "voided"] = Field(
+        description="voided: a retried complete of a sale that was voided since (see voided_at)")
     transaction_id: str
     store: str
     lane: str
@@ -207,6 +208,7 @@ class CheckoutResponse(BaseModel):
     total_discount_cents: int
     total_due_cents: int
     receipt: list[str]
+    voided_at: Optional[datetime] = Field(default=None, description="when the sale was voided (status voided only)")
 
 
 class VoidResponse(BaseModel):
