@@ -965,7 +965,8 @@ def _voided_answer(first: bytes, voided_at: datetime | None) -> bytes:
     """
     answer = orjson.loads(first)
     answer["status"] = "voided"
-    answer["voided_at"] = returns.utc(voided_at).isoformat() if voided_at else None
+    # the same form as the void's own answer (pydantic writes UTC as Z)
+    answer["voided_at"] = returns.utc(voided_at).isoformat().replace("+00:00", "Z") if voided_at else None
     return orjson.dumps(answer)
 
 
