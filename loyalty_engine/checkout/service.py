@@ -757,8 +757,15 @@ class CheckoutService:
 
     def _local_time(self, scanned_at: datetime, tz_name: str) -> tuple[datetime, int, date]:
         zone = _zone(tz_name)
-        aware = scanned_at.replace(tzinfo=zone) if scanned_at.tzinfo is None else scanned_at.astimezone(zone)
         now = self.clock.now()
+        try:
+            aware = scanned_at.replace(tzinfo=zone) if scanned_at.tzinfo is None else scanned_at.astimezone(zone)
+            aware.utcoffset()
+            aware - now  # noqa: B018  (the edges of the calendar overflow here, see below)
+        except OverflowError:
+            # year 1 or 9999 with an offset: outside what a datetime can hold in the store's zone
+            aware = datetime.max.replace(tzinfo=timezone.utc) if scanned_at.year > now.year else \
+                datetime.min.replace(tzinfo=timezone.utc)
         if aware > now + MAX_FUTURE_SKEW:
             raise Unprocessable("scanned_at is in the future (check the lane's clock)", code="scanned_at_in_future",
                                 field="scanned_at")
@@ -828,8 +835,12 @@ def _identifier_kind(identifier: str | None) -> tuple[str | None, int | None, Li
 
 
 def _business_date_guess(scanned_at: datetime, tz_name: str) -> date:
+    """The business date, read before the key is checked (a card's list depends on it)."""
     zone = _zone(tz_name)
-    return (scanned_at.replace(tzinfo=zone) if scanned_at.tzinfo is None else scanned_at.astimezone(zone)).date()
+    try:
+        return (scanned_at.replace(tzinfo=zone) if scanned_at.tzinfo is None else scanned_at.astimezone(zone)).date()
+    except OverflowError:  # the calendar's edges: refused once the key is checked (_local_time)
+        return scanned_at.date()
 
 
 def _ledger_rows(outcome: Outcome) -> list[dict[str, Any]]:
