@@ -286,3 +286,39 @@ def test_card_scan_uses_the_stores_business_date(client, chain: Chain) -> None:
                          headers=chain.headers()).json
     assert answer["business_date"] == (TODAY - timedelta(days=1)).isoformat()
     assert answer["shopping_list"]["list_number"] == early
+
+
+def _drop_idle_connections(engines, admin_engine) -> int:  # type: ignore[no-untyped-def]
+    """Terminate, on the server, every idle connection these pools hold (as a restart or a proxy would)."""
+    pids = set()
+    for engine in engines:
+        held = [engine.connect() for _ in range(max(1, engine.pool.checkedin()))]
+        pids |= {conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() for conn in held}
+        for conn in held:
+            conn.close()
+    with admin_engine.connect() as admin:
+        for pid in pids:
+            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    time.sleep(0.2)
+    return len(pids)
+
+
+def test_void_and_member_list_survive_a_dropped_connection(app, client, chain: Chain, database_backend: str) -> None:
+    if database_backend != "postgresql":
+        pytest.skip("SQLite has no server connection to lose")
+    number = two_offer_list(chain)
+    engines = [app.extensions["loyalty_engine"]["engine"], app.extensions["loyalty_engine"]["autocommit_engine"]]
+    for pos in ("D1", "D2"):
+        sale = client.post(COMPLETE, json=basket(("000111", 1, 899), identifier=number, pos=pos, tender=True),
+                           headers=chain.headers())
+        assert sale.status_code == 200
+    # both pools in use once (the key is read in autocommit, the void writes in a transaction)
+    assert client.post("/api/v1/checkout/S1:1:D2/void", json={"store": "S1", "lane": "1"},
+                       headers=chain.headers()).status_code == 200
+    assert _drop_idle_connections(engines, chain.engine)
+    void = client.post("/api/v1/checkout/S1:1:D1/void", json={"store": "S1", "lane": "1"}, headers=chain.headers())
+    assert void.status_code == 200, void.json
+    assert chain.offer_counters("relief") == (0, 0, 0)
+    assert _drop_idle_connections(engines, chain.engine)
+    listed = client.get("/api/v1/members/4000001/list", headers=chain.headers())
+    assert listed.status_code == 200, listed.json
