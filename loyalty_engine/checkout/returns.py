@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterable, Sequence
 
 from sqlalchemy import Connection, bindparam, func, select, update
@@ -38,7 +38,7 @@ from ..models.lists import ShoppingListLine
 from ..models.offers import Offer, OfferProduct
 from ..models.scans import ScanLine, Transaction
 from . import rules
-from .batch import MANY, Step
+from .batch import MANY, Step, run_checked
 from .errors import Conflict, Forbidden, NotFound, RetryableConflict, Unprocessable
 from .lanes import LaneIdentity
 from .schemas import ReversalOut, VoidRequest, VoidResponse
@@ -397,7 +397,7 @@ def reversal_out(rev: PlannedReversal) -> ReversalOut:
 
 
 def void_once(conn: Connection, lane: LaneIdentity, transaction_id: str, req: VoidRequest, request_id: str,
-              now: datetime, run_checked: Any) -> bytes:
+              now: datetime) -> bytes:
     """Void a completed sale in the caller's write transaction, in the lock order."""
     row = conn.execute(  # step 1: the sale
         select(_checkouts.c.id, _checkouts.c.store_id, _checkouts.c.status, _checkouts.c.voided_at,
@@ -451,8 +451,6 @@ def void_once(conn: Connection, lane: LaneIdentity, transaction_id: str, req: Vo
 
 def utc(moment: datetime) -> datetime:
     """SQLite hands timestamps back naive; they were written in UTC."""
-    from datetime import timezone
-
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
 
 
