@@ -59,6 +59,9 @@ def test_one_plus_one_returned_units_reverse_the_discount_however_returned(clien
     assert two.status_code == 200, two.json
     assert [(r["applications"], r["discount_cents"], r["funder_cents"]) for r in two.json["reversals"]] == [(1, 150, 75)]
     assert two.json["total_due_cents"] == -749  # the discount comes back out of the refund
+    # a retried return gets its first answer, though its units are no longer returnable
+    again = client.post(COMPLETE, json=_return("000111", 1, 899, "R2", 749, **how(second)), headers=chain.headers())
+    assert again.status_code == 200 and again.data == two.data and again.headers["Idempotent-Replay"] == "true"
     # the member paid 17.98 - 1.50 and got 8.99 + 7.49 back; the funder is charged nothing
     assert chain.offer_counters("relief") == (0, 0, 0)
     assert chain.line_redeemed(number, 1) == 0

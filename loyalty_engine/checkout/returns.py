@@ -145,19 +145,20 @@ def find_member_sales(conn: Connection, member_key: int, product_keys: Sequence[
     """The member's completed lane sales of these products in the lookback (locked for a complete), newest first."""
     if not product_keys:
         return []
-    holding = (
-        select(_scan_lines.c.transaction_id)
-        .where(_scan_lines.c.member_key == member_key, _scan_lines.c.product_key.in_(list(product_keys)),
-               _scan_lines.c.quantity > 0)
+    # driven by the member's checkouts (indexed); each probed on its scan lines' primary key
+    holds_product = (
+        select(_scan_lines.c.line_no)
+        .where(_scan_lines.c.transaction_id == _checkouts.c.transaction_id,
+               _scan_lines.c.product_key.in_(list(product_keys)), _scan_lines.c.quantity > 0)
+        .exists()
     )
     query = (
         select(_checkouts.c.id, _checkouts.c.transaction_id, _checkouts.c.list_id)
         .where(_checkouts.c.member_key == member_key, _checkouts.c.status == "completed",
-               _checkouts.c.business_date >= day - timedelta(days=RETURN_LOOKBACK_DAYS),
-               _checkouts.c.transaction_id.in_(holding))
+               _checkouts.c.business_date >= day - timedelta(days=RETURN_LOOKBACK_DAYS), holds_product)
         .order_by(_checkouts.c.id)
     )
-    rows = conn.execute(query.with_for_update() if lock else query).all()
+    rows = conn.execute(query.with_for_update(of=_checkouts) if lock else query).all()
     # matched newest first: the latest sale of a product is the likeliest one it came from
     return [Original(*row) for row in reversed(rows)]
 
