@@ -79,6 +79,7 @@ def test_returns_are_bounded_by_what_was_sold_and_not_yet_returned(client, chain
     refused = client.post(COMPLETE, json=fifty, headers=chain.headers())
     assert refused.status_code == 422 and refused.json["code"] == "return_exceeds_sale", refused.json
     assert refused.json["detail"]["returnable"] == 2 and refused.json["detail"]["field"] == "lines"
+    assert refused.json["detail"]["sku"] == "000111" and "50 units of sku 000111" in refused.json["message"]
     quote = {k: v for k, v in fifty.items() if k != "tender"}
     assert client.post(QUOTE, json=quote, headers=chain.headers()).json["code"] == "return_exceeds_sale"
     by_card = _return("000111", 3, 899, "R3", 3 * 899, identifier="4000001")

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from sqlalchemy import Connection, bindparam, func, select, update
 
@@ -177,15 +177,16 @@ def lock_lines_and_offers(conn: Connection, list_ids: Iterable[int | None], offe
 
 
 def plan_return(conn: Connection, originals: Sequence[Original], basket_lines: Sequence[rules.BasketLine],
-                *, named: bool) -> ReturnPlan:
+                skus: Mapping[int, str], *, named: bool) -> ReturnPlan:
     """Match the returned units to ``originals`` (newest first) and plan the reversals.
 
     A unit is matched to the first original that sold its product and has not had it all back.
     Units no original can take are refused (422 ``return_exceeds_sale``). Every original then
     keeps only the applications its kept units support (``kept // min_quantity``); the rest
-    are reversed with their share of the discount and the funder's money.
+    are reversed with their share of the discount and the funder's money. ``skus`` names the
+    products (product key -> sku) in what the lane is told.
     """
-    returned: dict[int | None, int] = defaultdict(int)
+    returned: dict[int, int] = defaultdict(int)
     return_lines: dict[int, list[int]] = defaultdict(list)
     skus_unknown = 0
     for line in basket_lines:
@@ -196,26 +197,27 @@ def plan_return(conn: Connection, originals: Sequence[Original], basket_lines: S
             returned[line.product_key] += -line.quantity
             return_lines[line.product_key].append(line.line_no)
     if skus_unknown:
-        raise _exceeds(named, "an item never sold on the lane")
+        raise _exceeds(named, "a sku the catalog does not know (never sold on the lane)")
     sold = {o.checkout_id: _sold(conn, o) for o in originals}
     back = {o.checkout_id: _returned_before(conn, o) for o in originals}
     plan = ReturnPlan()
     now_by_original: dict[int, dict[int, int]] = defaultdict(dict)
-    for product_key, units in sorted(returned.items()):  # type: ignore[arg-type]
+    for product_key, units in sorted(returned.items()):
         left = units
         for original in originals:
             available = sold[original.checkout_id].get(product_key, 0) - back[original.checkout_id].get(product_key, 0)
             take = min(left, max(0, available))
             if take > 0:
-                plan.units.append((original, product_key, take))  # type: ignore[arg-type]
-                now_by_original[original.checkout_id][product_key] = take  # type: ignore[index]
+                plan.units.append((original, product_key, take))
+                now_by_original[original.checkout_id][product_key] = take
                 left -= take
             if left == 0:
                 break
         if left:
             matched = units - left
-            raise _exceeds(named, f"{units} units of product {product_key} ({matched} left to return)",
-                           product_key=product_key, returned=units, returnable=matched)
+            sku = skus.get(product_key, str(product_key))
+            raise _exceeds(named, f"{units} units of sku {sku} ({matched} left to return)",
+                           sku=sku, returned=units, returnable=matched)
     room = {line.line_no: -line.amount_cents for line in basket_lines if line.quantity < 0}
     for original in originals:
         now = now_by_original.get(original.checkout_id)

@@ -1,4 +1,7 @@
-"""Checkout at the lane: quote, complete (exactly once), void, returns, the member's current list.
+"""Checkout at the lane: quote, complete (exactly once), the member's current list.
+
+Returns and voids (which earlier redemptions they take back) and the one lock order every
+writer follows are in :mod:`.returns`; this module calls them.
 
 Flask-free: the web edge parses the lane's key, validates the body with the pydantic schemas
 and calls :class:`CheckoutService`. Answers are returned as JSON *bytes* so a retried
@@ -12,13 +15,16 @@ path below, which returns and SQLite always take:
 * the idempotency key (store, lane, POS transaction id) is a unique constraint on
   ``checkouts``: two requests with the same key cannot both commit, and the second finds
   the first's answer;
-* the list's lines are locked (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite takes the
-  database write lock up front with ``BEGIN IMMEDIATE``) and the rules are evaluated on the
-  line counters read under that lock;
+* the list's lines are locked (``SELECT ... FOR UPDATE`` on PostgreSQL, ascending id; SQLite
+  takes the database write lock up front with ``BEGIN IMMEDIATE``) and the rules are evaluated
+  on the line counters read under that lock; a basket with returned items first locks the
+  sales they came from (:data:`.returns.LOCK_ORDER`);
 * every counter moves with a conditional ``UPDATE ... WHERE redeemed_count + n <= limit``
   (and ``funded_spent_cents + f <= budget_cents``, ``status = 'active'``) whose row count is
   checked; a miss rolls the whole transaction back and it is retried on fresh counters, with
-  the offers about to be redeemed locked (ascending id) from the second attempt on.
+  the offers the basket could redeem locked (ascending id, one statement) from the second
+  attempt on;
+* the tender must cover what is due (``tender_short``), checked before anything is written.
 
 Round trips (PostgreSQL): a quote is one statement; a sale's complete is two (the read, the
 write). The locked path is three (its reads in one pipeline; all writes in one pipeline; COMMIT).
@@ -726,7 +732,7 @@ class CheckoutService:
             if originals is None:  # a quote: the same sales, found without locks
                 originals = self._find_originals(conn, req, member.member_key if member else None,
                                                  business_date, lock=False)
-            plan = returns.plan_return(conn, originals, basket.basket_lines,
+            plan = returns.plan_return(conn, originals, basket.basket_lines, {k: s for s, k in keys.items()},
                                        named=req.original_transaction_id is not None)
             if member is None and plan.reversals:
                 member = _member_by_key(conn, plan.reversals[0].member_key)
