@@ -218,6 +218,9 @@ def test_nul_bytes_and_odd_path_parameters_are_4xx(client, chain: Chain) -> None
     returned["lines"][0]["amount_cents"] = -899
     error(client.post("/api/v1/checkout/complete", json=returned, headers=h), 422, "invalid_request",
           "original_transaction_id")
+    client.post("/api/v1/checkout/complete", json=basket(("000111", 1, 899), pos="N", tender=True), headers=h)
+    error(client.post("/api/v1/checkout/S1:1:N/void", json={"store": "S1", "lane": "1", "reason": "oops\x00"},
+                      headers=h), 422, "invalid_request", "reason")
 
 
 def test_deeply_nested_json_is_a_4xx(client, chain: Chain) -> None:

@@ -123,7 +123,8 @@ class CompleteRequest(QuoteRequest):
 class VoidRequest(ApiModel):
     store: StoreId
     lane: LaneCode
-    reason: Annotated[str, Field(min_length=1, max_length=200)] = "voided at lane"
+    # one line of text: no NUL (PostgreSQL's text cannot hold it) nor other control characters
+    reason: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")] = "voided at lane"
 
 
 # --- responses --------------------------------------------------------------------------
