@@ -7,7 +7,7 @@ see them. Returns recorded before this migration that named their sale are copie
 their returned scan lines.
 
 Revision ID: 0007
-Revises: 0006
+Revises: 0008 (0008 reached main first; this one was written against 0006)
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0006"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
