@@ -90,7 +90,8 @@ _OFFERS = text("""
 """).bindparams(bindparam("ids", expanding=True))
 
 
-def _pairs(conn: Connection, a: date, b: date) -> dict[str, np.ndarray]:
+def targeted_pairs(conn: Connection, a: date, b: date) -> dict[str, np.ndarray]:
+    """Treated (list line) and control (offer hold-out) pairs of the periods starting in [a, b]."""
     rows = [(*r, True) for r in conn.execute(_TREATED, {"a": a, "b": b})]
     rows += [(*r, False) for r in conn.execute(_CONTROL, {"a": a, "b": b})]
     if not rows:
@@ -140,7 +141,7 @@ def load_lift_inputs(
     offer_ids: Sequence[int] | None = None,
 ) -> LiftInputs:
     """Pairs of the list periods starting in ``[period_start, period_end]`` with their outcomes."""
-    pairs = _pairs(conn, period_start, period_end)
+    pairs = targeted_pairs(conn, period_start, period_end)
     if pairs and offer_ids is not None:
         keep = np.isin(pairs["offer_id"], np.asarray(list(offer_ids), dtype=np.int64))
         pairs = {k: v[keep] for k, v in pairs.items()}
@@ -185,4 +186,4 @@ def _empty() -> LiftInputs:
 
 
 __all__ = ["CELL_NAMES", "LiftInputs", "UNSEGMENTED", "cell_index", "load_lift_inputs", "lookup_pairs",
-           "scope_sums", "stage_index"]
+           "scope_sums", "stage_index", "targeted_pairs"]
