@@ -29,7 +29,7 @@ class Statement(Base):
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
-    statement_number: Mapped[str] = mapped_column(String(40), unique=True)
+    statement_number: Mapped[str] = mapped_column(String(80), unique=True)
     manufacturer_id: Mapped[str] = mapped_column(ForeignKey("manufacturers.id"))
     period_start: Mapped[date] = mapped_column(Date)
     period_end: Mapped[date] = mapped_column(Date)  # inclusive

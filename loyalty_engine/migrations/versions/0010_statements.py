@@ -20,7 +20,7 @@ def upgrade() -> None:
     op.create_table(
         "statements",
         sa.Column("id", _ID, autoincrement=True, nullable=False),
-        sa.Column("statement_number", sa.String(length=40), nullable=False),
+        sa.Column("statement_number", sa.String(length=80), nullable=False),
         sa.Column("manufacturer_id", sa.String(length=64), nullable=False),
         sa.Column("period_start", sa.Date(), nullable=False),
         sa.Column("period_end", sa.Date(), nullable=False),
