@@ -6,8 +6,9 @@ import click
 from .context import CliContext
 from . import db, demo, generate, imports, lanes, lists, model, offers, render, scheduler, serve
 from . import statements
+from . import results
 
-COMMAND_MODULES = (db, imports, generate, model, offers, lists, render, lanes, scheduler, serve, demo, statements)
+COMMAND_MODULES = (db, imports, generate, model, offers, lists, render, lanes, scheduler, serve, demo, statements, results)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

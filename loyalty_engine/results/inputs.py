@@ -37,6 +37,7 @@ class LiftInputs:
     ledger_by_cell: np.ndarray
     cell_names: tuple[str, ...] = CELL_NAMES
     extra: dict[str, Any] = field(default_factory=dict)
+    probability: np.ndarray | None = None  # the line's (or hold-out's) predicted purchase probability
 
     def __len__(self) -> int:
         return int(self.member_key.shape[0])
@@ -58,13 +59,13 @@ def stage_index(stages: Sequence[str]) -> np.ndarray:
 
 _TREATED = text("""
     SELECT l.member_key, ln.offer_id, ln.brand_loyalty, ln.usage_tier, l.lifecycle_stage,
-           l.period_start, l.period_end
+           l.period_start, l.period_end, ln.probability
     FROM shopping_list_lines ln JOIN shopping_lists l ON l.id = ln.list_id
     WHERE l.period_start BETWEEN :a AND :b AND l.status <> 'replaced'
 """)
 _CONTROL = text("""
     SELECT h.member_key, h.offer_id, h.brand_loyalty, h.usage_tier, h.lifecycle_stage,
-           b.period_start, b.period_end
+           b.period_start, b.period_end, h.probability
     FROM list_holdouts h JOIN list_builds b ON b.id = h.build_id
     WHERE b.period_start BETWEEN :a AND :b AND b.status = 'complete' AND h.offer_id IS NOT NULL
 """)
@@ -77,8 +78,8 @@ _SCOPE_SUMS = text("""
     GROUP BY s.member_key, op.offer_id
 """).bindparams(bindparam("offers", expanding=True))
 _LEDGER = text("""
-    SELECT ln.offer_id, ln.brand_loyalty, ln.usage_tier, SUM(r.discount_cents), SUM(r.funded_cents),
-           SUM(r.handling_fee_cents)
+    SELECT ln.offer_id, ln.brand_loyalty, ln.usage_tier, SUM(r.discount_cents),
+           SUM(CASE WHEN r.funder_kind = 'manufacturer' THEN r.funded_cents ELSE 0 END), SUM(r.handling_fee_cents)
     FROM redemptions r
     JOIN shopping_list_lines ln ON ln.id = r.list_line_id
     JOIN shopping_lists l ON l.id = ln.list_id
@@ -96,13 +97,14 @@ def targeted_pairs(conn: Connection, a: date, b: date) -> dict[str, np.ndarray]:
     rows += [(*r, False) for r in conn.execute(_CONTROL, {"a": a, "b": b})]
     if not rows:
         return {}
-    member, offer, loyalty, tier, stage, start, end, treated = zip(*rows)
+    member, offer, loyalty, tier, stage, start, end, probability, treated = zip(*rows)
     return {
         "member_key": np.array(member, dtype=np.int64), "offer_id": np.array(offer, dtype=np.int64),
         "cell": cell_index(loyalty, tier), "stage": stage_index(stage),
         "start": np.array([_day(d) for d in start], dtype=np.int64),
         "end": np.array([_day(d) for d in end], dtype=np.int64),
         "treated": np.array(treated, dtype=bool),
+        "probability": np.array([p or 0.0 for p in probability], dtype=np.float64),
     }
 
 
@@ -174,7 +176,7 @@ def load_lift_inputs(
     return LiftInputs(
         member_key=pairs["member_key"], offer_pos=offer_pos.astype(np.int64), cell=pairs["cell"],
         stage=pairs["stage"], treated=pairs["treated"], units=units, sales_cents=sales, pre_sales_cents=pre,
-        offers=offers, ledger_by_cell=ledger,
+        offers=offers, ledger_by_cell=ledger, probability=pairs["probability"],
     )
 
 
