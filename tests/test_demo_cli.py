@@ -18,7 +18,8 @@ def test_demo_runs_every_step(cli, engine, tmp_path: Path) -> None:  # type: ign
     text = result.output
     for step in ("Generate a synthetic chain", "Import scans", "Fit the purchase-cycle model",
                  "Members by lifecycle stage", "segments", "Build the lists", "One member's list",
-                 "Render the PDFs", "retried complete: HTTP 200, same answer, nothing redeemed twice"):
+                 "Render the PDFs", "retried complete: HTTP 200, same answer, nothing redeemed twice",
+                 "lift against the hold-out", "all offers (pooled)", "planted truth:"):
         assert step in text, step
     manifests = sorted(out.glob("pdfs/*/manifest.csv"))
     assert len(manifests) == 2

@@ -81,6 +81,7 @@ def demo(cli: CliContext, members: int, weeks: int, seed: int, start_date: str |
     _step("Ring up that member's basket at a lane (quote, complete, retry)",
           ["lanes", "simulate", "--list", list_number], cli)
 
+    _results_step(cli, period_start, out / "results")
     _summary(cli, pdf_dir, list_number, period_start, port)
     if serve:
         _step("Serve the lane API and member pages", ["serve", "--port", str(port)], cli)
@@ -93,6 +94,17 @@ def _step(title: str, args: Sequence[str], cli: CliContext) -> None:
     click.secho("$ loyalty-engine " + " ".join(args), fg="bright_black")
     base = ["--database-url", cli.config.database_url]
     main.main(args=[*base, *args], prog_name="loyalty-engine", standalone_mode=False)
+
+
+def _results_step(cli: CliContext, period_start: date, out: Path) -> None:
+    """Members respond to the period's lists at the lanes; the lift of each offer against its hold-out."""
+    from ..results.demo import demo_results
+
+    click.secho("\n== Members respond to their lists; lift against the hold-out", fg="cyan", bold=True)
+    click.secho(f"$ loyalty-engine simulate --period {period_start} && loyalty-engine results --period {period_start}",
+                fg="bright_black")
+    shown = demo_results(cli.engine, period_start, out)
+    click.echo("\n".join([*shown.lines, f"planted truth: {shown.truth_path}"]))
 
 
 def _reset(cli: CliContext, out: Path) -> None:
