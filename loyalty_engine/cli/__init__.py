@@ -5,10 +5,10 @@ import click
 
 from .context import CliContext
 from . import db, demo, generate, imports, lanes, lists, model, offers, render, scheduler, serve
-from . import statements
+from . import analytics, statements
 from . import results
 
-COMMAND_MODULES = (db, imports, generate, model, offers, lists, render, lanes, scheduler, serve, demo, statements, results)
+COMMAND_MODULES = (db, imports, generate, model, offers, lists, render, lanes, scheduler, serve, demo, statements, analytics, results)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -9,7 +9,7 @@ enough when its parent and siblings are shown: parent minus siblings gives it ba
 The method (cell suppression as statistical offices practise it, e.g. sdcTable's and
 GaussSuppression's heuristics followed by an exact audit):
 
-1. *Primary*: every group with fewer than ``k`` distinct members is hidden.
+1. *Primary*: every group with fewer than ``k`` distinct members (but some) is hidden.
 2. *Complementary*, to a fixed point: a relation with exactly one hidden group gives it
    away by subtraction, so a second group of that relation is hidden (the smallest one
    still shown). Where a relation's hidden children together have fewer than ``k``
@@ -40,20 +40,28 @@ class Relation:
     children: tuple[Group, ...]
 
 
-def suppress(members: Mapping[Group, int], relations: Sequence[Relation], k: int) -> set[Group]:
-    """The groups to hide so that no group under ``k`` members can be read or recovered."""
-    hidden = {g for g, n in members.items() if n < k}
+def suppress(members: Mapping[Group, int], relations: Sequence[Relation], k: int,
+             cost: Mapping[Group, int] | None = None) -> set[Group]:
+    """The groups to hide so that no group under ``k`` members can be read or recovered.
+
+    Complements are the cheapest candidates by ``(cost, members)``: with a lower cost for
+    summary rows (a funder's total), hiding the summary is preferred to hiding an offer.
+    """
+    cost = cost or {}
+    rank = {g: (cost.get(g, 0), n, repr(g)) for g, n in members.items()}
+    # a group of no members describes nobody: it is hidden only as someone's complement
+    hidden = {g for g, n in members.items() if 0 < n < k}
     if not hidden:
         return hidden
     relations = [r for r in relations if r.children]
     while True:
-        _complete_relations(members, relations, hidden, k)
+        _complete_relations(members, rank, relations, hidden, k)
         recoverable = recoverable_groups(list(members), relations, hidden)
         if not recoverable:
             return hidden
         before = len(hidden)
         for group in sorted(recoverable, key=repr):
-            _add_complement(members, relations, hidden, group)
+            _add_complement(rank, relations, hidden, group)
         if len(hidden) == before:
             # every group sharing a relation with them is hidden already: widen to any shown
             # group of a relation that holds a hidden one (none left: nothing is published)
@@ -61,19 +69,15 @@ def suppress(members: Mapping[Group, int], relations: Sequence[Relation], k: int
                      if g not in hidden and any(h in hidden for h in (rel.parent, *rel.children))]
             if not shown:
                 return hidden
-            hidden.add(_smallest(members, shown))
+            hidden.add(min(shown, key=rank.__getitem__))
 
 
 def _shown(groups: Sequence[Group], hidden: set[Group]) -> list[Group]:
     return [g for g in groups if g not in hidden]
 
 
-def _smallest(members: Mapping[Group, int], groups: Sequence[Group]) -> Group:
-    return min(groups, key=lambda g: (members[g], repr(g)))
-
-
-def _complete_relations(members: Mapping[Group, int], relations: Sequence[Relation], hidden: set[Group],
-                        k: int) -> None:
+def _complete_relations(members: Mapping[Group, int], rank: Mapping[Group, tuple[int, int, str]],
+                        relations: Sequence[Relation], hidden: set[Group], k: int) -> None:
     """Step 2 to a fixed point: no relation with a lone hidden group or a small hidden remainder."""
     changed = True
     while changed:
@@ -85,28 +89,28 @@ def _complete_relations(members: Mapping[Group, int], relations: Sequence[Relati
                 continue
             shown_children = _shown(rel.children, hidden)
             if n_hidden == 1:
-                candidates = shown_children or ([rel.parent] if rel.parent not in hidden else [])
+                candidates = shown_children + ([rel.parent] if rel.parent not in hidden else [])
                 if candidates:
-                    hidden.add(_smallest(members, candidates))
+                    hidden.add(min(candidates, key=rank.__getitem__))
                     changed = True
                 continue
             if rel.parent not in hidden and shown_children:
                 remainder = sum(members[g] for g in rel.children if g in hidden)
                 if remainder < k:
-                    hidden.add(_smallest(members, shown_children))
+                    hidden.add(min(shown_children, key=rank.__getitem__))
                     changed = True
 
 
-def _add_complement(members: Mapping[Group, int], relations: Sequence[Relation], hidden: set[Group],
+def _add_complement(rank: Mapping[Group, tuple[int, int, str]], relations: Sequence[Relation], hidden: set[Group],
                     group: Group) -> None:
-    """Hide the smallest shown group that shares a relation with ``group``."""
+    """Hide the cheapest shown group that shares a relation with ``group``."""
     candidates = []
     for rel in relations:
         cells = [rel.parent, *rel.children]
         if group in cells:
             candidates += _shown(cells, hidden)
     if candidates:
-        hidden.add(_smallest(members, candidates))
+        hidden.add(min(candidates, key=rank.__getitem__))
 
 
 def recoverable_groups(groups: Sequence[Group], relations: Sequence[Relation], hidden: set[Group]) -> set[Group]:
