@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import func, select, text
@@ -68,3 +69,47 @@ def test_bad_periods_exit_2(cli) -> None:  # type: ignore[no-untyped-def]
     assert "YYYY-MM-DD" in cli("results", "--period", "next week", expect=2).output
     assert "no lists were built" in cli("results", "--period", "2030-01-07", expect=2).output
     assert "no lists were built" in cli("simulate", "--period", "2030-01-07", expect=2).output
+
+
+def _lane(engine, store: str):  # type: ignore[no-untyped-def]
+    from loyalty_engine.checkout.lanes import authenticate, issue_key
+
+    with engine.begin() as conn:
+        return authenticate(conn, issue_key(conn, store, "SIM", datetime.now(timezone.utc), rotate=True).api_key)
+
+
+def test_results_are_net_of_voids_and_returns(cli, engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from loyalty_engine.checkout.schemas import CompleteRequest, VoidRequest
+    from loyalty_engine.checkout.service import CheckoutService
+    from loyalty_engine.clock import FixedClock
+
+    _chain(cli, engine, tmp_path)
+    cli("simulate", "--period", PERIOD, "--seed", "3", "--out", str(tmp_path / "sim"))
+    before = json.loads(cli("results", "--period", PERIOD, "--format", "json").stdout)["summary"]
+    with engine.connect() as conn:
+        sales = conn.execute(text(
+            "SELECT c.transaction_id, c.store_id, c.request_body, c.total_discount_cents FROM checkouts c "
+            "WHERE c.total_discount_cents > 0 ORDER BY c.id LIMIT 2")).all()
+    (void_txn, store_a, _, void_discount), (sale_txn, store_b, body, _) = sales
+    clock = FixedClock(datetime(2026, 7, 6, 12, 0, tzinfo=timezone.utc))
+    service = CheckoutService(engine, clock)
+    voided = json.loads(service.void(_lane(engine, store_a), void_txn,
+                                     VoidRequest(store=store_a, lane="SIM"), "test-void"))
+    assert sum(r["discount_cents"] for r in voided["reversals"]) == void_discount
+
+    sale = json.loads(body)
+    line = sale["lines"][0]
+    returned = {**sale, "pos_transaction_id": "RETURN1", "scanned_at": "2026-07-06T11:00:00+00:00",
+                "original_transaction_id": sale_txn,
+                "lines": [{"sku": line["sku"], "quantity": -1, "unit_price_cents": line["unit_price_cents"],
+                           "amount_cents": -line["unit_price_cents"]}],
+                "tender": {"method": "card", "amount_cents": -line["unit_price_cents"]}}
+    answer, _ = service.complete(_lane(engine, store_b), CompleteRequest.model_validate(returned), "test-return")
+    taken_back = sum(r["discount_cents"] for r in json.loads(answer)["reversals"])
+
+    after = json.loads(cli("results", "--period", PERIOD, "--recompute", "--format", "json").stdout)["summary"]
+    assert after["discount_cents"] == before["discount_cents"] - void_discount - taken_back
+    with engine.connect() as conn:
+        net = conn.execute(select(func.sum(Redemption.discount_cents), func.sum(Redemption.applications))).one()
+    assert (after["discount_cents"], after["redemptions"]) == (net[0], net[1])
+    assert after["redemptions"] < before["redemptions"]
