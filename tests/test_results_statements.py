@@ -197,3 +197,25 @@ def test_a_draft_of_an_open_period_is_written_but_not_recorded(app, client, chai
     assert "ST-20270304-MFR1" in listed and "ST-20270304-MFR2" in listed
     shown = cli("statements", "show", "ST-20270304-MFR1", "--json").output
     assert '"total_due_cents": 320' in shown
+
+
+def test_the_scheduler_job_issues_statements_once_the_grace_period_for_returns_is_over(
+        app, client, chain: Chain, config, engine) -> None:  # type: ignore[no-untyped-def]
+    from jobs.runtime import RunContext
+    from jobs.schedule import run_now
+
+    build_ledger(app, client, chain)
+    settings = config.with_overrides(statement_grace_days=7)
+
+    def run(day: date):  # type: ignore[no-untyped-def]
+        clock = FixedClock(datetime(day.year, day.month, day.day, 9, 0, tzinfo=timezone.utc))
+        return run_now(RunContext(engine, settings, clock, holder="test"), "statements", day)
+
+    # the period ended Mar 17: on Mar 24 returns may still come (7 days of grace)
+    early = run(date(2027, 3, 24))
+    assert early.status == "ok" and early.counts["statements_issued"] == 0
+    due = run(date(2027, 3, 25))
+    assert due.counts["statements_issued"] == 2 and due.counts["total_due_cents"] == 320 + 300
+    assert (config.instance_path / "statements" / "ST-20270304-MFR1.pdf").exists()
+    again = run(date(2027, 3, 26))
+    assert again.counts["statements_issued"] == 0

@@ -10,20 +10,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from ..config import Config
 from ..db import session_scope
 from ..money import format_money
-from ..render.settings import RenderSettings
-from ..render.statement_pdf import render_statement_pdf
-from ..results.statement_files import StatementFiles, write_statement_files
-from ..results.statements import (
-    StatementDoc,
-    StatementError,
-    funders_with_rows,
-    get_statement,
-    issue_statement,
-    list_statements,
-)
+from ..results.statement_files import issue_and_write
+from ..results.statements import StatementDoc, StatementError, get_statement, list_statements
 from .context import CliContext, InputError, pass_cli
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
@@ -31,42 +21,6 @@ DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 def _console() -> Console:
     return Console() if sys.stdout.isatty() else Console(width=160)
-
-
-def statements_dir(config: Config) -> Path:
-    return Path(config.instance_path) / "statements"
-
-
-def issue_and_write(config: Config, engine, period_start: date, funders: list[str] | None, *,  # type: ignore[no-untyped-def]
-                    as_of: date, now: datetime, draft: bool = False,
-                    out_dir: Path | None = None) -> list[tuple[StatementDoc, bool, StatementFiles]]:
-    """Issue (or draft) each funder's statement for the period and write its PDF and CSV.
-
-    All statements are decided first, in one transaction, and files are written only when
-    every one succeeded: a bad funder or an empty period leaves nothing behind.
-    """
-    settings = RenderSettings.from_config(config)
-    results = []
-    with session_scope(engine) as session:
-        wanted = funders if funders else funders_with_rows(session, period_start)
-        if not wanted:
-            raise StatementError(f"nothing to bill: no funded redemptions on lists of the period {period_start.isoformat()}"
-                                 if _period_known(session, period_start)
-                                 else f"unknown period {period_start.isoformat()}: no lists were built for a period "
-                                      "starting that day")
-        for funder in wanted:
-            result = issue_statement(session, funder, period_start, as_of=as_of, now=now,
-                                     retailer_name=config.chain_name, draft=draft)
-            results.append((result.doc, result.created))
-        rendered = [(doc, created, render_statement_pdf(doc, settings)) for doc, created in results]
-    target = out_dir or statements_dir(config)
-    return [(doc, created, write_statement_files(doc, pdf, target)) for doc, created, pdf in rendered]
-
-
-def _period_known(session, period_start: date) -> bool:  # type: ignore[no-untyped-def]
-    from ..results.statements import find_period
-
-    return find_period(session.connection(), period_start) is not None
 
 
 @click.group("statements")

@@ -1,4 +1,5 @@
-"""Statement files: the CSV (one row per offer and week, then the total) and where files go.
+"""Statement files: the CSV (one row per offer and week, then the total), where files go, and
+issuing with files (what the CLI, the scheduler job and the demo call).
 
 Money in the CSV is dollars with two decimals (Decimal from integer cents, never float).
 """
@@ -7,10 +8,25 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from ..config import Config
+from ..db import session_scope
 from ..money import from_cents
-from .statements import StatementDoc
+from ..render.settings import RenderSettings
+from ..render.statement_pdf import render_statement_pdf
+from .statements import (
+    StatementDoc,
+    StatementError,
+    due_statements,
+    find_period,
+    funders_with_rows,
+    issue_statement,
+)
 
 CSV_COLUMNS = ("statement_number", "funder_id", "funder_name", "period_start", "period_end", "kind",
                "list_period_start", "week_start", "offer_code", "offer_name", "funded_share_pct", "redemptions",
@@ -49,3 +65,52 @@ def write_statement_files(doc: StatementDoc, pdf_bytes: bytes, out_dir: Path) ->
     files.pdf.write_bytes(pdf_bytes)
     files.csv.write_bytes(statement_csv(doc))
     return files
+
+
+def statements_dir(config: Config) -> Path:
+    return Path(config.instance_path) / "statements"
+
+
+def issue_and_write(config: Config, engine: Engine, period_start: date, funders: list[str] | None, *,
+                    as_of: date, now: datetime, draft: bool = False,
+                    out_dir: Path | None = None) -> list[tuple[StatementDoc, bool, StatementFiles]]:
+    """Issue (or draft) each funder's statement for the period and write its PDF and CSV.
+
+    All statements are decided first, in one transaction, and files are written only when
+    every one succeeded: a bad funder or an empty period leaves nothing behind.
+    """
+    settings = RenderSettings.from_config(config)
+    results = []
+    with session_scope(engine) as session:
+        wanted = funders if funders else funders_with_rows(session, period_start)
+        if not wanted:
+            raise StatementError(f"nothing to bill: no funded redemptions on lists of the period {period_start.isoformat()}"
+                                 if _period_known(session, period_start)
+                                 else f"unknown period {period_start.isoformat()}: no lists were built for a period "
+                                      "starting that day")
+        for funder in wanted:
+            result = issue_statement(session, funder, period_start, as_of=as_of, now=now,
+                                     retailer_name=config.chain_name, draft=draft)
+            results.append((result.doc, result.created))
+        rendered = [(doc, created, render_statement_pdf(doc, settings)) for doc, created in results]
+    target = out_dir or statements_dir(config)
+    return [(doc, created, write_statement_files(doc, pdf, target)) for doc, created, pdf in rendered]
+
+
+def _period_known(session: Session, period_start: date) -> bool:
+    return find_period(session.connection(), period_start) is not None
+
+
+def issue_due_statements(config: Config, engine: Engine, *, as_of: date, now: datetime,
+                         grace_days: int) -> list[tuple[StatementDoc, StatementFiles]]:
+    """Issue every statement whose period closed more than ``grace_days`` ago and is not issued yet.
+
+    Oldest period first, so a late return of an earlier period lands on the next statement.
+    """
+    with session_scope(engine) as session:
+        due = due_statements(session, as_of, grace_days)
+    written = []
+    for period_start, funder in due:
+        for doc, _created, files in issue_and_write(config, engine, period_start, [funder], as_of=as_of, now=now):
+            written.append((doc, files))
+    return written

@@ -337,6 +337,19 @@ def funders_with_rows(session: Session, period_start: date) -> list[str]:
     return sorted(rows)
 
 
+def due_statements(session: Session, as_of: date, grace_days: int) -> list[tuple[date, str]]:
+    """(period start, funder) pairs with ledger rows whose period closed ``grace_days`` before
+    ``as_of`` and that have no statement yet, oldest first."""
+    cutoff = as_of - timedelta(days=grace_days)
+    rows = session.execute(text(
+        "SELECT DISTINCT l.period_start, r.manufacturer_id FROM redemptions r "
+        "JOIN shopping_lists l ON l.id = r.list_id "
+        "WHERE r.funder_kind = 'manufacturer' AND r.manufacturer_id IS NOT NULL AND l.period_end < :cutoff "
+        "AND NOT EXISTS (SELECT 1 FROM statements s WHERE s.manufacturer_id = r.manufacturer_id "
+        "AND s.period_start = l.period_start)"), {"cutoff": cutoff}).all()
+    return sorted((_day(p), str(m)) for p, m in rows)
+
+
 def list_statements(session: Session, manufacturer_id: str | None = None) -> list[Statement]:
     query = select(Statement).order_by(Statement.period_start, Statement.manufacturer_id)
     if manufacturer_id is not None:
