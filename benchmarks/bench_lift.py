@@ -31,6 +31,7 @@ import numpy as np
 from sqlalchemy import text
 
 from loyalty_engine.cli import main
+from loyalty_engine.cli.context import InputError
 from loyalty_engine.db import make_engine
 from loyalty_engine.results.inputs import load_lift_inputs
 from loyalty_engine.results.lift import lift_from_inputs
@@ -97,9 +98,16 @@ def main_() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     rows: list[dict[str, float]] = []
+    done, seed = 0, 0
     with tempfile.TemporaryDirectory() as tmp:
-        for seed in range(1, args.chains + 1):
-            rows += chain(seed, args.members, args.weeks, Path(tmp), args.holdout)
+        while done < args.chains:
+            seed += 1
+            try:
+                rows += chain(seed, args.members, args.weeks, Path(tmp), args.holdout)
+            except InputError as exc:  # a seed whose catalog the demo offers do not fit: next seed
+                print(f"chain {seed}: skipped ({exc.message.splitlines()[0]})")
+                continue
+            done += 1
             print(f"chain {seed}: {len(rows)} offer-periods so far ({time.perf_counter() - started:.0f} s)")
     kept = [r for r in rows if r["n_t"] >= args.min_arm and r["n_c"] >= args.min_arm and np.isfinite(r["lo"])]
     planted = np.array([r["planted"] for r in kept])
