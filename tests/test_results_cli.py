@@ -40,6 +40,10 @@ def test_simulate_then_results_on_a_small_chain(cli, engine, tmp_path: Path) -> 
         ledger = conn.execute(select(func.count(), func.coalesce(func.sum(Redemption.discount_cents), 0))).one()
         history = conn.execute(select(func.count()).select_from(MemberStageHistory)).scalar_one()
     assert ledger[0] > 0 and history == 300  # redeemed at the lanes; the lifecycle job kept the week's stages
+    again = cli("simulate", "--period", PERIOD, "--seed", "3", "--out", str(tmp_path / "sim")).output
+    assert "0 baskets rung up" in again and "already recorded by an earlier run" in again
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Redemption)).scalar_one() == ledger[0]
 
     table = cli("results", "--period", PERIOD).output
     assert table.startswith(f"period {PERIOD}..2026-07-05:") and "units_cuped_lift" in table

@@ -121,7 +121,8 @@ def simulate(cli: CliContext, period: str | None, seed: int, pre_weeks: int, out
     except SimulationError as exc:
         raise InputError(str(exc)) from exc
     click.echo(f"period {result.period_start}..{result.period_end}: {result.pairs} targeted (member, offer) pairs, "
-               f"{result.baskets} baskets rung up, {result.redemptions} redemptions")
+               f"{result.baskets - result.already_recorded} baskets rung up, {result.redemptions} redemptions"
+               + (f" ({result.already_recorded} already recorded by an earlier run)" if result.already_recorded else ""))
     click.echo(f"planted truth: {result.truth_path}")
 
 

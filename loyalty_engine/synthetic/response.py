@@ -32,7 +32,7 @@ from sqlalchemy import Engine, bindparam, text
 from ..checkout.lanes import authenticate, issue_key
 from ..checkout.schemas import CompleteRequest, QuoteRequest
 from ..checkout.service import CheckoutService
-from ..clock import FixedClock
+from ..clock import Clock, FixedClock, SystemClock
 from ..results.inputs import CELL_NAMES, UNSEGMENTED, lookup_pairs, scope_sums, targeted_pairs
 from ..shopping_lists.selection import uniform_hash
 
@@ -82,6 +82,7 @@ class SimulationResult:
     baskets: int
     redemptions: int
     discount_cents: int
+    already_recorded: int
     truth_path: Path | None
     # per (offer, cell): planted units per member sent, and targeted members (truth table rows)
     truth: list[dict[str, Any]]
@@ -89,7 +90,7 @@ class SimulationResult:
     def as_dict(self) -> dict[str, Any]:
         return {"period_start": self.period_start.isoformat(), "period_end": self.period_end.isoformat(),
                 "pairs": self.pairs, "baskets": self.baskets, "redemptions": self.redemptions,
-                "discount_cents": self.discount_cents,
+                "discount_cents": self.discount_cents, "already_recorded": self.already_recorded,
                 "truth_path": str(self.truth_path) if self.truth_path else None}
 
 
@@ -115,12 +116,19 @@ _SCOPE = text("""
     WHERE op.offer_id IN :ids AND p.regular_price_cents > 0 ORDER BY op.offer_id, p.id
 """).bindparams(bindparam("ids", expanding=True))
 _STORES = text("SELECT id, timezone FROM stores")
+_RUNG_UP = text("SELECT pos_transaction_id FROM checkouts WHERE lane_code = :lane AND pos_transaction_id LIKE :prefix")
 
 
 def simulate_period(
     engine: Engine, period_start: date, *, seed: int = 0, pre_weeks: int = 8, out_dir: Path | None = None,
+    clock: Clock | None = None,
 ) -> SimulationResult:
-    """Simulate the list period starting ``period_start``: baskets rung up at lanes, truth written."""
+    """Simulate the list period starting ``period_start``: baskets rung up at lanes, truth written.
+
+    ``clock`` stamps the simulation lanes' keys; each basket is rung up with the lane's clock
+    set to the basket's own time (in the period), as a lane in the period would have.
+    """
+    clock = clock or SystemClock()
     with engine.connect() as conn:
         period_end, builds = conn.execute(_PERIOD, {"p": period_start}).one()
         if not builds:
@@ -156,12 +164,13 @@ def simulate_period(
     buys = np.flatnonzero(response.units > 0)
     product_key, sku, price = _products_for(scope, all_m[buys], all_o[buys], seed)
     baskets = _baskets(all_m[buys], product_key, sku, price, response.units[buys], period_start, period_days, seed)
-    stats = _ring_up(engine, baskets, lists, members, zones, period_start)
+    stats = _ring_up(engine, baskets, lists, members, zones, period_start, clock.now())
 
     truth = _truth_rows(pairs, offer_ids, uplift_table, period_start)
     truth_path = _write_truth(truth, out_dir, period_start) if out_dir is not None else None
     n_pairs = int(pairs["member_key"].shape[0]) if pairs else 0
-    return SimulationResult(period_start, period_end, n_pairs, len(baskets), stats["redemptions"], stats["discount_cents"], truth_path, truth)
+    return SimulationResult(period_start, period_end, n_pairs, len(baskets), stats["redemptions"],
+                            stats["discount_cents"], stats["already_recorded"], truth_path, truth)
 
 
 def _population(conn: Any, period_start: date, pairs: dict[str, np.ndarray]) -> np.ndarray:
@@ -195,16 +204,17 @@ def _scope(conn: Any, offer_ids: np.ndarray) -> dict[str, np.ndarray]:
 
 def _products_for(scope: dict[str, np.ndarray], member: np.ndarray, offer: np.ndarray,
                   seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The product of the scope each buying pair takes: a fixed pseudo-random one per pair."""
+    """The product of the scope each buying pair takes: a fixed pseudo-random one per pair
+    (product key -1 where the offer has no priced product)."""
     first = np.searchsorted(scope["offer"], offer, side="left")
     count = np.searchsorted(scope["offer"], offer, side="right") - first
-    has = count > 0
+    if scope["key"].shape[0] == 0:
+        return np.full(member.shape, -1, np.int64), np.full(member.shape, "", object), np.zeros(member.shape, np.int64)
     pick = first + (uniform_hash(seed ^ 0x5C0E, member, offer) * np.maximum(count, 1)).astype(np.int64)
-    pick = np.where(has, pick, 0)
-    keep = has
-    return (np.where(keep, scope["key"][pick] if scope["key"].shape[0] else 0, -1),
-            np.where(keep, scope["sku"][pick] if scope["sku"].shape[0] else "", ""),
-            np.where(keep, scope["price"][pick] if scope["price"].shape[0] else 0, 0))
+    pick = np.minimum(pick, scope["key"].shape[0] - 1)
+    has = count > 0
+    return (np.where(has, scope["key"][pick], -1), np.where(has, scope["sku"][pick], ""),
+            np.where(has, scope["price"][pick], 0))
 
 
 def _baskets(member: np.ndarray, product_key: np.ndarray, sku: np.ndarray, price: np.ndarray, units: np.ndarray,
@@ -234,12 +244,21 @@ def _baskets(member: np.ndarray, product_key: np.ndarray, sku: np.ndarray, price
 
 
 def _ring_up(engine: Engine, baskets: list[dict[str, Any]], lists: dict[int, tuple[str, str | None]],
-             members: dict[int, tuple[str, str | None]], zones: dict[str, str], period_start: date) -> dict[str, int]:
+             members: dict[int, tuple[str, str | None]], zones: dict[str, str], period_start: date,
+             now: datetime) -> dict[str, int]:
     """Quote and complete each basket at the member's store's simulation lane (the lane's edge)."""
-    service = CheckoutService(engine, FixedClock(datetime.now().astimezone()))
+    service = CheckoutService(engine, FixedClock(now))
     lanes: dict[str, Any] = {}
-    redemptions = discount = 0
+    redemptions = discount = skipped = 0
+    prefix = f"SIM{period_start:%Y%m%d}-"
+    with engine.connect() as conn:
+        # a re-run leaves the baskets already recorded as they are (the lanes' idempotency key)
+        done = set(conn.execute(_RUNG_UP, {"lane": SIM_LANE, "prefix": prefix + "%"}).scalars())
     for basket in baskets:
+        pos_id = f"{prefix}{basket['member_key']}"
+        if pos_id in done:
+            skipped += 1
+            continue
         card, home = members.get(basket["member_key"], (None, None))
         number, list_store = lists.get(basket["member_key"], (None, None))
         store = list_store or home
@@ -247,13 +266,13 @@ def _ring_up(engine: Engine, baskets: list[dict[str, Any]], lists: dict[int, tup
             continue
         if store not in lanes:
             with engine.begin() as conn:
-                key = issue_key(conn, store, SIM_LANE, datetime.now().astimezone(), rotate=True).api_key
+                key = issue_key(conn, store, SIM_LANE, now, rotate=True).api_key
                 lanes[store] = authenticate(conn, key)
         zone = ZoneInfo(zones.get(store) or "UTC")
         at = datetime.combine(basket["day"], time(17, 0), tzinfo=zone)
         service.clock = FixedClock(at + timedelta(minutes=1))
         body = {"store": store, "lane": SIM_LANE,
-                "pos_transaction_id": f"SIM{period_start:%Y%m%d}-{basket['member_key']}",
+                "pos_transaction_id": pos_id,
                 "scanned_at": at.isoformat(), "identifier": number or card, "lines": basket["lines"]}
         quote = service.quote(lanes[store], QuoteRequest.model_validate(body))
         due = json.loads(quote)["total_due_cents"]
@@ -263,7 +282,7 @@ def _ring_up(engine: Engine, baskets: list[dict[str, Any]], lists: dict[int, tup
         done = json.loads(answer)
         redemptions += len(done.get("redemptions", []))
         discount += sum(int(r["discount_cents"]) for r in done.get("redemptions", []))
-    return {"redemptions": redemptions, "discount_cents": discount}
+    return {"redemptions": redemptions, "discount_cents": discount, "already_recorded": skipped}
 
 
 def _truth_rows(pairs: dict[str, np.ndarray], offer_ids: np.ndarray, uplift: np.ndarray,
