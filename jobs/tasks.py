@@ -67,10 +67,19 @@ def issue_statements(context: RunContext, as_of: date) -> dict[str, Any]:
             "total_due_cents": sum(doc.total_due_cents for doc, _files in written)}
 
 
+def compute_results(context: RunContext, as_of: date) -> dict[str, Any]:
+    """Measure and store the results of the list periods under way or recently ended."""
+    from loyalty_engine.results.store import compute_recent_periods
+
+    periods = compute_recent_periods(context.engine, as_of, now=context.clock.now())
+    return {"periods": [p.isoformat() for p in periods]}
+
+
 TASKS: dict[str, Task] = {
     "weekly_lists": weekly_lists,
     "refresh_model": refresh_model,
     "expire": expire_ended,
     "lifecycle": recompute_lifecycle,
     "statements": issue_statements,
+    "results": compute_results,
 }

@@ -89,6 +89,10 @@ def test_results_are_net_of_voids_and_returns(cli, engine, tmp_path: Path) -> No
 
     _chain(cli, engine, tmp_path)
     cli("simulate", "--period", PERIOD, "--seed", "3", "--out", str(tmp_path / "sim"))
+    job = cli("jobs", "run", "results", "--as-of", "2026-07-06").output  # the nightly job stores the period
+    assert PERIOD in job
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM result_periods")).scalar_one() == 1
     before = json.loads(cli("results", "--period", PERIOD, "--format", "json").stdout)["summary"]
     with engine.connect() as conn:
         sales = conn.execute(text(

@@ -148,6 +148,36 @@ def _insert_rows(conn: Connection, columns: dict[str, list[Any]]) -> None:
     conn.execute(ResultRow.__table__.insert(), [dict(zip(keys, values)) for values in zip(*columns.values())])
 
 
+_RECENT = text("""
+    SELECT DISTINCT period_start FROM list_builds
+    WHERE status = 'complete' AND period_start < :as_of AND period_end >= :since
+    ORDER BY period_start
+""")
+
+
+def compute_recent_periods(engine: Engine, as_of: date, *, refresh_days: int = 28, pre_weeks: int = 8,
+                           now: datetime | None = None) -> list[date]:
+    """Recompute every period under way on ``as_of`` or ended in the ``refresh_days`` before
+    (returns keep arriving after a period ends); returns the periods computed."""
+    from datetime import timedelta
+
+    with engine.connect() as conn:
+        starts = [_day(d) for d in conn.execute(_RECENT, {"as_of": as_of,
+                                                           "since": as_of - timedelta(days=refresh_days)}).scalars()]
+    done = []
+    for start in starts:
+        try:
+            compute_period(engine, start, pre_weeks=pre_weeks, now=now)
+        except ResultsError:
+            continue  # a period whose build produced no lists has nothing to report
+        done.append(start)
+    return done
+
+
+def _day(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
 def read_results(conn: Connection, period_start: date, by: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """The stored summary and rows of one dimension (None summary: the period was never computed)."""
     summary = conn.execute(select(ResultPeriod.summary).where(ResultPeriod.period_start == period_start)).scalar()
@@ -158,4 +188,5 @@ def read_results(conn: Connection, period_start: date, by: str) -> tuple[dict[st
     return summary, list(rows)
 
 
-__all__ = ["BY_CHOICES", "ResultsError", "compute", "compute_period", "period_end_of", "read_results"]
+__all__ = ["BY_CHOICES", "ResultsError", "compute", "compute_period", "compute_recent_periods", "period_end_of",
+           "read_results"]
