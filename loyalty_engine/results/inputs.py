@@ -31,13 +31,14 @@ class LiftInputs:
     treated: np.ndarray  # bool: the line was on the member's list (False: held out)
     units: np.ndarray  # float64: the scope's units bought in the list's period (net of returns)
     sales_cents: np.ndarray  # int64: the scope's net sales in the period
-    pre_sales_cents: np.ndarray  # int64: the scope's net sales in the pre-period (CUPED covariate)
+    pre_sales_cents: np.ndarray  # int64: the scope's net sales in the pre-period (CUPED covariate of sales)
     offers: list[dict[str, Any]]  # id, slug, name, manufacturer_id, category
     # (n_offers, n_cells, 3): net discount, funded and handling-fee cents of the offer's redemptions
     ledger_by_cell: np.ndarray
     cell_names: tuple[str, ...] = CELL_NAMES
     extra: dict[str, Any] = field(default_factory=dict)
     probability: np.ndarray | None = None  # the line's (or hold-out's) predicted purchase probability
+    pre_units: np.ndarray | None = None  # the scope's units in the pre-period (CUPED covariate of units)
 
     def __len__(self) -> int:
         return int(self.member_key.shape[0])
@@ -154,6 +155,7 @@ def load_lift_inputs(
     units = np.zeros(n, np.float64)
     sales = np.zeros(n, np.int64)
     pre = np.zeros(n, np.int64)
+    pre_units = np.zeros(n, np.int64)
     # one pass per list period (a range holds a few): the windows differ by period
     for s_day, e_day in sorted(set(zip(pairs["start"].tolist(), pairs["end"].tolist()))):
         sel = (pairs["start"] == s_day) & (pairs["end"] == e_day)
@@ -162,9 +164,9 @@ def load_lift_inputs(
         m, o, u, s = scope_sums(conn, start, end, window_ids)
         got_u, got_s = lookup_pairs(m, o, [u, s], pairs["member_key"][sel], pairs["offer_id"][sel])
         units[sel], sales[sel] = got_u, got_s
-        pm, po, _pu, ps = scope_sums(conn, start - timedelta(weeks=pre_weeks), start - timedelta(days=1), window_ids)
-        (got_pre,) = lookup_pairs(pm, po, [ps], pairs["member_key"][sel], pairs["offer_id"][sel])
-        pre[sel] = got_pre
+        pm, po, pu, ps = scope_sums(conn, start - timedelta(weeks=pre_weeks), start - timedelta(days=1), window_ids)
+        got_pu, got_ps = lookup_pairs(pm, po, [pu, ps], pairs["member_key"][sel], pairs["offer_id"][sel])
+        pre[sel], pre_units[sel] = got_ps, got_pu
     offers = [dict(id=r[0], slug=r[1], name=r[2], manufacturer_id=r[3], category=r[4] or "")
               for r in conn.execute(_OFFERS, {"ids": ids.tolist()})]
     offer_pos = np.searchsorted(ids, pairs["offer_id"])
@@ -176,7 +178,7 @@ def load_lift_inputs(
     return LiftInputs(
         member_key=pairs["member_key"], offer_pos=offer_pos.astype(np.int64), cell=pairs["cell"],
         stage=pairs["stage"], treated=pairs["treated"], units=units, sales_cents=sales, pre_sales_cents=pre,
-        offers=offers, ledger_by_cell=ledger, probability=pairs["probability"],
+        offers=offers, ledger_by_cell=ledger, probability=pairs["probability"], pre_units=pre_units,
     )
 
 

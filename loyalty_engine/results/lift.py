@@ -30,7 +30,8 @@ Who is compared: for each offer, members whose list for the period carries the o
 with the offer id): both were targeted, a pseudo-random draw decided. What: the member's
 units and net sales (``scan_lines.amount_cents``, net of returns; voided baskets are deleted)
 of the offer's scope over the list's period, whether or not a coupon was redeemed. CUPED
-covariate: the same scope's net sales over the ``pre_weeks`` weeks before the period.
+covariate: the same scope's buying over the ``pre_weeks`` weeks before the period (net sales
+for the sales outcome, units for the units outcome).
 """
 from __future__ import annotations
 
@@ -137,8 +138,11 @@ def lift_from_inputs(inputs: LiftInputs, by_cell: bool = False) -> list[LiftRow]
     ledger = ledger.reshape(n_groups, 3)
     present = np.bincount(group, minlength=n_groups) > 0
     rows: list[LiftRow] = []
-    estimates = {name: cuped(values, inputs.pre_sales_cents, inputs.treated, group, n_groups)
-                 for name, values in (("units", inputs.units), ("net_sales_cents", inputs.sales_cents))}
+    # each outcome is adjusted by the same measure of the scope in the pre-period
+    pre_units = inputs.pre_units if inputs.pre_units is not None else inputs.pre_sales_cents
+    estimates = {name: cuped(values, covariate, inputs.treated, group, n_groups)
+                 for name, values, covariate in (("units", inputs.units, pre_units),
+                                                 ("net_sales_cents", inputs.sales_cents, inputs.pre_sales_cents))}
     for g in np.flatnonzero(present).tolist():
         offer = inputs.offers[g // n_cells if by_cell else g]
         cell = inputs.cell_names[g % n_cells] if by_cell else "all"
