@@ -104,3 +104,21 @@ def test_planted_uplift_has_zero_modest_and_large_offers() -> None:
     base = table[:, CELL_NAMES.index("national:medium")]
     assert set(np.round(np.unique(base), 6)) == {0.0, 0.15, 0.6}
     assert (table[:, CELL_NAMES.index("store:high")] >= table[:, CELL_NAMES.index("store:low")]).all()
+
+
+def test_accuracy_and_calibration_by_hand() -> None:
+    from loyalty_engine.results.measures import accuracy, accuracy_by_offer
+
+    base = _inputs(6, 1, 0.0)
+    base.treated[:] = [True, True, True, True, True, False]  # the held-out pair does not count
+    base.units[:] = [1, 0, 2, 0, 1, 5]
+    base.offer_pos[:] = [0, 0, 0, 1, 1, 1]
+    p = np.array([0.05, 0.08, 0.55, 0.52, 0.95, 0.99])
+    acc = accuracy(base, p)
+    assert acc["lines"] == 5 and acc["hit_rate"] == 0.6 and acc["mean_predicted"] == round((0.05 + 0.08 + 0.55 + 0.52 + 0.95) / 5, 4)
+    assert acc["calibration"] == [
+        {"key": "0.0-0.1", "lines": 2, "predicted": 0.065, "bought": 0.5},
+        {"key": "0.5-0.6", "lines": 2, "predicted": 0.535, "bought": 0.5},
+        {"key": "0.9-1.0", "lines": 1, "predicted": 0.95, "bought": 1.0},
+    ]
+    assert accuracy_by_offer(base) == {1: round(2 / 3, 4), 2: 0.5}
