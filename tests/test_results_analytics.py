@@ -194,6 +194,13 @@ def test_lift_against_the_hold_out_is_attached_where_both_groups_are_big_enough(
     # treated: 28 units over 30 members; held out: 3 units over 12 (CUPED on the pre-period spend)
     assert coffee["lift_units"] is not None and coffee["lift_units_low"] < coffee["lift_units"] < coffee["lift_units_high"]
     assert rows[("cell", "100001", "national:high")]["lift_units"] is not None
+    # the same estimate as the results' lift, which reads the database its own way
+    from loyalty_engine.results.lift import offer_lift
+
+    with engine.connect() as conn:
+        reference = {r.outcome: r for r in offer_lift(conn, P0) if r.offer_slug == "acme-roast"}
+    assert coffee["lift_units"] == round(reference["units"].cuped_lift, 4)
+    assert coffee["lift_sales_high"] == round(reference["net_sales_cents"].cuped_ci_high, 4)
 
 
 @pytest.mark.parametrize("args, message", [

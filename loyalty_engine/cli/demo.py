@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from ..clock import SystemClock
 from .context import CliContext, pass_cli
+from .statements import statements_demo_step
 
 IMPORT_ORDER = ("manufacturers", "stores", "products", "members", "scans")
 
@@ -82,6 +83,7 @@ def demo(cli: CliContext, members: int, weeks: int, seed: int, start_date: str |
           ["lanes", "simulate", "--list", list_number], cli)
 
     _results_step(cli, period_start, out / "results")
+    statements_demo_step(cli, period_start)
     _summary(cli, pdf_dir, list_number, period_start, port)
     if serve:
         _step("Serve the lane API and member pages", ["serve", "--port", str(port)], cli)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import click
@@ -125,3 +125,30 @@ def doc_json(doc: StatementDoc) -> dict[str, object]:
 
 
 commands = [statements_group]
+
+
+def statements_demo_step(cli: CliContext, period_start: date) -> list[Path]:
+    """The demo's last step: once the period is over, one statement PDF per funder; their paths.
+
+    The demo's chain lives in its own calendar, so the statements are issued as of the day
+    after the period ends (the grace for returns is the scheduler's business, not the demo's).
+    """
+    from ..results.statements import find_period
+
+    with session_scope(cli.engine) as session:
+        period = find_period(session.connection(), period_start)
+    click.secho("\n== Manufacturer statements (one PDF and CSV per funder)", fg="cyan", bold=True)
+    if period is None:
+        click.echo(f"no lists for the period {period_start}: no statements")
+        return []
+    as_of = period.end + timedelta(days=1)
+    click.secho(f"$ loyalty-engine statements issue --period {period_start} --as-of {as_of}", fg="bright_black")
+    try:
+        written = issue_and_write(cli.config, cli.engine, period_start, None, as_of=as_of,
+                                  now=datetime.now(timezone.utc))
+    except StatementError as exc:
+        click.echo(f"no statements: {exc}")
+        return []
+    for doc, _created, files in written:
+        click.echo(f"{doc.number}  {doc.funder_name:<32} total due {format_money(doc.total_due_cents):>12}  {files.pdf}")
+    return [files.pdf for _doc, _created, files in written]

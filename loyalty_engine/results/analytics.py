@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, text
 
-from .analytics_inputs import FunderInputs, load_funder_inputs, pair_keys
+from .analytics_inputs import AnalyticsInputs, load_analytics_inputs, pair_keys
+from .analytics_lift import LiftIndex, analytics_lift
 from .inputs import CELL_NAMES
 from .statements import StatementError, find_period
 from .suppression import Relation, suppress
@@ -65,32 +66,78 @@ class AnalyticsReport:
 # --------------------------------------------------------------------------- per pair
 
 
-def _pair_measures(inp: FunderInputs, n_weeks: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """Per treated pair: units, sales, buyer, repeat, trial, source; plus per (pair, week) units/sales."""
-    n_offers = len(inp.offers)
-    n = len(inp.pair_member)
+@dataclass
+class PairMeasures:
+    """Per treated pair (aligned with the inputs' pairs), and per offer and week."""
+
+    values: dict[str, np.ndarray]
+    week_buyers: np.ndarray  # (offers, weeks)
+    week_units: np.ndarray
+    week_sales: np.ndarray
+
+
+def _table(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sums of ``values`` by ``keys``: (sorted distinct keys, sums)."""
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    return uniq, np.bincount(inverse, values, minlength=len(uniq)).astype(np.int64)
+
+
+def _get(table: tuple[np.ndarray, np.ndarray], keys: np.ndarray) -> np.ndarray:
+    uniq, sums = table
+    if not len(uniq):
+        return np.zeros(len(keys), dtype=np.int64)
+    at = np.clip(np.searchsorted(uniq, keys), 0, len(uniq) - 1)
+    return np.where(uniq[at] == keys, sums[at], 0)
+
+
+def _expand(left: np.ndarray, right_sorted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (i, j) with ``left[i] == right_sorted[j]`` (a join on a sorted column)."""
+    lo = np.searchsorted(right_sorted, left, "left")
+    count = np.searchsorted(right_sorted, left, "right") - lo
+    i = np.repeat(np.arange(len(left)), count)
+    j = np.repeat(lo, count) + (np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count))
+    return i, j
+
+
+def pair_measures(inp: AnalyticsInputs, n_weeks: int) -> PairMeasures:
+    """Units, sales, buyer, repeat, trial and source of volume of every treated pair at once."""
+    n_offers, n = len(inp.offers), len(inp.pair_member)
     pk = pair_keys(inp.pair_member, inp.pair_offer, n_offers)
     order = np.argsort(pk, kind="stable")
-    sorted_pk = pk[order]
-    bk = pair_keys(inp.buy_member, inp.buy_offer, n_offers)
-    at = np.clip(np.searchsorted(sorted_pk, bk), 0, max(n - 1, 0))
-    hit = (sorted_pk[at] == bk) if n else np.zeros(len(bk), dtype=bool)
-    idx = order[at[hit]]
-    units = np.bincount(idx, inp.buy_units[hit], minlength=n).astype(np.int64)
-    sales = np.bincount(idx, inp.buy_sales[hit], minlength=n).astype(np.int64)
-    days = np.bincount(idx, (inp.buy_units[hit] > 0).astype(np.int64), minlength=n)
-    week = np.clip(inp.buy_day[hit] // 7, 0, n_weeks - 1)
-    week_units = np.zeros((n, n_weeks), dtype=np.int64)
-    week_sales = np.zeros((n, n_weeks), dtype=np.int64)
-    np.add.at(week_units, (idx, week), inp.buy_units[hit])
-    np.add.at(week_sales, (idx, week), inp.buy_sales[hit])
+    # the period's scan lines joined to the offers whose scope holds the product, then to the pairs
+    period = inp.scan_day >= 0
+    scope_order = np.argsort(inp.scope_product, kind="stable")
+    row, j = _expand(inp.scan_product[period], inp.scope_product[scope_order])
+    offer = inp.scope_offer[scope_order[j]]
+    member, day = inp.scan_member[period][row], inp.scan_day[period][row]
+    units_row, cents_row = inp.scan_units[period][row], inp.scan_cents[period][row]
+    bk = pair_keys(member, offer, n_offers)
+    at = np.clip(np.searchsorted(pk[order], bk), 0, max(n - 1, 0))
+    hit = (pk[order][at] == bk) if n else np.zeros(len(bk), dtype=bool)
+    idx, day, units_row, cents_row = order[at[hit]], day[hit], units_row[hit], cents_row[hit]
+    units = np.bincount(idx, units_row, minlength=n).astype(np.int64)
+    sales = np.bincount(idx, cents_row, minlength=n).astype(np.int64)
+    n_days = 7 * n_weeks
+    by_day = _table(idx * n_days + np.clip(day, 0, n_days - 1), units_row)
+    days = np.bincount(by_day[0] // n_days, (by_day[1] > 0).astype(np.int64), minlength=n)
+    week = np.clip(day // 7, 0, n_weeks - 1)
+    pair_week = _table(idx * n_weeks + week, units_row)
+    week_sales_t = _table(idx * n_weeks + week, cents_row)
+    w_pair, w_week = pair_week[0] // n_weeks, pair_week[0] % n_weeks
+    w_offer = inp.pair_offer[w_pair]
+    week_buyers = np.zeros((n_offers, n_weeks), dtype=np.int64)
+    np.add.at(week_buyers, (w_offer, w_week), (pair_week[1] > 0).astype(np.int64))
+    week_units = np.zeros((n_offers, n_weeks), dtype=np.int64)
+    np.add.at(week_units, (w_offer, w_week), pair_week[1])
+    week_sales = np.zeros((n_offers, n_weeks), dtype=np.int64)
+    np.add.at(week_sales, (inp.pair_offer[week_sales_t[0] // n_weeks], week_sales_t[0] % n_weeks), week_sales_t[1])
     buyer = units > 0
     brand, national, store = _pre_spend(inp)
     source_same = brand > 0
     source_new = ~source_same & (national <= 0) & (store <= 0)
     source_store = ~source_same & ~source_new & (store > national)
     source_national = ~source_same & ~source_new & ~source_store
-    measures = {
+    values = {
         "members": np.ones(n, dtype=np.int64), "buyers": buyer.astype(np.int64), "units": units,
         "sales_cents": sales, "trial": (buyer & ~source_same).astype(np.int64),
         "repeat": (buyer & (days >= 2)).astype(np.int64),
@@ -100,40 +147,33 @@ def _pair_measures(inp: FunderInputs, n_weeks: int) -> tuple[dict[str, np.ndarra
         "new_to_category": (buyer & source_new).astype(np.int64),
         "redemptions": inp.pair_redemptions.astype(np.int64),
     }
-    return measures, week_units, week_sales
+    return PairMeasures(values, week_buyers, week_units, week_sales)
 
 
-def _pre_spend(inp: FunderInputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per pair: pre-period spend on the offer's brand, other national brands, the store brand."""
+def _pre_spend(inp: AnalyticsInputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per pair, before the period: spend on the offer's brand, on other national brands and on
+    store brands of the offer's category."""
     n = len(inp.pair_member)
-    brand, national, store = (np.zeros(n, dtype=np.int64) for _ in range(3))
-    if not len(inp.pre_member) or not n:
-        return brand, national, store
-    prod_order = np.argsort(inp.product_key)
-    at = np.clip(np.searchsorted(inp.product_key[prod_order], inp.pre_product), 0, len(inp.product_key) - 1)
-    known = inp.product_key[prod_order][at] == inp.pre_product
-    pos = prod_order[at]
-    category = np.where(known, inp.product_category[pos], None)
-    is_national = known & inp.product_national[pos]
-    for o, offer in enumerate(inp.offers):  # per offer, all members at once
-        pairs = np.flatnonzero(inp.pair_offer == o)
-        if not len(pairs):
-            continue
-        in_brand = np.isin(inp.pre_product, inp.offer_brand_products[o])
-        in_cat = category == offer["category"]
-        for target, mask in ((brand, in_brand), (national, in_cat & ~in_brand & is_national),
-                             (store, in_cat & ~in_brand & ~is_national)):
-            target[pairs] = _member_sums(inp.pre_member[mask], inp.pre_spend[mask], inp.pair_member[pairs])
+    pre = (inp.scan_day < 0) & (inp.scan_day >= -7 * inp.trial_weeks)
+    member, cents = inp.scan_member[pre], inp.scan_cents[pre]
+    pos = np.clip(np.searchsorted(inp.product_key, inp.scan_product[pre]), 0, max(len(inp.product_key) - 1, 0))
+    n_brands = int(max(inp.product_brand.max(initial=0), inp.brand_id.max(initial=0))) + 1
+    n_cats = int(inp.product_category.max(initial=0)) + 1
+    by_brand = _table(member * n_brands + inp.product_brand[pos], cents)
+    by_category = _table((member * n_cats + inp.product_category[pos]) * 2 + inp.product_national[pos], cents)
+    # the offer's brand(s): expand each pair by its offer's brands, sum back
+    brand_order = np.argsort(inp.brand_offer, kind="stable")
+    i, j = _expand(inp.pair_offer, inp.brand_offer[brand_order])
+    brand = np.bincount(i, _get(by_brand, inp.pair_member[i] * n_brands + inp.brand_id[brand_order[j]]),
+                        minlength=n).astype(np.int64)
+    cat = inp.offer_category[inp.pair_offer]
+    national_all = _get(by_category, (inp.pair_member * n_cats + cat) * 2 + 1)
+    store_all = _get(by_category, (inp.pair_member * n_cats + cat) * 2)
+    offer_national = np.array([o["brand_type"] != "store" for o in inp.offers], dtype=bool)[inp.pair_offer] \
+        if n else np.zeros(0, dtype=bool)
+    national = np.where(offer_national, national_all - brand, national_all)
+    store = np.where(offer_national, store_all, store_all - brand)
     return brand, national, store
-
-
-def _member_sums(members: np.ndarray, values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    if not len(members):
-        return np.zeros(len(wanted), dtype=np.int64)
-    keys, inverse = np.unique(members, return_inverse=True)
-    sums = np.bincount(inverse, values, minlength=len(keys)).astype(np.int64)
-    at = np.clip(np.searchsorted(keys, wanted), 0, len(keys) - 1)
-    return np.where(keys[at] == wanted, sums[at], 0)
 
 
 # --------------------------------------------------------------------------- groups
@@ -141,6 +181,50 @@ def _member_sums(members: np.ndarray, values: np.ndarray, wanted: np.ndarray) ->
 
 def _sum_by(measures: dict[str, np.ndarray], group: np.ndarray, n_groups: int) -> dict[str, np.ndarray]:
     return {k: np.bincount(group, v, minlength=n_groups).astype(np.int64) for k, v in measures.items()}
+
+
+@dataclass
+class GroupSums:
+    """Every group's sums for every funder at once; rows are then cut per funder."""
+
+    by_offer: dict[str, np.ndarray]
+    by_cell: dict[str, np.ndarray]
+    by_store: dict[str, np.ndarray]
+    measures: PairMeasures
+    category_members: dict[tuple[str, str], int]  # (funder, category) -> distinct members
+    funder_members: dict[str, int]
+
+
+def group_sums(inp: AnalyticsInputs, pm: PairMeasures) -> GroupSums:
+    n_offers, n_cells, n_stores = len(inp.offers), len(CELL_NAMES), max(len(inp.stores), 1)
+    funders = sorted({o["manufacturer_id"] for o in inp.offers})
+    f_index = {f: i for i, f in enumerate(funders)}
+    offer_funder = _ints([f_index[o["manufacturer_id"]] for o in inp.offers])
+    n_cats = int(inp.offer_category.max(initial=0)) + 1
+    span = int(inp.pair_member.max(initial=0)) + 1
+
+    def distinct(group: np.ndarray, n_groups: int) -> np.ndarray:
+        uniq = np.unique(group * span + inp.pair_member)
+        return np.bincount(uniq // span, minlength=n_groups)
+
+    fc = offer_funder[inp.pair_offer] * n_cats + inp.offer_category[inp.pair_offer]
+    per_fc = distinct(fc, len(funders) * n_cats)
+    per_f = distinct(offer_funder[inp.pair_offer], len(funders))
+    categories: dict[tuple[str, str], int] = {}
+    for pos, o in enumerate(inp.offers):
+        categories[(o["manufacturer_id"], o["category"])] = int(
+            per_fc[f_index[o["manufacturer_id"]] * n_cats + inp.offer_category[pos]])
+    return GroupSums(
+        by_offer=_sum_by(pm.values, inp.pair_offer, n_offers),
+        by_cell=_sum_by(pm.values, inp.pair_offer * n_cells + inp.pair_cell, n_offers * n_cells),
+        by_store=_sum_by(pm.values, inp.pair_offer * n_stores + inp.pair_store, n_offers * n_stores),
+        measures=pm, category_members=categories,
+        funder_members={f: int(per_f[i]) for i, f in enumerate(funders)},
+    )
+
+
+def _ints(values: list[int]) -> np.ndarray:
+    return np.asarray(values, dtype=np.int64)
 
 
 def _row(level: str, offer: dict[str, Any] | None, category: str, group: str, values: dict[str, int]) -> dict[str, Any]:
@@ -156,97 +240,90 @@ def _row(level: str, offer: dict[str, Any] | None, category: str, group: str, va
     return row
 
 
-def _build_rows(inp: FunderInputs, n_weeks: int, period_start: date) -> tuple[list[dict[str, Any]], list[Relation],
-                                                                              dict[int, int]]:
-    """All groups' rows (unsuppressed), the sums between them, and each row's member count."""
-    n_offers, n_cells, n_stores = len(inp.offers), len(CELL_NAMES), len(inp.stores)
-    measures, week_units, week_sales = _pair_measures(inp, n_weeks)
-    rows: list[dict[str, Any]] = []
-    size: dict[int, int] = {}
-    relations: list[Relation] = []
+@dataclass
+class _Table:
+    rows: list[dict[str, Any]]
+    relations: list[Relation]
+    size: dict[int, int]
 
-    def add(row: dict[str, Any], members: int) -> int:
-        rows.append(row)
-        size[len(rows) - 1] = members
-        return len(rows) - 1
+    def add(self, row: dict[str, Any], members: int) -> int:
+        self.rows.append(row)
+        self.size[len(self.rows) - 1] = members
+        return len(self.rows) - 1
 
-    by_offer = _sum_by(measures, inp.pair_offer, n_offers)
-    by_cell = _sum_by(measures, inp.pair_offer * n_cells + inp.pair_cell, n_offers * n_cells)
-    by_store = _sum_by(measures, inp.pair_offer * max(n_stores, 1) + inp.pair_store, n_offers * max(n_stores, 1))
-    week_buyers = np.zeros((n_offers, n_weeks), dtype=np.int64)
-    np.add.at(week_buyers, inp.pair_offer, (week_units > 0).astype(np.int64))
-    off_week_units = np.zeros((n_offers, n_weeks), dtype=np.int64)
-    np.add.at(off_week_units, inp.pair_offer, week_units)
-    off_week_sales = np.zeros((n_offers, n_weeks), dtype=np.int64)
-    np.add.at(off_week_sales, inp.pair_offer, week_sales)
 
-    total = add(_row("funder", None, "", "all", {}), 0)
-    categories = sorted({o["category"] for o in inp.offers})
+def _offer_rows(t: _Table, inp: AnalyticsInputs, gs: GroupSums, o: int, period_start: date) -> int:
+    """The offer's row and its cells, stores and weeks, each partition summing to the offer."""
+    n_cells, n_stores = len(CELL_NAMES), max(len(inp.stores), 1)
+    offer, cat = inp.offers[o], inp.offers[o]["category"]
+    values = {k: int(v[o]) for k, v in gs.by_offer.items()}
+    o_row = t.add(_row("offer", offer, cat, "all", values), values["members"])
+    kids = []
+    for c in range(n_cells):
+        v = {k: int(arr[o * n_cells + c]) for k, arr in gs.by_cell.items()}
+        if v["members"]:
+            kids.append(t.add(_row("cell", offer, cat, CELL_NAMES[c], v), v["members"]))
+    t.relations.append(Relation(o_row, tuple(kids)))
+    kids = []
+    for s in range(len(inp.stores)):
+        v = {k: int(arr[o * n_stores + s]) for k, arr in gs.by_store.items()}
+        if v["members"]:
+            kids.append(t.add(_row("store", offer, cat, inp.stores[s] or "(no store)", v), v["members"]))
+    t.relations.append(Relation(o_row, tuple(kids)))
+    kids = []
+    pm = gs.measures
+    for w in range(pm.week_buyers.shape[1]):
+        v = {"buyers": int(pm.week_buyers[o, w]), "units": int(pm.week_units[o, w]),
+             "sales_cents": int(pm.week_sales[o, w])}
+        week = (period_start + timedelta(days=7 * w)).isoformat()
+        kids.append(t.add(_row("week", offer, cat, week, v), v["buyers"]))
+    t.relations.append(Relation(o_row, tuple(kids)))
+    return o_row
+
+
+def _parent_row(t: _Table, level: str, category: str, children: list[int], members: int) -> int:
+    """A category's (or the funder's) row: sums of its children; members distinct."""
+    values = {k: sum(t.rows[c][k] or 0 for c in children) for k in ADDITIVE}
+    values["members"] = members
+    row = t.add(_row(level, None, category, "all", values), members)
+    t.relations.append(Relation(row, tuple(children)))
+    return row
+
+
+def funder_table(inp: AnalyticsInputs, gs: GroupSums, funder: str, period_start: date) -> _Table:
+    """The funder's rows, unsuppressed: total, categories, offers and their groups."""
+    t = _Table([], [], {})
     cat_rows = []
+    categories = sorted({o["category"] for o in inp.offers if o["manufacturer_id"] == funder})
     for cat in categories:
-        offer_pos = [i for i, o in enumerate(inp.offers) if o["category"] == cat]
-        cat_row = add(_row("category", None, cat, "all", {}), 0)
-        cat_rows.append(cat_row)
-        offer_rows = []
-        for o in offer_pos:
-            offer = inp.offers[o]
-            values = {k: int(v[o]) for k, v in by_offer.items()}
-            o_row = add(_row("offer", offer, cat, "all", values), values["members"])
-            offer_rows.append(o_row)
-            kids = []
-            for c in range(n_cells):
-                v = {k: int(arr[o * n_cells + c]) for k, arr in by_cell.items()}
-                if v["members"]:
-                    kids.append(add(_row("cell", offer, cat, CELL_NAMES[c], v), v["members"]))
-            relations.append(Relation(o_row, tuple(kids)))
-            kids = []
-            for s in range(n_stores):
-                v = {k: int(arr[o * n_stores + s]) for k, arr in by_store.items()}
-                if v["members"]:
-                    kids.append(add(_row("store", offer, cat, inp.stores[s] or "(no store)", v), v["members"]))
-            relations.append(Relation(o_row, tuple(kids)))
-            kids = []
-            for w in range(n_weeks):
-                v = {"buyers": int(week_buyers[o, w]), "units": int(off_week_units[o, w]),
-                     "sales_cents": int(off_week_sales[o, w])}
-                week = (period_start + timedelta(days=7 * w)).isoformat()
-                kids.append(add(_row("week", offer, cat, week, v), v["buyers"]))
-            relations.append(Relation(o_row, tuple(kids)))
-        _fill_parent(rows, cat_row, offer_rows, inp, offer_pos)
-        size[cat_row] = rows[cat_row]["members"]
-        relations.append(Relation(cat_row, tuple(offer_rows)))
-    _fill_parent(rows, total, cat_rows, inp, list(range(n_offers)))
-    size[total] = rows[total]["members"]
-    relations.append(Relation(total, tuple(cat_rows)))
-    return rows, relations, size
+        offer_rows = [_offer_rows(t, inp, gs, o, period_start) for o, offer in enumerate(inp.offers)
+                      if offer["manufacturer_id"] == funder and offer["category"] == cat]
+        cat_rows.append(_parent_row(t, "category", cat, offer_rows, gs.category_members[(funder, cat)]))
+    _parent_row(t, "funder", "", cat_rows, gs.funder_members[funder])
+    # the total first, then each category before its offers, reads best
+    order = sorted(range(len(t.rows)), key=lambda i: (t.rows[i]["level"] != "funder", t.rows[i]["category"],
+                                                      t.rows[i]["level"] != "category", t.rows[i]["offer_code"], i))
+    return _reorder(t, order)
 
 
-def _fill_parent(rows: list[dict[str, Any]], parent: int, children: list[int], inp: FunderInputs,
-                 offer_pos: list[int]) -> None:
-    """A category's (or the funder's) row: sums of its children; members and buyers distinct."""
-    values = {k: sum(rows[c][k] or 0 for c in children) for k in ADDITIVE}
-    mask = np.isin(inp.pair_offer, offer_pos)
-    values["members"] = int(len(np.unique(inp.pair_member[mask])))
-    template = _row(rows[parent]["level"], None, rows[parent]["category"], "all", values)
-    rows[parent].update(template)
+def _reorder(t: _Table, order: list[int]) -> _Table:
+    new = {old: i for i, old in enumerate(order)}
+    return _Table([t.rows[i] for i in order], [Relation(new[r.parent], tuple(new[c] for c in r.children))
+                                                for r in t.relations], {new[i]: n for i, n in t.size.items()})
 
 
-def _attach_lift(conn: Connection, rows: list[dict[str, Any]], inp: FunderInputs, period_start: date, k: int) -> None:
-    """The hold-out lift of each offer and cell, where the lift module is there and groups are big enough."""
-    try:
-        from .lift import offer_lift
-    except ImportError:  # the lift estimator ships separately; analytics work without it
-        return
-    ids = [o["id"] for o in inp.offers]
-    code = {o["id"]: o["offer_code"] for o in inp.offers}
-    index = {(r["level"], r["offer_code"], r["group"]): r for r in rows}
-    for by_cell in (False, True):
-        for lr in offer_lift(conn, period_start, by_cell=by_cell, offer_ids=ids):
-            row = index.get(("cell" if by_cell else "offer", code.get(lr.offer_id), lr.cell if by_cell else "all"))
-            if row is None or lr.n_treated < k or lr.n_control < k:
+def _attach_lift(rows: list[dict[str, Any]], offers: list[dict[str, Any]], lifts: LiftIndex, k: int) -> None:
+    """Lift on offer and cell rows whose treated and held-out groups both have ``k`` members."""
+    by_code = {o["offer_code"]: o["id"] for o in offers}
+    for row in rows:
+        if row["level"] not in ("offer", "cell"):
+            continue
+        found = lifts.get((by_code[row["offer_code"]], row["group"]), {})
+        for outcome, lr in found.items():
+            if lr.n_treated < k or lr.n_control < k:
                 continue
             row["control_members"] = lr.n_control
-            if lr.outcome == "units":
+            if outcome == "units":
                 row.update(lift_units=_r(lr.cuped_lift), lift_units_low=_r(lr.cuped_ci_low),
                            lift_units_high=_r(lr.cuped_ci_high))
             else:
@@ -259,26 +336,44 @@ def _r(value: float | None) -> float | None:
     return round(float(value), 4) if value is not None and np.isfinite(value) else None
 
 
-def funder_analytics(conn: Connection, manufacturer_id: str, period_start: date, *, min_group_size: int = 10,
-                     trial_weeks: int = 12) -> AnalyticsReport:
-    """The funder's anonymized analytics for one list period (suppression applied)."""
-    found = conn.execute(text("SELECT id, name FROM manufacturers WHERE id = :m"), {"m": manufacturer_id}).first()
-    if found is None:
-        raise AnalyticsError(f"unknown funder {manufacturer_id!r}: no manufacturer with that id")
+def _suppressed(t: _Table, k: int) -> list[dict[str, Any]]:
+    # complements: hide the funder's total, then a category, before any offer or its groups
+    cost = {i: {"funder": 0, "category": 1}.get(r["level"], 2) for i, r in enumerate(t.rows)}
+    for i in suppress(t.size, t.relations, k, cost):
+        t.rows[i]["suppressed"] = True
+        t.rows[i].update({c: None for c in (*ADDITIVE, "penetration", "units_per_buyer", "trial_share",
+                                            "repeat_share", *LIFT_FIELDS)})
+    return t.rows
+
+
+def period_analytics(conn: Connection, period_start: date, funders: list[str] | None = None, *,
+                     min_group_size: int = 10, trial_weeks: int = 12) -> dict[str, AnalyticsReport]:
+    """Every funder's (or the given funders') anonymized analytics for one list period, in one pass."""
     period = find_period(conn, period_start)
     if period is None:
         raise AnalyticsError(f"unknown period {period_start.isoformat()}: no lists were built for a period starting that day")
-    inp = load_funder_inputs(conn, manufacturer_id, (period.start, period.end), trial_weeks)
-    if not inp.offers:
-        raise AnalyticsError(f"{manufacturer_id} has no offers on the lists of the period {period_start.isoformat()}")
+    inp = load_analytics_inputs(conn, (period.start, period.end), funders, trial_weeks)
     n_weeks = (period.end - period.start).days // 7 + 1
-    rows, relations, size = _build_rows(inp, n_weeks, period.start)
-    _attach_lift(conn, rows, inp, period.start, min_group_size)
-    # complements: hide the funder's total, then a category, before any offer or its groups
-    cost = {i: {"funder": 0, "category": 1}.get(r["level"], 2) for i, r in enumerate(rows)}
-    for i in suppress(size, relations, min_group_size, cost):
-        rows[i]["suppressed"] = True
-        rows[i].update({k: None for k in (*ADDITIVE, "penetration", "units_per_buyer", "trial_share", "repeat_share",
-                                          *LIFT_FIELDS)})
-    return AnalyticsReport(manufacturer_id, found[1] or manufacturer_id, period.start, period.end, min_group_size,
-                           trial_weeks, rows)
+    gs = group_sums(inp, pair_measures(inp, n_weeks))
+    lifts = analytics_lift(conn, inp, (period.end - period.start).days + 1)
+    names = dict(conn.execute(text("SELECT id, name FROM manufacturers")).all())
+    reports = {}
+    for funder in sorted({o["manufacturer_id"] for o in inp.offers}):
+        table = funder_table(inp, gs, funder, period.start)
+        _attach_lift(table.rows, [o for o in inp.offers if o["manufacturer_id"] == funder], lifts, min_group_size)
+        reports[funder] = AnalyticsReport(funder, names.get(funder) or funder, period.start, period.end,
+                                          min_group_size, trial_weeks, _suppressed(table, min_group_size))
+    return reports
+
+
+def funder_analytics(conn: Connection, manufacturer_id: str, period_start: date, *, min_group_size: int = 10,
+                     trial_weeks: int = 12) -> AnalyticsReport:
+    """One funder's anonymized analytics for one list period (suppression applied)."""
+    found = conn.execute(text("SELECT id FROM manufacturers WHERE id = :m"), {"m": manufacturer_id}).first()
+    if found is None:
+        raise AnalyticsError(f"unknown funder {manufacturer_id!r}: no manufacturer with that id")
+    reports = period_analytics(conn, period_start, [manufacturer_id], min_group_size=min_group_size,
+                               trial_weeks=trial_weeks)
+    if manufacturer_id not in reports:
+        raise AnalyticsError(f"{manufacturer_id} has no offers on the lists of the period {period_start.isoformat()}")
+    return reports[manufacturer_id]

@@ -1,14 +1,12 @@
-"""What manufacturer analytics read: a funder's targeted members and their purchases, as arrays.
+"""What manufacturer analytics read for a list period, as arrays: one pass for every funder.
 
-Set-wise SQL, then numpy. For one funder and list period:
+Set-wise SQL, then numpy. For the period's manufacturer-funded offers (all funders, or some):
 
-* the offers of the funder on the period's lists, their category and their *brand* (every
-  product of the scope's brands: a trier had bought none of them);
+* the offers, their category, brand type and *brand* (every product of the scope's brands:
+  a trier had bought none of them), and their scope (``offer_products``);
 * the treated pairs: (member, offer) with the member's cell and store from the list line;
-* per (member, offer, day) the scope's net units and sales in the period (scan lines of
-  baskets dated in the period, through ``offer_products``);
-* per (member, product) the net spend in the offers' categories over the ``trial_weeks``
-  before the period (who bought the brand, another national brand, the store brand);
+* the scan lines of the offers' categories in the period and the ``trial_weeks`` before it
+  (member, product, day relative to the period's start, units, net cents), read once;
 * the ledger's net redemptions per (member, offer) on the period's lists.
 
 Member keys stay inside these arrays: nothing here is ever published.
@@ -26,70 +24,59 @@ from .inputs import cell_index
 
 
 @dataclass
-class FunderInputs:
-    offers: list[dict[str, Any]]  # id, offer_code, name, category, brand_type
-    # treated pairs (aligned): member key, offer position, cell index, store position
+class AnalyticsInputs:
+    offers: list[dict[str, Any]]  # id, offer_code, name, category, brand_type, manufacturer_id
+    offer_category: np.ndarray  # per offer: category id
+    # (offer position, brand id) of each brand in an offer's scope; (offer position, product) of its scope
+    brand_offer: np.ndarray
+    brand_id: np.ndarray
+    scope_offer: np.ndarray
+    scope_product: np.ndarray
+    # products of the offers' categories: key (sorted), category id, national?, brand id
+    product_key: np.ndarray
+    product_category: np.ndarray
+    product_national: np.ndarray
+    product_brand: np.ndarray
+    # treated pairs (aligned): member key, offer position, cell index, store position, net redemptions
     pair_member: np.ndarray
     pair_offer: np.ndarray
     pair_cell: np.ndarray
     pair_store: np.ndarray
-    stores: list[str]
-    # scope purchases in the period (aligned): member, offer position, day offset, units, sales
-    buy_member: np.ndarray
-    buy_offer: np.ndarray
-    buy_day: np.ndarray
-    buy_units: np.ndarray
-    buy_sales: np.ndarray
-    # pre-period category spend (aligned): member, product key, spend cents
-    pre_member: np.ndarray
-    pre_product: np.ndarray
-    pre_spend: np.ndarray
-    # products of the offers' categories: key, category, brand_type, brand key
-    product_key: np.ndarray
-    product_category: np.ndarray  # object
-    product_national: np.ndarray  # bool
-    offer_brand_products: list[np.ndarray]  # per offer: product keys of the scope's brands
-    # net redemptions per treated pair (aligned with pair_*)
     pair_redemptions: np.ndarray
+    stores: list[str]
+    # scan lines of the window (aligned): member, product, day (0 = period start), units, net cents
+    scan_member: np.ndarray
+    scan_product: np.ndarray
+    scan_day: np.ndarray
+    scan_units: np.ndarray
+    scan_cents: np.ndarray
+    period_start: date
+    trial_weeks: int
 
 
 _OFFERS = text("""
-    SELECT DISTINCT o.id, o.offer_code, o.name, o.scope_category, o.segment_category, o.scope_brand_type
+    SELECT o.id, o.offer_code, o.name, COALESCE(o.scope_category, ''), o.segment_category,
+           COALESCE(o.scope_brand_type, ''), o.manufacturer_id
     FROM offers o
-    WHERE o.funder_kind = 'manufacturer' AND o.manufacturer_id = :mfr AND o.id IN (
-        SELECT ln.offer_id FROM shopping_list_lines ln JOIN shopping_lists l ON l.id = ln.list_id
+    WHERE o.funder_kind = 'manufacturer' AND o.manufacturer_id IS NOT NULL AND o.id IN (
+        SELECT DISTINCT ln.offer_id FROM shopping_list_lines ln JOIN shopping_lists l ON l.id = ln.list_id
         WHERE l.period_start = :p AND l.status <> 'replaced')
-    ORDER BY o.offer_code
+    ORDER BY o.manufacturer_id, o.offer_code
 """)
 _SCOPE = text("""
-    SELECT op.offer_id, p.id, p.category, p.brand, p.brand_type, p.manufacturer_id
+    SELECT op.offer_id, p.id, p.category, p.brand, p.brand_type, COALESCE(p.manufacturer_id, '')
     FROM offer_products op JOIN products p ON p.id = op.product_key
     WHERE op.offer_id IN :offers
 """).bindparams(bindparam("offers", expanding=True))
 _CATEGORY_PRODUCTS = text("""
-    SELECT id, category, brand, brand_type, manufacturer_id FROM products WHERE category IN :cats
+    SELECT id, category, brand, brand_type, COALESCE(manufacturer_id, '') FROM products WHERE category IN :cats
+    ORDER BY id
 """).bindparams(bindparam("cats", expanding=True))
 _PAIRS = text("""
     SELECT l.member_key, ln.offer_id, ln.brand_loyalty, ln.usage_tier, COALESCE(l.store_id, '')
     FROM shopping_list_lines ln JOIN shopping_lists l ON l.id = ln.list_id
     WHERE l.period_start = :p AND l.status <> 'replaced' AND ln.offer_id IN :offers
 """).bindparams(bindparam("offers", expanding=True))
-_BUYS = text("""
-    SELECT s.member_key, op.offer_id, t.business_date, SUM(s.quantity), SUM(s.amount_cents)
-    FROM transactions t
-    JOIN scan_lines s ON s.transaction_id = t.transaction_id
-    JOIN offer_products op ON op.product_key = s.product_key
-    WHERE t.business_date BETWEEN :a AND :b AND t.member_key IS NOT NULL AND op.offer_id IN :offers
-    GROUP BY s.member_key, op.offer_id, t.business_date
-""").bindparams(bindparam("offers", expanding=True))
-_PRE = text("""
-    SELECT s.member_key, s.product_key, SUM(s.amount_cents)
-    FROM transactions t
-    JOIN scan_lines s ON s.transaction_id = t.transaction_id
-    JOIN products p ON p.id = s.product_key
-    WHERE t.business_date BETWEEN :a AND :b AND t.member_key IS NOT NULL AND p.category IN :cats
-    GROUP BY s.member_key, s.product_key
-""").bindparams(bindparam("cats", expanding=True))
 _REDEEMED = text("""
     SELECT r.member_key, r.offer_id, SUM(r.applications)
     FROM redemptions r JOIN shopping_lists l ON l.id = r.list_id
@@ -98,87 +85,116 @@ _REDEEMED = text("""
 """).bindparams(bindparam("offers", expanding=True))
 
 
-def _ordinal(value: Any) -> int:
-    day = value if isinstance(value, date) else date.fromisoformat(str(value))
-    return day.toordinal()
-
-
 def _columns(rows: Sequence[Any], n: int) -> list[list[Any]]:
     return [list(c) for c in zip(*rows)] if rows else [[] for _ in range(n)]
 
 
-def funder_offers(conn: Connection, manufacturer_id: str, period_start: date) -> list[dict[str, Any]]:
-    return [dict(id=int(r[0]), offer_code=r[1], name=r[2], category=r[3] or r[4] or "", brand_type=r[5])
-            for r in conn.execute(_OFFERS, {"mfr": manufacturer_id, "p": period_start})]
+def _ints(values: Sequence[Any]) -> np.ndarray:
+    return np.asarray(values, dtype=np.int64)
 
 
 def pair_keys(member: np.ndarray, offer: np.ndarray, n_offers: int) -> np.ndarray:
     return member.astype(np.int64) * max(n_offers, 1) + offer.astype(np.int64)
 
 
-def load_funder_inputs(conn: Connection, manufacturer_id: str, period: tuple[date, date],
-                       trial_weeks: int) -> FunderInputs:
-    """Everything the funder's analytics need for the list period ``period`` (inclusive)."""
+def period_offers(conn: Connection, period_start: date, funders: Sequence[str] | None) -> list[dict[str, Any]]:
+    wanted = set(funders) if funders is not None else None
+    return [dict(id=int(r[0]), offer_code=r[1], name=r[2], category=r[3] or r[4] or "", brand_type=r[5],
+                 manufacturer_id=r[6])
+            for r in conn.execute(_OFFERS, {"p": period_start}) if wanted is None or r[6] in wanted]
+
+
+def load_analytics_inputs(conn: Connection, period: tuple[date, date], funders: Sequence[str] | None,
+                          trial_weeks: int) -> AnalyticsInputs:
+    """Everything the funders' analytics need for the list period ``period`` (inclusive)."""
     start, end = period
-    offers = funder_offers(conn, manufacturer_id, start)
+    offers = period_offers(conn, start, funders)
     ids = [o["id"] for o in offers] or [-1]
     position = {o["id"]: i for i, o in enumerate(offers)}
     scope = conn.execute(_SCOPE, {"offers": ids}).all()
     _fill_categories(offers, scope)
     cats = sorted({o["category"] for o in offers}) or [""]
+    cat_id = {c: i for i, c in enumerate(cats)}
     prods = _columns(conn.execute(_CATEGORY_PRODUCTS, {"cats": cats}).all(), 5)
-    product_key = np.asarray(prods[0], dtype=np.int64)
-    brand_of: dict[tuple[Any, Any], list[int]] = {}
-    for pid, _cat, brand, _bt, mfr in zip(*prods):
-        brand_of.setdefault((brand, mfr), []).append(pid)
-    offer_brand_products = []
-    for o in offers:
-        brands = {(r[3], r[5]) for r in scope if r[0] == o["id"]}
-        keys = sorted({pid for b in brands for pid in brand_of.get(b, [])} | {int(r[1]) for r in scope if r[0] == o["id"]})
-        offer_brand_products.append(np.asarray(keys, dtype=np.int64))
-
+    brand_ids: dict[tuple[str, str], int] = {}
+    product_brand = _ints([brand_ids.setdefault((b or "", m), len(brand_ids)) for b, m in zip(prods[2], prods[4])])
+    offer_brands = sorted({(position[int(r[0])], brand_ids.setdefault((r[3] or "", r[5]), len(brand_ids)))
+                           for r in scope})
     pairs = _columns(conn.execute(_PAIRS, {"p": start, "offers": ids}).all(), 5)
     stores = sorted(set(pairs[4]))
     store_pos = {s: i for i, s in enumerate(stores)}
-    pair_member = np.asarray(pairs[0], dtype=np.int64)
-    pair_offer = np.asarray([position[int(x)] for x in pairs[1]], dtype=np.int64)
-    buys = _columns(conn.execute(_BUYS, {"a": start, "b": end, "offers": ids}).all(), 5)
-    pre_a, pre_b = start - timedelta(weeks=trial_weeks), start - timedelta(days=1)
-    pre = _columns(conn.execute(_PRE, {"a": pre_a, "b": pre_b, "cats": cats}).all(), 3)
+    pair_member = _ints(pairs[0])
+    pair_offer = _ints([position[int(x)] for x in pairs[1]])
     redeemed = _columns(conn.execute(_REDEEMED, {"p": start, "offers": ids}).all(), 3)
-    pk = pair_keys(pair_member, pair_offer, len(offers))
-    order = np.argsort(pk)
-    red_keys = pair_keys(np.asarray(redeemed[0], dtype=np.int64),
-                         np.asarray([position[int(x)] for x in redeemed[1]], dtype=np.int64), len(offers))
-    pair_redemptions = np.zeros(len(pk), dtype=np.int64)
-    if len(red_keys) and len(pk):
-        at = np.clip(np.searchsorted(pk[order], red_keys), 0, len(pk) - 1)
-        hit = pk[order][at] == red_keys
-        np.add.at(pair_redemptions, order[at[hit]], np.asarray(redeemed[2], dtype=np.int64)[hit])
-    return FunderInputs(
-        offers=offers, pair_member=pair_member, pair_offer=pair_offer,
-        pair_cell=cell_index(pairs[2], pairs[3]), pair_store=np.asarray([store_pos[s] for s in pairs[4]], dtype=np.int64),
-        stores=stores,
-        buy_member=np.asarray(buys[0], dtype=np.int64),
-        buy_offer=np.asarray([position[int(x)] for x in buys[1]], dtype=np.int64),
-        buy_day=np.asarray([_ordinal(d) - start.toordinal() for d in buys[2]], dtype=np.int64),
-        buy_units=np.asarray(buys[3], dtype=np.int64), buy_sales=np.asarray(buys[4], dtype=np.int64),
-        pre_member=np.asarray(pre[0], dtype=np.int64), pre_product=np.asarray(pre[1], dtype=np.int64),
-        pre_spend=np.asarray(pre[2], dtype=np.int64),
-        product_key=product_key, product_category=np.asarray(prods[1], dtype=object),
-        product_national=np.asarray([bt == "national" for bt in prods[3]], dtype=bool),
-        offer_brand_products=offer_brand_products, pair_redemptions=pair_redemptions,
+    pair_redemptions = _lookup(pair_keys(pair_member, pair_offer, len(offers)),
+                               pair_keys(_ints(redeemed[0]), _ints([position[int(x)] for x in redeemed[1]]), len(offers)),
+                               _ints(redeemed[2]))
+    # the window also covers the lift's pre-period (8 weeks) for its CUPED covariate
+    scans = window_scans(conn, start - timedelta(weeks=max(trial_weeks, 8)), end, start, _ints(prods[0]))
+    return AnalyticsInputs(
+        offers=offers, offer_category=_ints([cat_id[o["category"]] for o in offers]),
+        brand_offer=_ints([b[0] for b in offer_brands]), brand_id=_ints([b[1] for b in offer_brands]),
+        scope_offer=_ints([position[int(r[0])] for r in scope]), scope_product=_ints([r[1] for r in scope]),
+        product_key=_ints(prods[0]), product_category=_ints([cat_id[c] for c in prods[1]]),
+        product_national=np.asarray([bt == "national" for bt in prods[3]], dtype=bool), product_brand=product_brand,
+        pair_member=pair_member, pair_offer=pair_offer, pair_cell=cell_index(pairs[2], pairs[3]),
+        pair_store=_ints([store_pos[s] for s in pairs[4]]), pair_redemptions=pair_redemptions, stores=stores,
+        scan_member=scans[:, 0], scan_product=scans[:, 1], scan_day=scans[:, 2], scan_units=scans[:, 3],
+        scan_cents=scans[:, 4], period_start=start, trial_weeks=trial_weeks,
     )
+
+
+def _lookup(keys: np.ndarray, table_keys: np.ndarray, table_values: np.ndarray) -> np.ndarray:
+    """``table_values`` summed onto ``keys`` (0 where a key is absent from the table)."""
+    out = np.zeros(len(keys), dtype=np.int64)
+    if not len(keys) or not len(table_keys):
+        return out
+    order = np.argsort(keys, kind="stable")
+    at = np.clip(np.searchsorted(keys[order], table_keys), 0, len(keys) - 1)
+    hit = keys[order][at] == table_keys
+    np.add.at(out, order[at[hit]], table_values[hit])
+    return out
+
+
+def window_scans(conn: Connection, first: date, last: date, day0: date, products: np.ndarray) -> np.ndarray:
+    """(member, product, day - day0, units, net cents) of members' scan lines of ``products``.
+
+    Read through the DB-API cursor in chunks straight into integers: millions of rows, and a
+    row object each would cost more than the query. The SQL holds only dates and integer
+    keys made here, never outside input.
+    """
+    if not len(products):
+        return np.zeros((0, 5), dtype=np.int64)
+    if conn.dialect.name == "sqlite":
+        day = f"CAST(julianday(t.business_date) - julianday('{day0.isoformat()}') AS INTEGER)"
+    else:
+        day = f"(t.business_date - DATE '{day0.isoformat()}')"
+    keys = ",".join(str(int(p)) for p in np.unique(products))
+    sql = (f"SELECT s.member_key, s.product_key, {day}, s.quantity, s.amount_cents "
+           f"FROM transactions t JOIN scan_lines s ON s.transaction_id = t.transaction_id "
+           f"WHERE t.business_date BETWEEN '{first.isoformat()}' AND '{last.isoformat()}' "
+           f"AND t.member_key IS NOT NULL AND s.product_key IN ({keys})")
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql)
+        chunks = []
+        while True:
+            rows = cursor.fetchmany(200_000)
+            if not rows:
+                break
+            chunks.append(np.array(rows, dtype=np.int64).reshape(-1, 5))
+    finally:
+        cursor.close()
+    return np.concatenate(chunks) if chunks else np.zeros((0, 5), dtype=np.int64)
 
 
 def _fill_categories(offers: list[dict[str, Any]], scope: Sequence[Any]) -> None:
     """An offer's category (its scope category if set, else its products' most common one) and brand type."""
     for o in offers:
-        if o["category"]:
-            continue
-        cats = [r[2] for r in scope if r[0] == o["id"]]
-        o["category"] = max(sorted(set(cats)), key=cats.count) if cats else ""
-    for o in offers:  # national or store brand: as configured, else what the scope's products are
+        rows = [r for r in scope if r[0] == o["id"]]
+        if not o["category"]:
+            cats = [r[2] for r in rows]
+            o["category"] = max(sorted(set(cats)), key=cats.count) if cats else ""
         if not o["brand_type"]:
-            types = [r[4] for r in scope if r[0] == o["id"]]
+            types = [r[4] for r in rows]
             o["brand_type"] = max(sorted(set(types)), key=types.count) if types else "national"

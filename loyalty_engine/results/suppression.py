@@ -16,7 +16,7 @@ GaussSuppression's heuristics followed by an exact audit):
    members, more are hidden, so their sum does not describe a small group either.
 3. *Audit*: the relations form a linear system over the hidden groups. A hidden group is
    exactly recoverable when its indicator lies in the row space of the system restricted
-   to the hidden groups (equivalently, the null space of that system is zero at it). Any
+   to the hidden groups (its column of an orthonormal basis of that space has norm 1). Any
    such group gets one more complement in a relation it belongs to; repeat.
 
 Protection is against exact recovery from the published figures; what remains known about
@@ -130,12 +130,9 @@ def recoverable_groups(groups: Sequence[Group], relations: Sequence[Relation], h
     if not rows:
         return set()
     matrix = np.vstack(rows)
-    # null space of the system over the unknowns: a group is determined iff every null
-    # vector is zero at it (then its value is fixed by the shown groups)
-    _, s, vt = np.linalg.svd(matrix, full_matrices=True)
+    # a group is determined iff its indicator lies in the row space of the system over the
+    # unknowns: its column of an orthonormal basis of that space has norm 1
+    _, s, vt = np.linalg.svd(matrix, full_matrices=False)
     rank = int((s > 1e-9 * max(1.0, s[0])).sum())
-    null = vt[rank:]
-    if null.shape[0] == 0:
-        return set(unknown)
-    free = np.abs(null).max(axis=0) > 1e-9
-    return {g for g in unknown if not free[column[g]]}
+    norms = (vt[:rank] ** 2).sum(axis=0)
+    return {g for g in unknown if norms[column[g]] > 1 - 1e-9}
