@@ -15,7 +15,7 @@ Printed, over all offer-periods with at least ``--min-arm`` members in each arm:
   pre-period spend is informative (its correlation with the outcome >= 0.3; target >= 20 %),
   and over all offer-periods; plain-interval coverage as the baseline from the same run.
 
-    .venv/bin/python benchmarks/bench_lift.py [--chains 3] [--members 1500] [--weeks 20]
+    .venv/bin/python benchmarks/bench_lift.py [--chains 4] [--members 4000] [--weeks 20] [--save rows.json]
 """
 from __future__ import annotations
 
@@ -92,8 +92,8 @@ def _correlations(inputs) -> dict[int, float]:  # type: ignore[no-untyped-def]
 
 def main_() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--chains", type=int, default=3)
-    parser.add_argument("--members", type=int, default=1500)
+    parser.add_argument("--chains", type=int, default=4)
+    parser.add_argument("--members", type=int, default=4000)
     parser.add_argument("--weeks", type=int, default=20)
     parser.add_argument("--holdout", type=float, default=0.4, help="per-offer hold-out share")
     parser.add_argument("--min-arm", type=int, default=20)
