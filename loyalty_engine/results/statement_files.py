@@ -12,21 +12,14 @@ from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
 from ..config import Config
 from ..db import session_scope
 from ..money import from_cents
 from ..render.settings import RenderSettings
 from ..render.statement_pdf import render_statement_pdf
-from .statements import (
-    StatementDoc,
-    StatementError,
-    due_statements,
-    find_period,
-    funders_with_rows,
-    issue_statement,
-)
+from .statement_issue import issue_statements
+from .statements import StatementDoc, due_statements
 
 CSV_COLUMNS = ("statement_number", "funder_id", "funder_name", "period_start", "period_end", "kind",
                "list_period_start", "week_start", "offer_code", "offer_name", "funded_share_pct", "redemptions",
@@ -74,31 +67,19 @@ def statements_dir(config: Config) -> Path:
 def issue_and_write(config: Config, engine: Engine, period_start: date, funders: list[str] | None, *,
                     as_of: date, now: datetime, draft: bool = False,
                     out_dir: Path | None = None) -> list[tuple[StatementDoc, bool, StatementFiles]]:
-    """Issue (or draft) each funder's statement for the period and write its PDF and CSV.
+    """Issue (or draft) the funders' statements for the period (None: every funder with
+    redemptions in it) and write each one's PDF and CSV.
 
-    All statements are decided first, in one transaction, and files are written only when
-    every one succeeded: a bad funder or an empty period leaves nothing behind.
+    All statements are decided in one transaction, and files are written only when it
+    committed: a bad funder or an empty period leaves nothing behind.
     """
     settings = RenderSettings.from_config(config)
-    results = []
     with session_scope(engine) as session:
-        wanted = funders if funders else funders_with_rows(session, period_start)
-        if not wanted:
-            raise StatementError(f"nothing to bill: no funded redemptions on lists of the period {period_start.isoformat()}"
-                                 if _period_known(session, period_start)
-                                 else f"unknown period {period_start.isoformat()}: no lists were built for a period "
-                                      "starting that day")
-        for funder in wanted:
-            result = issue_statement(session, funder, period_start, as_of=as_of, now=now,
-                                     retailer_name=config.chain_name, draft=draft)
-            results.append((result.doc, result.created))
-        rendered = [(doc, created, render_statement_pdf(doc, settings)) for doc, created in results]
+        results = issue_statements(session, period_start, funders, as_of=as_of, now=now,
+                                   retailer_name=config.chain_name, draft=draft)
+    rendered = [(r.doc, r.created, render_statement_pdf(r.doc, settings)) for r in results]
     target = out_dir or statements_dir(config)
     return [(doc, created, write_statement_files(doc, pdf, target)) for doc, created, pdf in rendered]
-
-
-def _period_known(session: Session, period_start: date) -> bool:
-    return find_period(session.connection(), period_start) is not None
 
 
 def issue_due_statements(config: Config, engine: Engine, *, as_of: date, now: datetime,
@@ -109,8 +90,11 @@ def issue_due_statements(config: Config, engine: Engine, *, as_of: date, now: da
     """
     with session_scope(engine) as session:
         due = due_statements(session, as_of, grace_days)
-    written = []
+    by_period: dict[date, list[str]] = {}
     for period_start, funder in due:
-        for doc, _created, files in issue_and_write(config, engine, period_start, [funder], as_of=as_of, now=now):
+        by_period.setdefault(period_start, []).append(funder)
+    written = []
+    for period_start, funders in sorted(by_period.items()):
+        for doc, _created, files in issue_and_write(config, engine, period_start, funders, as_of=as_of, now=now):
             written.append((doc, files))
     return written
