@@ -166,14 +166,15 @@ def window_scans(conn: Connection, first: date, last: date, day0: date, products
     if not len(products):
         return np.zeros((0, 5), dtype=np.int64)
     if conn.dialect.name == "sqlite":
-        day = f"CAST(julianday(t.business_date) - julianday('{day0.isoformat()}') AS INTEGER)"
+        day = f"CAST(julianday(business_date) - julianday('{day0.isoformat()}') AS INTEGER)"
     else:
-        day = f"(t.business_date - DATE '{day0.isoformat()}')"
+        day = f"(business_date - DATE '{day0.isoformat()}')"
     keys = ",".join(str(int(p)) for p in np.unique(products))
-    sql = (f"SELECT s.member_key, s.product_key, {day}, s.quantity, s.amount_cents "
-           f"FROM transactions t JOIN scan_lines s ON s.transaction_id = t.transaction_id "
-           f"WHERE t.business_date BETWEEN '{first.isoformat()}' AND '{last.isoformat()}' "
-           f"AND t.member_key IS NOT NULL AND s.product_key IN ({keys})")
+    # scan lines carry their basket's member and business date: one pass, no join (a voided
+    # basket's lines are deleted, so what is here was bought)
+    sql = (f"SELECT member_key, product_key, {day}, quantity, amount_cents FROM scan_lines "
+           f"WHERE business_date BETWEEN '{first.isoformat()}' AND '{last.isoformat()}' "
+           f"AND member_key IS NOT NULL AND product_key IN ({keys})")
     cursor = conn.connection.cursor()
     try:
         cursor.execute(sql)
