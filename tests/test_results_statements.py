@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-import pytest
 from sqlalchemy import text
 
 from loyalty_engine.clock import FixedClock
@@ -149,20 +148,22 @@ def _nothing_written(engine, out: Path) -> None:  # type: ignore[no-untyped-def]
         assert conn.execute(text("SELECT COUNT(*) FROM statement_coverage")).scalar_one() == 0
 
 
-@pytest.mark.parametrize("args, message", [
+BAD_INPUT = [
     (["--period", "2027-03-04", "--funder", "NOPE", "--as-of", "2027-03-18"], "unknown funder 'NOPE'"),
     (["--period", "2027-03-05", "--as-of", "2027-03-18"], "unknown period 2027-03-05"),
     (["--period", "2027-03-04", "--as-of", "2027-03-17"], "still open"),
     (["--period", "2027-03-04", "--funder", "MFR1", "--as-of", "2027-03-17"], "still open"),
     (["--period", "notadate"], "notadate"),
-])
-def test_bad_input_exits_2_and_writes_nothing(app, client, chain: Chain, cli, engine, tmp_path: Path,
-                                              args: list[str], message: str) -> None:
+]
+
+
+def test_bad_input_exits_2_and_writes_nothing(app, client, chain: Chain, cli, engine, tmp_path: Path) -> None:
     build_ledger(app, client, chain)
     out = tmp_path / "out"
-    result = cli("statements", "issue", *args, "--out", str(out), expect=2)
-    assert message in result.output
-    _nothing_written(engine, out)
+    for args, message in BAD_INPUT:
+        result = cli("statements", "issue", *args, "--out", str(out), expect=2)
+        assert message in result.output, (args, result.output)
+        _nothing_written(engine, out)
 
 
 def test_an_empty_period_is_refused_and_a_draft_of_an_open_one_records_nothing(chain: Chain, cli, engine,

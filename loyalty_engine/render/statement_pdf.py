@@ -54,7 +54,9 @@ def _styles(settings: RenderSettings) -> dict[str, ParagraphStyle]:
 
 
 def _line_row(line: LineData, cell: ParagraphStyle) -> list[Any]:
-    return [line.offer_code, Paragraph(line.offer_name, cell), line.week_start.isoformat(),
+    # one line per row, shortened to the column: a Paragraph per cell costs ten times more
+    name = fonts.ellipsize(line.offer_name, fonts.COND, cell.fontSize, DESCRIPTION_WIDTH - 4)
+    return [line.offer_code, name, line.week_start.isoformat(),
             f"{line.funded_share_bp / 100:g}%", f"{line.redemptions:,}", f"{line.units:,}",
             format_money(line.face_value_cents), format_money(line.funded_cents),
             format_money(line.handling_fee_cents), format_money(line.total_due_cents)]
@@ -68,8 +70,11 @@ def _total_row(label: str, lines: list[LineData]) -> list[Any]:
             format_money(s("funded_cents")), format_money(s("handling_fee_cents")), format_money(s("total_due_cents"))]
 
 
+DESCRIPTION_WIDTH = 74 * MM
+
+
 def _table(rows: list[list[Any]], brand: colors.Color, total_rows: int) -> Table:
-    widths = [16 * MM, 74 * MM, 22 * MM, 15 * MM, 23 * MM, 18 * MM, 25 * MM, 25 * MM, 22 * MM, 27 * MM]
+    widths = [16 * MM, DESCRIPTION_WIDTH, 22 * MM, 15 * MM, 23 * MM, 18 * MM, 25 * MM, 25 * MM, 22 * MM, 27 * MM]
     table = Table(rows, colWidths=widths, repeatRows=1)
     style = [
         ("FONT", (0, 0), (-1, -1), fonts.COND, 7.5),
