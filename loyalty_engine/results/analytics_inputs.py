@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 from sqlalchemy import Connection, bindparam, text
 
-from .inputs import cell_index
+from .inputs import CELL_NAMES
 
 
 @dataclass
@@ -72,17 +72,32 @@ _CATEGORY_PRODUCTS = text("""
     SELECT id, category, brand, brand_type, COALESCE(manufacturer_id, '') FROM products WHERE category IN :cats
     ORDER BY id
 """).bindparams(bindparam("cats", expanding=True))
-_PAIRS = text("""
-    SELECT l.member_key, ln.offer_id, ln.brand_loyalty, ln.usage_tier, COALESCE(l.store_id, '')
+# Integer-coded in SQL (cell = loyalty x 3 + tier, -1 parts = unsegmented) and read through
+# the DB-API cursor: a million list lines as Python row objects cost more than the query.
+_PAIRS = """
+    SELECT l.member_key, ln.offer_id,
+           CASE ln.brand_loyalty WHEN 'national' THEN 0 WHEN 'store' THEN 1 WHEN 'switcher' THEN 2 ELSE -1 END,
+           CASE ln.usage_tier WHEN 'low' THEN 0 WHEN 'medium' THEN 1 WHEN 'high' THEN 2 ELSE -1 END,
+           COALESCE(l.store_id, '')
     FROM shopping_list_lines ln JOIN shopping_lists l ON l.id = ln.list_id
-    WHERE l.period_start = :p AND l.status <> 'replaced' AND ln.offer_id IN :offers
-""").bindparams(bindparam("offers", expanding=True))
-_REDEEMED = text("""
+    WHERE l.period_start = '{p}' AND l.status <> 'replaced' AND ln.offer_id IN ({offers})
+"""
+_REDEEMED = """
     SELECT r.member_key, r.offer_id, SUM(r.applications)
     FROM redemptions r JOIN shopping_lists l ON l.id = r.list_id
-    WHERE l.period_start = :p AND r.offer_id IN :offers
+    WHERE l.period_start = '{p}' AND r.offer_id IN ({offers})
     GROUP BY r.member_key, r.offer_id
-""").bindparams(bindparam("offers", expanding=True))
+"""
+
+
+def _fetch(conn: Connection, sql: str) -> list[tuple[Any, ...]]:
+    """All rows of ``sql`` as plain tuples (the SQL holds only dates and integer keys made here)."""
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
 
 
 def _columns(rows: Sequence[Any], n: int) -> list[list[Any]]:
@@ -120,15 +135,21 @@ def load_analytics_inputs(conn: Connection, period: tuple[date, date], funders: 
     product_brand = _ints([brand_ids.setdefault((b or "", m), len(brand_ids)) for b, m in zip(prods[2], prods[4])])
     offer_brands = sorted({(position[int(r[0])], brand_ids.setdefault((r[3] or "", r[5]), len(brand_ids)))
                            for r in scope})
-    pairs = _columns(conn.execute(_PAIRS, {"p": start, "offers": ids}).all(), 5)
-    stores = sorted(set(pairs[4]))
-    store_pos = {s: i for i, s in enumerate(stores)}
-    pair_member = _ints(pairs[0])
-    pair_offer = _ints([position[int(x)] for x in pairs[1]])
-    redeemed = _columns(conn.execute(_REDEEMED, {"p": start, "offers": ids}).all(), 3)
+    offer_ids = _ints([o["id"] for o in offers])
+    sql_ids = ",".join(str(i) for i in ids)
+    pairs = _fetch(conn, _PAIRS.format(p=start.isoformat(), offers=sql_ids))
+    numbers = np.array([r[:4] for r in pairs], dtype=np.int64).reshape(-1, 4)
+    store_names, pair_store = np.unique(np.array([r[4] for r in pairs], dtype=object), return_inverse=True)
+    stores = [str(x) for x in store_names]
+    pair_member = numbers[:, 0]
+    pair_offer = _positions(offer_ids, numbers[:, 1])
+    segmented = (numbers[:, 2] >= 0) & (numbers[:, 3] >= 0)
+    pair_cell = np.where(segmented, numbers[:, 2] * 3 + numbers[:, 3], len(CELL_NAMES) - 1)
+    redeemed = np.array(_fetch(conn, _REDEEMED.format(p=start.isoformat(), offers=sql_ids)),
+                        dtype=np.int64).reshape(-1, 3)
     pair_redemptions = _lookup(pair_keys(pair_member, pair_offer, len(offers)),
-                               pair_keys(_ints(redeemed[0]), _ints([position[int(x)] for x in redeemed[1]]), len(offers)),
-                               _ints(redeemed[2]))
+                               pair_keys(redeemed[:, 0], _positions(offer_ids, redeemed[:, 1]), len(offers)),
+                               redeemed[:, 2])
     # the window also covers the lift's pre-period (8 weeks) for its CUPED covariate
     scans = window_scans(conn, start - timedelta(weeks=max(trial_weeks, 8)), end, start, _ints(prods[0]))
     return AnalyticsInputs(
@@ -137,11 +158,17 @@ def load_analytics_inputs(conn: Connection, period: tuple[date, date], funders: 
         scope_offer=_ints([position[int(r[0])] for r in scope]), scope_product=_ints([r[1] for r in scope]),
         product_key=_ints(prods[0]), product_category=_ints([cat_id[c] for c in prods[1]]),
         product_national=np.asarray([bt == "national" for bt in prods[3]], dtype=bool), product_brand=product_brand,
-        pair_member=pair_member, pair_offer=pair_offer, pair_cell=cell_index(pairs[2], pairs[3]),
-        pair_store=_ints([store_pos[s] for s in pairs[4]]), pair_redemptions=pair_redemptions, stores=stores,
+        pair_member=pair_member, pair_offer=pair_offer.astype(np.int64), pair_cell=pair_cell.astype(np.int64),
+        pair_store=pair_store.astype(np.int64).reshape(-1), pair_redemptions=pair_redemptions, stores=stores,
         scan_member=scans[:, 0], scan_product=scans[:, 1], scan_day=scans[:, 2], scan_units=scans[:, 3],
         scan_cents=scans[:, 4], period_start=start, trial_weeks=trial_weeks,
     )
+
+
+def _positions(ids: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Positions in ``ids`` (unsorted, distinct) of ``values`` (each one of them)."""
+    order = np.argsort(ids)
+    return order[np.searchsorted(ids[order], values)] if len(ids) else np.zeros(len(values), dtype=np.int64)
 
 
 def _lookup(keys: np.ndarray, table_keys: np.ndarray, table_values: np.ndarray) -> np.ndarray:
@@ -191,8 +218,11 @@ def window_scans(conn: Connection, first: date, last: date, day0: date, products
 
 def _fill_categories(offers: list[dict[str, Any]], scope: Sequence[Any]) -> None:
     """An offer's category (its scope category if set, else its products' most common one) and brand type."""
+    by_offer: dict[int, list[Any]] = {}
+    for r in scope:
+        by_offer.setdefault(int(r[0]), []).append(r)
     for o in offers:
-        rows = [r for r in scope if r[0] == o["id"]]
+        rows = by_offer.get(o["id"], [])
         if not o["category"]:
             cats = [r[2] for r in rows]
             o["category"] = max(sorted(set(cats)), key=cats.count) if cats else ""
