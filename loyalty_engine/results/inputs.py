@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from typing import Any, Sequence
 
 import numpy as np
+import pandas as pd
 from sqlalchemy import Connection, bindparam, text
 
 from ..models.offers import BRAND_LOYALTIES, LIFECYCLE_STAGES, USAGE_TIERS
@@ -70,13 +71,27 @@ _CONTROL = text("""
     FROM list_holdouts h JOIN list_builds b ON b.id = h.build_id
     WHERE b.period_start BETWEEN :a AND :b AND b.status = 'complete' AND h.offer_id IS NOT NULL
 """)
-_SCOPE_SUMS = text("""
-    SELECT s.member_key, op.offer_id, SUM(s.quantity), SUM(s.amount_cents)
+# The offers' products' scan lines of a window, with a flag: 1 = in the period (on or after
+# :p), 0 = the pre-period. PostgreSQL aggregates per (member, product, flag) with a hash; on
+# SQLite a GROUP BY over a million lines sorts them in a temporary B-tree, several times
+# slower than handing over the lines and summing them in numpy. Either way the product ->
+# offer expansion happens in numpy (joining offer_products in SQL let SQLite drive the join
+# from the products, one scan of the window per product).
+_SCOPE_LINES = """
+    SELECT (s.member_key * :pk + s.product_key) * 2 + CASE WHEN t.business_date >= :p THEN 1 ELSE 0 END{agg}
     FROM transactions t
     JOIN scan_lines s ON s.transaction_id = t.transaction_id
-    JOIN offer_products op ON op.product_key = s.product_key
-    WHERE t.business_date BETWEEN :a AND :b AND t.member_key IS NOT NULL AND op.offer_id IN :offers
-    GROUP BY s.member_key, op.offer_id
+    WHERE t.business_date BETWEEN :a AND :b AND t.member_key IS NOT NULL
+      AND s.product_key IN (SELECT product_key FROM offer_products WHERE offer_id IN :offers)
+    {group}
+"""
+_SCOPE_LINES_RAW = text(_SCOPE_LINES.format(agg=", s.quantity, s.amount_cents", group="")).bindparams(
+    bindparam("offers", expanding=True))
+_SCOPE_LINES_GROUPED = text(_SCOPE_LINES.format(
+    agg=", SUM(s.quantity), SUM(s.amount_cents)", group="GROUP BY 1")).bindparams(
+    bindparam("offers", expanding=True))
+_OFFER_PRODUCTS = text("""
+    SELECT product_key, offer_id FROM offer_products WHERE offer_id IN :offers ORDER BY product_key, offer_id
 """).bindparams(bindparam("offers", expanding=True))
 _LEDGER = text("""
     SELECT ln.offer_id, ln.brand_loyalty, ln.usage_tier, SUM(r.discount_cents),
@@ -94,34 +109,98 @@ _OFFERS = text("""
 
 def targeted_pairs(conn: Connection, a: date, b: date) -> dict[str, np.ndarray]:
     """Treated (list line) and control (offer hold-out) pairs of the periods starting in [a, b]."""
-    rows = [(*r, True) for r in conn.execute(_TREATED, {"a": a, "b": b})]
-    rows += [(*r, False) for r in conn.execute(_CONTROL, {"a": a, "b": b})]
-    if not rows:
+    parts = []
+    for query, treated in ((_TREATED, True), (_CONTROL, False)):
+        result = conn.execute(query, {"a": a, "b": b})
+        rows = result.cursor.fetchall() if result.cursor is not None else []
+        if rows:
+            parts.append((rows, treated))
+    if not parts:
         return {}
-    member, offer, loyalty, tier, stage, start, end, probability, treated = zip(*rows)
-    return {
-        "member_key": np.array(member, dtype=np.int64), "offer_id": np.array(offer, dtype=np.int64),
-        "cell": cell_index(loyalty, tier), "stage": stage_index(stage),
-        "start": np.array([_day(d) for d in start], dtype=np.int64),
-        "end": np.array([_day(d) for d in end], dtype=np.int64),
-        "treated": np.array(treated, dtype=bool),
-        "probability": np.array([p or 0.0 for p in probability], dtype=np.float64),
-    }
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("member_key", "offer_id", "cell", "stage", "start", "end",
+                                                          "treated", "probability")}
+    for rows, treated in parts:
+        member, offer, loyalty, tier, stage, start, end, probability = zip(*rows)
+        cols["member_key"].append(np.array(member, dtype=np.int64))
+        cols["offer_id"].append(np.array(offer, dtype=np.int64))
+        cols["cell"].append(_coded(cell_index, loyalty, tier))
+        cols["stage"].append(_coded(stage_index, stage))
+        cols["start"].append(_days(start))
+        cols["end"].append(_days(end))
+        cols["treated"].append(np.full(len(rows), treated))
+        cols["probability"].append(np.nan_to_num(np.array(probability, dtype=np.float64)))
+    return {k: np.concatenate(v) for k, v in cols.items()}
+
+
+def _coded(fn, *columns: Sequence[Any]) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """``fn`` applied to the distinct value combinations only (a handful), then spread
+    (hash-based factorizing: sorting a million strings would cost seconds)."""
+    combined = np.zeros(len(columns[0]), dtype=np.int64)
+    for column in columns:
+        codes, distinct = pd.factorize(pd.Series(column, dtype=object).fillna(""), sort=False)
+        combined = combined * (len(distinct) + 1) + codes
+    keys, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+    firsts = [[("" if column[i] is None else str(column[i])) for i in first.tolist()] for column in columns]
+    values = fn(*firsts) if keys.shape[0] else np.empty(0, np.int64)
+    return np.asarray(values, dtype=np.int64)[inverse]
+
+
+def _days(values: Sequence[Any]) -> np.ndarray:
+    codes, distinct = pd.factorize(pd.Series(values, dtype=object), sort=False)
+    return np.array([_day(d) for d in distinct.tolist()], dtype=np.int64)[codes]
 
 
 def _day(value: Any) -> int:
     return (value if isinstance(value, date) else date.fromisoformat(str(value))).toordinal()
 
 
+def window_sums(conn: Connection, pre_start: date, start: date, end: date,
+                offer_ids: Sequence[int]) -> dict[int, tuple[np.ndarray, ...]]:
+    """Every member's buying of each offer's scope, from scan lines (returns netted; voided
+    baskets are gone): ``{1: period [start, end], 0: pre-period [pre_start, start)}``, each
+    (member_key, offer_id, units, net cents) with one row per (member, offer) that bought."""
+    empty = np.empty(0, np.int64)
+    out = {flag: (empty, empty, empty, empty) for flag in (0, 1)}
+    if not len(offer_ids):
+        return out
+    links = conn.execute(_OFFER_PRODUCTS, {"offers": [int(o) for o in offer_ids]}).all()
+    if not links:
+        return out
+    link_product, link_offer = (np.array(c, dtype=np.int64) for c in zip(*links))
+    # (member, product, in period) packed into one integer: a third of the values to hand over
+    pk = int(link_product.max()) + 1
+    params = {"a": pre_start, "p": start, "b": end, "pk": pk, "offers": [int(o) for o in offer_ids]}
+    grouped = conn.dialect.name == "postgresql"
+    result = conn.execute(_SCOPE_LINES_GROUPED if grouped else _SCOPE_LINES_RAW, params)
+    rows = result.cursor.fetchall() if result.cursor is not None else []  # plain tuples: no Row objects
+    if not rows:
+        return out
+    table = np.array(rows, dtype=np.int64)  # one C pass over the tuples
+    packed, units, cents = table[:, 0], table[:, 1], table[:, 2]
+    del table
+    flag = packed % 2
+    member, product = (packed // 2) // pk, (packed // 2) % pk
+    # each line counts once for every offer whose scope holds its product
+    first = np.searchsorted(link_product, product, side="left")
+    count = np.searchsorted(link_product, product, side="right") - first
+    row = np.repeat(np.arange(member.shape[0]), count)
+    offset = np.arange(row.shape[0]) - np.repeat(np.cumsum(count) - count, count)
+    offer = link_offer[first[row] + offset]
+    scale = np.int64(int(link_offer.max()) + 1)
+    keys, inverse = np.unique((member[row] * scale + offer) * 2 + flag[row], return_inverse=True)
+    units_sum = np.bincount(inverse, weights=units[row], minlength=keys.shape[0]).astype(np.int64)
+    cents_sum = np.bincount(inverse, weights=cents[row], minlength=keys.shape[0]).astype(np.int64)
+    pair, in_period = keys // 2, keys % 2
+    for f in (0, 1):
+        sel = in_period == f
+        out[f] = (pair[sel] // scale, pair[sel] % scale, units_sum[sel], cents_sum[sel])
+    return out
+
+
 def scope_sums(conn: Connection, start: date, end: date, offer_ids: Sequence[int]) -> tuple[np.ndarray, ...]:
     """(member_key, offer_id, units, net cents) of every member's buying of each offer's scope
-    in ``[start, end]`` (from scan lines, returns netted; voided baskets are gone)."""
-    rows = conn.execute(_SCOPE_SUMS, {"a": start, "b": end, "offers": list(offer_ids)}).all()
-    if not rows:
-        empty = np.empty(0, np.int64)
-        return empty, empty, empty, empty
-    m, o, u, s = zip(*rows)
-    return (np.array(m, np.int64), np.array(o, np.int64), np.array(u, np.int64), np.array(s, np.int64))
+    in ``[start, end]``."""
+    return window_sums(conn, start, start, end, offer_ids)[1]
 
 
 def lookup_pairs(keys_m: np.ndarray, keys_o: np.ndarray, values: Sequence[np.ndarray],
@@ -161,20 +240,26 @@ def load_lift_inputs(
         sel = (pairs["start"] == s_day) & (pairs["end"] == e_day)
         start, end = date.fromordinal(s_day), date.fromordinal(e_day)
         window_ids = np.unique(pairs["offer_id"][sel]).tolist()
-        m, o, u, s = scope_sums(conn, start, end, window_ids)
+        sums = window_sums(conn, start - timedelta(weeks=pre_weeks), start, end, window_ids)
+        m, o, u, s = sums[1]
         got_u, got_s = lookup_pairs(m, o, [u, s], pairs["member_key"][sel], pairs["offer_id"][sel])
         units[sel], sales[sel] = got_u, got_s
-        pm, po, pu, ps = scope_sums(conn, start - timedelta(weeks=pre_weeks), start - timedelta(days=1), window_ids)
+        pm, po, pu, ps = sums[0]
         got_pu, got_ps = lookup_pairs(pm, po, [pu, ps], pairs["member_key"][sel], pairs["offer_id"][sel])
         pre[sel], pre_units[sel] = got_ps, got_pu
     offers = [dict(id=r[0], slug=r[1], name=r[2], manufacturer_id=r[3], category=r[4] or "")
               for r in conn.execute(_OFFERS, {"ids": ids.tolist()})]
     offer_pos = np.searchsorted(ids, pairs["offer_id"])
     ledger = np.zeros((ids.shape[0], len(CELL_NAMES), 3), np.int64)
-    for offer_id, loyalty, tier, discount, funded, fee in conn.execute(_LEDGER, {"a": period_start, "b": period_end}):
-        pos = int(np.searchsorted(ids, offer_id))
-        if pos < ids.shape[0] and ids[pos] == offer_id:
-            ledger[pos, int(cell_index([loyalty], [tier])[0])] += (int(discount or 0), int(funded or 0), int(fee or 0))
+    ledger_rows = conn.execute(_LEDGER, {"a": period_start, "b": period_end}).all()
+    if ledger_rows:
+        offer_col, loyalty, tier, *money = zip(*ledger_rows)
+        offer_col = np.array(offer_col, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(ids, offer_col), ids.shape[0] - 1)
+        known = ids[pos] == offer_col
+        cells = _coded(cell_index, loyalty, tier)
+        amounts = np.array([[int(v or 0) for v in col] for col in money], dtype=np.int64).T
+        np.add.at(ledger, (pos[known], cells[known]), amounts[known])
     return LiftInputs(
         member_key=pairs["member_key"], offer_pos=offer_pos.astype(np.int64), cell=pairs["cell"],
         stage=pairs["stage"], treated=pairs["treated"], units=units, sales_cents=sales, pre_sales_cents=pre,
@@ -190,4 +275,4 @@ def _empty() -> LiftInputs:
 
 
 __all__ = ["CELL_NAMES", "LiftInputs", "UNSEGMENTED", "cell_index", "load_lift_inputs", "lookup_pairs",
-           "scope_sums", "stage_index", "targeted_pairs"]
+           "scope_sums", "stage_index", "targeted_pairs", "window_sums"]
