@@ -10,17 +10,13 @@ from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sqlalchemy import Connection, text
 
 from .inputs import CELL_NAMES, LiftInputs, cell_index
 
-# line columns a dimension groups by (SQL), and how a row's key is named
-DIMENSIONS: dict[str, str] = {
-    "offer": "ln.offer_id",
-    "cell": "ln.brand_loyalty, ln.usage_tier",
-    "store": "l.store_id",
-    "stage": "l.lifecycle_stage",
-}
+# what a row of each dimension is keyed by: offer id, cell name, store id, lifecycle stage
+DIMENSIONS = ("offer", "cell", "store", "stage")
 
 _LINE_LEDGER = """
     SELECT r.list_line_id, SUM(r.applications) AS apps, SUM(r.discount_cents) AS d,
@@ -30,25 +26,15 @@ _LINE_LEDGER = """
     GROUP BY r.list_line_id
 """
 
-_BY_DIMENSION = """
-    SELECT {dim},
-           COUNT(DISTINCT l.id),
-           COUNT(DISTINCT CASE WHEN m.mail_opt_in THEN l.id END),
-           COUNT(DISTINCT CASE WHEN m.app_opt_in THEN l.id END),
-           COUNT(*),
-           COUNT(DISTINCT l.member_key),
-           SUM(ln.face_value_cents),
-           SUM(COALESCE(r.apps, 0)),
-           SUM(CASE WHEN r.apps > 0 THEN 1 ELSE 0 END),
-           SUM(COALESCE(r.d, 0)),
-           SUM(COALESCE(r.f, 0)),
-           SUM(COALESCE(r.h, 0))
+_LINES = """
+    SELECT ln.offer_id, ln.brand_loyalty, ln.usage_tier, l.store_id, l.lifecycle_stage, l.id, l.member_key,
+           CASE WHEN m.mail_opt_in THEN 1 ELSE 0 END, CASE WHEN m.app_opt_in THEN 1 ELSE 0 END,
+           ln.face_value_cents, COALESCE(r.apps, 0), COALESCE(r.d, 0), COALESCE(r.f, 0), COALESCE(r.h, 0)
     FROM shopping_list_lines ln
     JOIN shopping_lists l ON l.id = ln.list_id
     JOIN members m ON m.id = l.member_key
     LEFT JOIN ({ledger}) r ON r.list_line_id = ln.id
     WHERE l.period_start BETWEEN :a AND :b AND l.status <> 'replaced'
-    GROUP BY {dim}
 """
 
 _BY_DAY = """
@@ -72,31 +58,65 @@ def _money(d: dict[str, Any]) -> dict[str, Any]:
     return d
 
 
+def by_dimensions(conn: Connection, a: date, b: date) -> dict[str, list[dict[str, Any]]]:
+    """Every dimension's rows ('offer', 'cell', 'store', 'stage') from one pass over the lines.
+
+    The period's lines are read once with their net ledger sums and grouped in numpy (one
+    aggregate query per dimension would re-read the lines and the ledger each time)."""
+    result = conn.execute(text(_LINES.format(ledger=_LINE_LEDGER)), {"a": a, "b": b})
+    rows = result.cursor.fetchall() if result.cursor is not None else []
+    if not rows:
+        return {d: [] for d in DIMENSIONS}
+    offer, loyalty, tier, store, stage, *numeric = zip(*rows)
+    numbers = np.array(numeric, dtype=np.int64)
+    list_id, member, mail, app, face, apps, discount, funded, fee = numbers
+    keys = {
+        "offer": np.array(offer, dtype=np.int64),
+        "cell": np.asarray(CELL_NAMES, dtype=object)[_cells(loyalty, tier)],
+        "store": pd.Series(store, dtype=object).fillna("").astype(str).to_numpy(dtype=object),
+        "stage": pd.Series(stage, dtype=object).fillna("").astype(str).to_numpy(dtype=object),
+    }
+    sums = {"face_value_printed_cents": face, "redemptions": apps, "lines_redeemed": (apps > 0).astype(np.int64),
+            "discount_cents": discount, "funded_cents": funded, "handling_fee_cents": fee}
+    out: dict[str, list[dict[str, Any]]] = {}
+    for dimension, key in keys.items():
+        codes, names = pd.factorize(key, sort=True)
+        n = len(names)
+        counts: dict[str, np.ndarray] = {
+            "lists_delivered": _distinct(codes, list_id, n),
+            "lists_printed": _distinct(codes, list_id, n, mail > 0),
+            "lists_web": _distinct(codes, list_id, n, app > 0),
+            "lines_printed": np.bincount(codes, minlength=n),
+            "members_reached": _distinct(codes, member, n),
+        }
+        counts.update({name: np.bincount(codes, weights=v, minlength=n).astype(np.int64) for name, v in sums.items()})
+        out[dimension] = [_money({"key": str(names[i]), **{m: int(counts[m][i]) for m in _MEASURES}})
+                          for i in range(n)]
+        out[dimension].sort(key=lambda r: r["key"])
+    return out
+
+
+def _cells(loyalty: tuple[Any, ...], tier: tuple[Any, ...]) -> np.ndarray:
+    """Cell positions of the lines, looking up each distinct (loyalty, tier) once."""
+    combined = (pd.Series(loyalty, dtype=object).fillna("").astype(str) + ":"
+                + pd.Series(tier, dtype=object).fillna("").astype(str))
+    codes, distinct = pd.factorize(combined)
+    parts = [d.split(":") for d in distinct]
+    return cell_index([p[0] for p in parts], [p[1] for p in parts])[codes]
+
+
+def _distinct(codes: np.ndarray, values: np.ndarray, n: int, where: np.ndarray | None = None) -> np.ndarray:
+    """How many distinct ``values`` each group code has (optionally only rows ``where``)."""
+    if where is not None:
+        codes, values = codes[where], values[where]
+    scale = int(values.max(initial=0)) + 1
+    pairs = np.unique(codes.astype(np.int64) * scale + values)
+    return np.bincount(pairs // scale, minlength=n)
+
+
 def by_dimension(conn: Connection, dimension: str, a: date, b: date) -> list[dict[str, Any]]:
     """Rows of one dimension ('offer', 'cell', 'store', 'stage'), each with every measure."""
-    sql = _BY_DIMENSION.format(dim=DIMENSIONS[dimension], ledger=_LINE_LEDGER)
-    out: list[dict[str, Any]] = []
-    n_key = 2 if dimension == "cell" else 1
-    for row in conn.execute(text(sql), {"a": a, "b": b}):
-        key_parts, values = row[:n_key], row[n_key:]
-        measures = {name: int(v or 0) for name, v in zip(_MEASURES, values)}
-        if dimension == "cell":
-            key = CELL_NAMES[int(cell_index([key_parts[0]], [key_parts[1]])[0])]
-        else:
-            key = "" if key_parts[0] is None else str(key_parts[0])
-        out.append(_money({"key": key, **measures}))
-    if dimension == "cell":  # two unsegmented spellings ('' tier, '' loyalty) fold into one row
-        out = _fold(out)
-    return sorted(out, key=lambda r: r["key"])
-
-
-def _fold(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    merged: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        into = merged.setdefault(row["key"], {"key": row["key"], **{m: 0 for m in _MEASURES}})
-        for m in _MEASURES:
-            into[m] += row[m]
-    return [_money(r) for r in merged.values()]
+    return by_dimensions(conn, a, b)[dimension]
 
 
 def by_week(conn: Connection, a: date, b: date) -> list[dict[str, Any]]:
@@ -152,4 +172,4 @@ def accuracy_by_offer(inputs: LiftInputs) -> dict[int, float]:
     return {int(o["id"]): round(float(hits[i] / n[i]), 4) for i, o in enumerate(inputs.offers) if n[i]}
 
 
-__all__ = ["CALIBRATION_BINS", "DIMENSIONS", "accuracy", "accuracy_by_offer", "by_dimension", "by_week"]
+__all__ = ["CALIBRATION_BINS", "DIMENSIONS", "accuracy", "accuracy_by_offer", "by_dimension", "by_dimensions", "by_week"]

@@ -16,7 +16,7 @@ from ..models.results import ResultPeriod, ResultRow
 from .inputs import load_lift_inputs
 from .lift import LiftRow, lift_from_inputs, pooled_lift
 from .lifecycle import program_level, winback
-from .measures import accuracy, accuracy_by_offer, by_dimension, by_week
+from .measures import accuracy, accuracy_by_offer, by_dimensions, by_week
 
 BY_CHOICES = ("offer", "cell", "store", "week", "stage", "offer_cell", "calibration", "funder", "category",
               "program", "winback")
@@ -59,8 +59,9 @@ def compute(conn: Connection, period_start: date, pre_weeks: int = 8) -> dict[st
     by_cell = lift_from_inputs(inputs, by_cell=True)
     hit = accuracy_by_offer(inputs)
 
+    dims = by_dimensions(conn, period_start, period_start)
     offer_rows = []
-    for row in by_dimension(conn, "offer", period_start, period_start):
+    for row in dims["offer"]:
         offer_id = int(row["key"])
         meta = offers.get(offer_id, {})
         merged = {**row, "offer_id": offer_id, "slug": meta.get("slug", ""), "name": meta.get("name", ""),
@@ -84,9 +85,9 @@ def compute(conn: Connection, period_start: date, pre_weeks: int = 8) -> dict[st
     rows = {
         "offer": offer_rows,
         "offer_cell": list(cell_lift.values()),
-        "cell": by_dimension(conn, "cell", period_start, period_start),
-        "store": by_dimension(conn, "store", period_start, period_start),
-        "stage": by_dimension(conn, "stage", period_start, period_start),
+        "cell": dims["cell"],
+        "store": dims["store"],
+        "stage": dims["stage"],
         "week": by_week(conn, period_start, period_start),
         "calibration": acc["calibration"],
         "funder": pooled["funder"],
