@@ -53,10 +53,15 @@ _SUMS = """
     SELECT {key}, l.period_start, r.offer_id, r.business_date, COUNT(*), SUM(r.applications), SUM(r.units),
            SUM(r.discount_cents), SUM(r.funded_cents), SUM(r.handling_fee_cents)
 """
-_COVER = text(
-    "INSERT INTO statement_coverage (redemption_id, statement_id) SELECT r.id, "
+# The billable rows go to a temporary table first, then into the coverage: PostgreSQL plans the
+# "not covered yet" anti-join against a coverage table it believes empty as a scan of it per
+# row, and an INSERT ... SELECT that reads the table it fills would rescan every row it wrote.
+_PENDING = text(
+    "CREATE TEMPORARY TABLE statement_pending AS SELECT r.id AS redemption_id, "
     "(SELECT sn.id FROM statements sn WHERE sn.manufacturer_id = r.manufacturer_id AND sn.period_start = :p) "
-    + _ELIGIBLE).bindparams(bindparam("mfrs", expanding=True))
+    "AS statement_id " + _ELIGIBLE).bindparams(bindparam("mfrs", expanding=True))
+_COVER = text("INSERT INTO statement_coverage (redemption_id, statement_id) "
+              "SELECT redemption_id, statement_id FROM statement_pending")
 _COVERED_SUMS = text(
     _SUMS.format(key="c.statement_id") + " FROM statement_coverage c JOIN redemptions r ON r.id = c.redemption_id "
     "JOIN shopping_lists l ON l.id = r.list_id WHERE c.statement_id IN :sids "
@@ -233,7 +238,9 @@ def _issue(session: Session, period: ListPeriod, funders: list[str], makers: dic
             handling_fee_cents=0, total_due_cents=0, adjustments_due_cents=0, reconciliation={})
         session.add(headers[funder])
     session.flush()  # a concurrent issuer of the same (funder, period) fails here: unique constraint
-    conn.execute(_COVER, {"mfrs": funders, "wm": wm, "p": period.start})
+    conn.execute(_PENDING, {"mfrs": funders, "wm": wm, "p": period.start})
+    conn.execute(_COVER)
+    conn.execute(text("DROP TABLE statement_pending"))
     by_id = {h.id: f for f, h in headers.items()}
     rows = conn.execute(_COVERED_SUMS, {"sids": list(by_id)}).all()
     folded = {by_id[int(k)]: v for k, v in _fold_lines(conn, rows, period.start).items()}
