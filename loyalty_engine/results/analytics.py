@@ -30,7 +30,7 @@ import numpy as np
 from sqlalchemy import Connection, text
 
 from .analytics_inputs import AnalyticsInputs, load_analytics_inputs, pair_keys
-from .analytics_lift import LiftIndex, analytics_lift
+from .analytics_lift import LiftIndex, analytics_lift, scope_rows
 from .inputs import CELL_NAMES
 from .statements import StatementError, find_period
 from .suppression import Relation, suppress
@@ -105,12 +105,7 @@ def pair_measures(inp: AnalyticsInputs, n_weeks: int) -> PairMeasures:
     pk = pair_keys(inp.pair_member, inp.pair_offer, n_offers)
     order = np.argsort(pk, kind="stable")
     # the period's scan lines joined to the offers whose scope holds the product, then to the pairs
-    period = inp.scan_day >= 0
-    scope_order = np.argsort(inp.scope_product, kind="stable")
-    row, j = _expand(inp.scan_product[period], inp.scope_product[scope_order])
-    offer = inp.scope_offer[scope_order[j]]
-    member, day = inp.scan_member[period][row], inp.scan_day[period][row]
-    units_row, cents_row = inp.scan_units[period][row], inp.scan_cents[period][row]
+    member, offer, day, units_row, cents_row = scope_rows(inp, 0, inp.period_days - 1)
     bk = pair_keys(member, offer, n_offers)
     at = np.clip(np.searchsorted(pk[order], bk), 0, max(n - 1, 0))
     hit = (pk[order][at] == bk) if n else np.zeros(len(bk), dtype=bool)
@@ -355,7 +350,7 @@ def period_analytics(conn: Connection, period_start: date, funders: list[str] | 
     inp = load_analytics_inputs(conn, (period.start, period.end), funders, trial_weeks)
     n_weeks = (period.end - period.start).days // 7 + 1
     gs = group_sums(inp, pair_measures(inp, n_weeks))
-    lifts = analytics_lift(conn, inp, (period.end - period.start).days + 1)
+    lifts = analytics_lift(conn, inp)
     names = dict(conn.execute(text("SELECT id, name FROM manufacturers")).all())
     reports = {}
     for funder in sorted({o["manufacturer_id"] for o in inp.offers}):

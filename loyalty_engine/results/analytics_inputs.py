@@ -13,7 +13,7 @@ Member keys stay inside these arrays: nothing here is ever published.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Sequence
 
@@ -51,7 +51,9 @@ class AnalyticsInputs:
     scan_units: np.ndarray
     scan_cents: np.ndarray
     period_start: date
+    period_days: int
     trial_weeks: int
+    cache: dict[Any, Any] = field(default_factory=dict)  # derived arrays shared by measures and lift
 
 
 _OFFERS = text("""
@@ -161,7 +163,7 @@ def load_analytics_inputs(conn: Connection, period: tuple[date, date], funders: 
         pair_member=pair_member, pair_offer=pair_offer.astype(np.int64), pair_cell=pair_cell.astype(np.int64),
         pair_store=pair_store.astype(np.int64).reshape(-1), pair_redemptions=pair_redemptions, stores=stores,
         scan_member=scans[:, 0], scan_product=scans[:, 1], scan_day=scans[:, 2], scan_units=scans[:, 3],
-        scan_cents=scans[:, 4], period_start=start, trial_weeks=trial_weeks,
+        scan_cents=scans[:, 4], period_start=start, period_days=(end - start).days + 1, trial_weeks=trial_weeks,
     )
 
 

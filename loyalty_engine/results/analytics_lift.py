@@ -27,7 +27,15 @@ LiftIndex = dict[tuple[int, str], dict[str, Any]]
 
 def scope_rows(inp: AnalyticsInputs, first_day: int, last_day: int) -> tuple[np.ndarray, ...]:
     """Scan lines of days ``[first_day, last_day]`` joined to every offer whose scope holds the
-    product: (member, offer position, day, units, net cents)."""
+    product: (member, offer position, day, units, net cents). Kept on the inputs: the measures
+    and the lift both need the period's."""
+    cached = inp.cache.get((first_day, last_day))
+    if cached is None:
+        cached = inp.cache[(first_day, last_day)] = _scope_rows(inp, first_day, last_day)
+    return cached
+
+
+def _scope_rows(inp: AnalyticsInputs, first_day: int, last_day: int) -> tuple[np.ndarray, ...]:
     keep = (inp.scan_day >= first_day) & (inp.scan_day <= last_day)
     order = np.argsort(inp.scope_product, kind="stable")
     right = inp.scope_product[order]
@@ -49,7 +57,7 @@ def _sums(keys: np.ndarray, values: np.ndarray, wanted: np.ndarray) -> np.ndarra
     return np.where(uniq[at] == wanted, sums[at], 0)
 
 
-def analytics_lift(conn: Connection, inp: AnalyticsInputs, period_days: int, pre_weeks: int = 8) -> LiftIndex:
+def analytics_lift(conn: Connection, inp: AnalyticsInputs, pre_weeks: int = 8) -> LiftIndex:
     """Lift rows of every offer (cell "all") and offer x cell, keyed by (offer id, cell)."""
     try:
         from .inputs import LiftInputs
@@ -68,7 +76,7 @@ def analytics_lift(conn: Connection, inp: AnalyticsInputs, period_days: int, pre
     treated = np.concatenate([np.ones(len(inp.pair_member), dtype=bool), np.zeros(len(control), dtype=bool)])
     n_offers = len(inp.offers)
     wanted = pair_keys(member, offer, n_offers)
-    m, o, _d, u, c = scope_rows(inp, 0, period_days - 1)
+    m, o, _d, u, c = scope_rows(inp, 0, inp.period_days - 1)
     pm, po, _pd, _pu, pc = scope_rows(inp, -7 * pre_weeks, -1)
     inputs = LiftInputs(
         member_key=member, offer_pos=offer, cell=cell, stage=np.full(len(member), -1, dtype=np.int64),
