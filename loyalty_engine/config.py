@@ -12,6 +12,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Mapping
 
+from .brand import DEFAULT_ACCENT_COLOR, DEFAULT_BRAND_COLOR, DEFAULT_CHAIN_NAME, DEFAULT_STORE_BRAND
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -26,7 +28,11 @@ class Config:
     database_url: str = ""
     instance_path: Path = field(default_factory=default_instance_path)
     secret_key: str = ""
-    chain_name: str = "Dick's Supermarkets"
+    # The brand on every surface (lists, member pages, CLI, generated demo chain): loyalty_engine.brand
+    chain_name: str = DEFAULT_CHAIN_NAME
+    store_brand: str = DEFAULT_STORE_BRAND
+    brand_color: str = DEFAULT_BRAND_COLOR
+    accent_color: str = DEFAULT_ACCENT_COLOR
     default_timezone: str = "America/Chicago"
     # list eligibility: minimum average weekly spend over the last `eligibility_weeks`
     min_weekly_spend: Decimal = Decimal("25.00")

@@ -17,7 +17,8 @@ from werkzeug.serving import make_server
 
 from loyalty_engine.clock import FixedClock
 from loyalty_engine.db import session_scope
-from loyalty_engine.models.lists import ShoppingList
+from loyalty_engine.models.lists import ShoppingList, ShoppingListLine
+from loyalty_engine.money import format_money
 from loyalty_engine.models.members import Member
 from loyalty_engine.render.links import member_list_path, token_for_list
 from loyalty_engine.render.tokens import make_member_token, read_member_token
@@ -68,6 +69,33 @@ def test_list_page_shows_the_list_with_svg_barcodes(client, listed) -> None:  # 
     assert '<meta name="viewport"' in html  # responsive
     # the list barcode SVG decodes to the list number once rasterized by a browser-like renderer
     assert re.search(r'<svg[^>]*class="ean"', html)
+
+
+def test_list_page_marks_used_offers_and_shows_what_is_left(client, engine, listed) -> None:  # type: ignore[no-untyped-def]
+    with session_scope(engine) as s:
+        lines = s.execute(select(ShoppingListLine).where(ShoppingListLine.list_id == listed["list_id"])
+                          .order_by(ShoppingListLine.line_no)).scalars().all()
+        faces = [line.face_value_cents for line in lines]
+        first = lines[0]
+        description = first.description
+        s.execute(update(ShoppingListLine).where(ShoppingListLine.id == first.id)
+                  .values(redeemed_count=first.redemption_limit))
+    n = len(faces)
+    assert n >= 2
+    html = client.get(f"/m/{listed['token']}").get_data(as_text=True)
+    offers_left, _, used = html.partition('aria-label="Offers used"')
+    summary = f"{n - 1} offers left, you can still save {format_money(sum(faces[1:]))}"
+    assert summary in html and "1 used" in html
+    assert "You can still save" in html
+    assert description in used and description not in offers_left.split('aria-label="Offers left"')[1]
+    assert "Used" in used
+    # every offer used: nothing left to show as available
+    with session_scope(engine) as s:
+        s.execute(update(ShoppingListLine).where(ShoppingListLine.list_id == listed["list_id"])
+                  .values(redeemed_count=ShoppingListLine.redemption_limit))
+    html = client.get(f"/m/{listed['token']}").get_data(as_text=True)
+    assert f"All {n} offers used" in html and "Every offer on this list has been used" in html
+    assert "MANUFACTURER COUPON" not in html  # no coupon barcode left to scan
 
 
 def test_pdf_download_is_the_printed_list(client, listed) -> None:  # type: ignore[no-untyped-def]

@@ -43,7 +43,7 @@ OFFERS = {
             "validity": {"from": "2027-02-01", "to": "2027-06-30"}, "status": "active",
         },
         {
-            "slug": "milk", "name": "Milk", "description": "Dick's milk, any gallon", "funder": "retailer",
+            "slug": "milk", "name": "Milk", "description": "Store-brand milk, any gallon", "funder": "retailer",
             "scope": {"category": ["MILK"]}, "benefit": {"kind": "amount_off", "value": "0.50"},
             "validity": {"from": "2027-02-01", "to": "2027-06-30"}, "status": "active",
         },
@@ -105,7 +105,10 @@ def test_render_command_writes_lists_print_run_and_manifest(cli, engine, built, 
     postal = [r["postal_code"] for r in run_rows]
     assert postal == sorted(postal)
     run = pdfium.PdfDocument(str(out / run_rows[0]["print_run"]))
-    assert len(run) == sum(int(r["pages"]) for r in run_rows)
+    # duplex by default: a blank back page after each list with an odd page count
+    assert "duplex: every list starts on a new sheet" in result.output
+    assert len(run) == sum(int(r["pages"]) + int(r["pages"]) % 2 for r in run_rows)
+    assert all(int(r["print_run_first_page"]) % 2 == 1 and r["print_mode"] == "duplex" for r in run_rows)
     for row in run_rows:
         page = run[int(row["print_run_first_page"]) - 1]
         image = page.render(scale=200 / 72, grayscale=True).to_numpy()

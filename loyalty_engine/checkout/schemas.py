@@ -225,7 +225,11 @@ class ListLineOut(BaseModel):
     benefit_value: int = Field(description="cents, or basis points for percent_off")
     min_quantity: int
     redemption_limit: int
-    redeemed_count: int
+    redeemed_count: int = Field(description="uses redeemed at checkout so far (returns give them back)")
+    uses_left: int = Field(ge=0, description="uses that remain: redemption_limit - redeemed_count")
+    status: Literal["available", "partly_used", "used"] = Field(
+        description="available: never used; partly_used: used, uses left; used: no use left")
+    face_value_cents: int = Field(description="saving of one use at regular price, in cents")
     valid_from: date
     valid_to: date
     skus: list[str] = Field(description="products the offer applies to (at most 50 listed)")
@@ -243,6 +247,12 @@ class MemberListResponse(BaseModel):
     period_start: date
     period_end: date
     status: str
+    offers: int = Field(ge=0, description="offer lines on the list")
+    offers_left: int = Field(ge=0, description="lines with at least one use left")
+    offers_used: int = Field(ge=0, description="lines with no use left")
+    savings_left_cents: int = Field(ge=0, description="face value of the lines with a use left, each counted "
+                                                      "once as on the printed list")
+    summary: str = Field(description='what the member reads, e.g. "11 offers left, you can still save $29.97"')
     lines: list[ListLineOut]
     content: list[ListContentOut]
 

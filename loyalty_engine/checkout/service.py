@@ -63,6 +63,7 @@ from ..models.lists import ShoppingList, ShoppingListContent, ShoppingListLine
 from ..models.members import Member
 from ..models.offers import Offer, OfferProduct
 from ..models.scans import ScanLine, Transaction
+from ..shopping_lists.usage import LineUsage, ListUsage
 from . import batch, rules, single_statement
 from .batch import MANY, ROWCOUNT, Step
 from .errors import CheckoutError, Conflict, Forbidden, NotFound, RetryableConflict, Unprocessable
@@ -1360,12 +1361,14 @@ def _receipt(outcome: Outcome, redemptions: list[dict[str, Any]], total_discount
 
 
 def _member_list_body(conn: Connection, member: MemberRow, shopping_list: ListRow) -> bytes:
+    """The member's list as the lane shows it: every line with what is used and what is left."""
     rows = conn.execute(
         select(_lines.c.line_no, _lines.c.offer_id, _lines.c.description, _lines.c.benefit_text,
                _lines.c.benefit_kind, _lines.c.benefit_value, _lines.c.min_quantity, _lines.c.redemption_limit,
-               _lines.c.redeemed_count, _lines.c.valid_from, _lines.c.valid_to)
+               _lines.c.redeemed_count, _lines.c.valid_from, _lines.c.valid_to, _lines.c.face_value_cents)
         .where(_lines.c.list_id == shopping_list.list_id).order_by(_lines.c.line_no)
     ).all()
+    usage = ListUsage.of(LineUsage(row[0], row[7], row[8], row[11]) for row in rows)
     offer_ids = sorted({row[1] for row in rows})
     skus: dict[int, list[str]] = defaultdict(list)
     if offer_ids:
@@ -1384,14 +1387,20 @@ def _member_list_body(conn: Connection, member: MemberRow, shopping_list: ListRo
         member=MemberOut(member_id=member.member_id, first_name=member.first_name),
         list_number=shopping_list.list_number, period_start=shopping_list.period_start,
         period_end=shopping_list.period_end, status=shopping_list.status,
-        lines=[
-            ListLineOut(line_no=row[0], offer_id=row[1], description=row[2], benefit=row[3], benefit_kind=row[4],
-                        benefit_value=row[5], min_quantity=row[6], redemption_limit=row[7], redeemed_count=row[8],
-                        valid_from=row[9], valid_to=row[10], skus=skus.get(row[1], []))
-            for row in rows
-        ],
+        offers=usage.offers, offers_left=usage.offers_left, offers_used=usage.offers_used,
+        savings_left_cents=usage.savings_left_cents, summary=usage.summary_text(),
+        lines=[_list_line_out(row, usage.lines[row[0]], skus.get(row[1], [])) for row in rows],
         content=[ListContentOut(kind=k, title=t, body=b) for k, t, b in content],
     ).model_dump_json().encode()
+
+
+def _list_line_out(row: Any, used: LineUsage, skus: list[str]) -> ListLineOut:
+    return ListLineOut(
+        line_no=row[0], offer_id=row[1], description=row[2], benefit=row[3], benefit_kind=row[4],
+        benefit_value=row[5], min_quantity=row[6], redemption_limit=row[7], redeemed_count=row[8],
+        uses_left=used.uses_left, status=used.status, face_value_cents=row[11],
+        valid_from=row[9], valid_to=row[10], skus=skus,
+    )
 
 
 __all__ = ["CheckoutError", "CheckoutService", "request_sha256", "transaction_id_for"]

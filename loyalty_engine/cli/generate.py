@@ -8,7 +8,11 @@ import click
 from tqdm import tqdm
 
 from ..synthetic import DEFAULT_START_DATE, ChainSpec, write_chain
-from .context import InputError
+from ..brand import produce_brand
+from .context import CliContext, InputError
+
+# The command also runs on its own (tests, scripts): then the settings come from the environment.
+pass_cli_or_env = click.make_pass_decorator(CliContext, ensure=True)
 
 
 def _parse_date(value: str) -> date:
@@ -31,13 +35,19 @@ def _parse_date(value: str) -> date:
 @click.option("--block-size", type=int, default=ChainSpec.block_size, show_default=True,
               help="Members simulated at once (memory vs speed; output depends on it).")
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
-def generate(members: int, weeks: int, seed: int, start_date: str, stores: int, compress: bool, truth: bool,
+@pass_cli_or_env
+def generate(cli: CliContext, members: int, weeks: int, seed: int, start_date: str, stores: int, compress: bool, truth: bool,
              block_size: int, out_dir: Path) -> None:
     """Generate a synthetic chain into OUT_DIR: products, manufacturers, stores, members and
-    scans in the canonical import columns. Existing files of those names are replaced."""
+    scans in the canonical import columns. Existing files of those names are replaced.
+
+    The chain, its stores and its own label carry the configured brand (LOYALTY_CHAIN_NAME,
+    LOYALTY_STORE_BRAND), so the lists printed for it say the same."""
+    brand = cli.config
     try:
         spec = ChainSpec(members=members, weeks=weeks, seed=seed, start_date=_parse_date(start_date),
-                         stores=stores, block_size=block_size)
+                         stores=stores, block_size=block_size, chain_name=brand.chain_name,
+                         store_brand=brand.store_brand, produce_brand=produce_brand(brand.chain_name))
     except ValueError as exc:
         raise InputError(str(exc)) from exc
     if out_dir.exists() and not out_dir.is_dir():

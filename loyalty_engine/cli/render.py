@@ -46,6 +46,10 @@ def render(cli: CliContext, period_start: date, store_id: str | None, paper: str
         f"{summary.lists} lists, {summary.pages} pages ({summary.rendered} rendered, {summary.unchanged} unchanged, "
         f"{summary.failed} failed) in {summary.seconds:.1f} s with {workers} worker(s)"
     )
+    if settings.print_duplex:
+        click.echo("  duplex: every list starts on a new sheet (blank back pages added; LOYALTY_PRINT_DUPLEX=0 for a simplex printer)")
+    else:
+        click.echo("  simplex: lists follow one another, no blank pages")
     for store, path in sorted(summary.print_runs.items()):
         click.echo(f"  print run {store}: {path} ({summary.print_run_pages[store]} pages)")
     click.echo(f"  lists: {out_dir / 'lists'}")

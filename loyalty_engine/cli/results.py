@@ -126,4 +126,21 @@ def simulate(cli: CliContext, period: str | None, seed: int, pre_weeks: int, out
     click.echo(f"planted truth: {result.truth_path}")
 
 
+def _demo_step(run) -> str:  # type: ignore[no-untyped-def]
+    """The demo's step: members shop the period, then the lift table (a few lines)."""
+    from ..results.demo import demo_results
+
+    shown = demo_results(run.engine, run.period_start, run.out / "results", seed=run.seed)
+    return "\n".join([f"planted truth: {shown.truth_path}", *shown.lines])
+
+
+def _register_demo_step() -> None:
+    from .demo_story import Step, add_step
+
+    add_step(Step("Members respond; lift against the hold-out", _demo_step),
+             after="Ring up that member's basket at a lane")
+
+
+_register_demo_step()
+
 commands = [results, simulate]

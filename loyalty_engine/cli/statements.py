@@ -152,3 +152,22 @@ def statements_demo_step(cli: CliContext, period_start: date) -> list[Path]:
     for doc, _created, files in written:
         click.echo(f"{doc.number}  {doc.funder_name:<32} total due {format_money(doc.total_due_cents):>12}  {files.pdf}")
     return [files.pdf for _doc, _created, files in written]
+
+
+def _demo_statements(run) -> str:  # type: ignore[no-untyped-def]
+    """The demo's step (named steps of cli/demo_story.py): one statement PDF per funder."""
+    paths = statements_demo_step(run.cli if run.database_url == run.cli.config.database_url
+                                 else CliContext(config=run.cli.config.with_overrides(database_url=run.database_url)),
+                                 run.period_start)
+    folder = paths[0].parent if paths else "-"
+    return f"{len(paths)} statement PDFs (and CSVs) in {folder}"
+
+
+def _register_demo_step() -> None:
+    from .demo_story import Step, add_step
+
+    # registered before the results step, which then goes in between (the results CLI is imported later)
+    add_step(Step("Manufacturer statements", _demo_statements), after="Ring up that member's basket at a lane")
+
+
+_register_demo_step()

@@ -1,4 +1,4 @@
-"""Category segments: the Dick's 3 x 3 of brand loyalty x usage tier, per (member, category).
+"""Category segments: the case's 3 x 3 of brand loyalty x usage tier, per (member, category).
 
 Over a look-back window (default 26 weeks) before ``as_of``:
 

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 import numpy as np
 
+from ..brand import DEFAULT_CHAIN_NAME
 from ..list_numbers import make_list_number
 from ..money import format_money
 from .document import ContentBox, ListDocument, MailingAddress, OfferLine, StoreInfo
@@ -55,7 +56,7 @@ def example_document(
     seed: int | None = None,
     long_texts: bool = False,
     content: int = 2,
-    chain_name: str = "Dick's Supermarkets",
+    chain_name: str = DEFAULT_CHAIN_NAME,
     valid_from: date = date(2027, 3, 1),
     retailer_gs1_prefix: str = "0712345",
     all_coupons: bool = False,

@@ -44,6 +44,12 @@ def _word_width(word: str, font: str, size: float) -> float:
     return pdfmetrics.stringWidth(word, font, size)
 
 
+def cached_width(text: str, font: str, size: float) -> float:
+    """``string_width`` for short texts that repeat from list to list ("$1.00 off", "Limit 1"),
+    measured once per process (bounded cache)."""
+    return _word_width(text, font, size)
+
+
 def wrap(text: str, font: str, size: float, width: float, max_lines: int) -> list[str]:
     """Greedy word wrap to ``width``; over-long words are broken; the last kept line gets '…'.
 

@@ -30,18 +30,19 @@ from reportlab.lib.colors import Color, HexColor
 from reportlab.pdfgen.canvas import Canvas
 
 from . import fonts
-from .barcodes import coupon_barcode, coupon_barcode_size, ean13_text_groups, list_barcode
+from .barcodes import coupon_barcode, ean13_text_groups, list_barcode
 from .document import ContentBox, ListDocument, OfferLine
+from .offer_rows import (BENEFIT_COL, COLUMN_GAP, COMPACT, COUPON_MODULE, DEPT_RULE_DROP, ROWS, STYLES, TIGHT,
+                         TWO_COLUMNS, TWO_PAGES_ONLY, OfferRow, Style, dept_baseline, offer_row, shortest_total)
 from .settings import RenderSettings
 
 MM = 72 / 25.4
-RENDERER_VERSION = "2"  # part of the idempotency fingerprint: bump when the layout or the bytes change
+RENDERER_VERSION = "3"  # part of the idempotency fingerprint: bump when the layout or the bytes change
 
 # Binary (Flate only) streams: ASCII85 on top makes every stream a quarter larger, costs time
 # to encode, and the print-run join copies streams as they are (only this package uses reportlab).
 rl_config.useA85 = 0
 
-COUPON_MODULE = 0.75  # pt: 0.265 mm, the GS1 minimum X-dimension for DataBar at retail POS
 LIST_MODULE = 0.9  # pt: EAN-13 at 96 % magnification
 INK = HexColor("#1A1A1A")
 GRAY = HexColor("#5F6368")
@@ -117,46 +118,6 @@ def _tint(hex_color: str, share: float) -> Color:
 # --------------------------------------------------------------------------- layout model
 
 
-@dataclass(frozen=True)
-class _Style:
-    """How offers are laid out; tried from the most readable to the densest."""
-
-    name: str
-    columns: int
-    benefit_beside: bool  # benefit in its own column to the left (wide rows)
-    barcode_max: float  # widest coupon symbol, points
-    pad: float
-    dept_header: float
-    caption_below: bool  # coupon caption under the symbol, else as a text line
-    meta_lines: int
-    intro: bool  # the how-to line under the greeting
-    content_lines: int  # body lines of a content box
-
-
-ROWS = _Style("rows", 1, True, 300.0, 6.0, 19.0, True, 2, True, 6)
-TWO_COLUMNS = _Style("two-columns", 2, False, 150.0, 6.0, 19.0, True, 2, True, 6)
-COMPACT = _Style("compact", 2, False, 150.0, 1.5, 13.0, False, 1, False, 4)
-STYLES = (ROWS, TWO_COLUMNS, COMPACT)
-COLUMN_GAP = 14.0
-BENEFIT_COL = 104.0
-COUPON_CAPTION_H = 8.5
-
-
-@dataclass
-class _Item:
-    """One offer laid out for a given column width: wrapped text and its coupon symbol."""
-
-    line: OfferLine
-    height: float
-    benefit: list[str]
-    benefit_size: float
-    description: list[str]
-    meta: list[str]
-    coupon: tuple[str, int, int, int] | None  # element string, max width, width, height (modules)
-    text_width: float
-    caption: str
-
-
 @dataclass
 class _Placed:
     kind: str  # "dept" | "item"
@@ -165,7 +126,7 @@ class _Placed:
     y: float  # top, from the top of the page
     width: float
     label: str = ""
-    item: _Item | None = None
+    item: OfferRow | None = None
 
 
 @dataclass(frozen=True)
@@ -183,7 +144,7 @@ class Drawn:
 
 @dataclass
 class _Layout:
-    style: _Style
+    style: Style
     pages: int
     placed: list[_Placed]
     content_page: int
@@ -195,7 +156,7 @@ class _Layout:
 class ListRenderer:
     """Draws lists into one reportlab canvas (a single-list PDF or a whole print run)."""
 
-    _items: dict[tuple[OfferLine, float, _Style], _Item]
+    _items: dict[tuple[OfferLine, float, Style], OfferRow]
 
     def __init__(self, canvas: Canvas, paper: PaperSpec, settings: RenderSettings, record: bool = False) -> None:
         fonts.register_fonts()
@@ -228,8 +189,11 @@ class ListRenderer:
         footer_top = p.height - 56.0
         p2_top = 86.0
         rows_need = self._total_height(doc, ROWS)
+        departments = len(doc.departments())
         for pages in (1, 2):
             for style in STYLES:
+                if pages == 1 and style in TWO_PAGES_ONLY:
+                    continue  # a longer description on two pages beats a shortened one on one
                 content_h = self._content_height(doc.content, style.content_lines)
                 gap = 8.0 if content_h else 0.0
                 p1_top = p.folds[0] + (52.0 if style.intro else 32.0)  # below the fold and the greeting
@@ -238,11 +202,10 @@ class ListRenderer:
                 else:
                     regions = [(1, p1_top, footer_top), (2, p2_top, footer_top - content_h - gap)]
                 capacity = style.columns * sum(bottom - top for _, top, bottom in regions)
-                if style.columns > 1 and rows_need > capacity:
-                    # Two-column items are not shorter than full-width ones (narrower text and
-                    # barcodes): when even the full-width total exceeds what both columns hold,
-                    # laying it out would only cost time.
-                    continue
+                if shortest_total(style, rows_need, len(doc.lines), departments) > capacity:
+                    continue  # cannot fit: not worth laying the style's rows out
+                if self._total_height(doc, style) > capacity:
+                    continue  # the rows alone need more than the columns hold
                 placed = self._flow(doc, style, regions)
                 if placed is not None:
                     _, _, end = regions[-1]
@@ -256,14 +219,14 @@ class ListRenderer:
 
     # ------------------------------------------------------------------ flow
 
-    def _total_height(self, doc: ListDocument, style: _Style) -> float:
+    def _total_height(self, doc: ListDocument, style: Style) -> float:
         width = (self.paper.content_width - COLUMN_GAP * (style.columns - 1)) / style.columns
         return sum(
             style.dept_header + sum(self._item(line, width, style).height for line in lines)
             for _, lines in doc.departments()
         )
 
-    def _flow(self, doc: ListDocument, style: _Style, regions: Sequence[tuple[int, float, float]]) -> list[_Placed] | None:
+    def _flow(self, doc: ListDocument, style: Style, regions: Sequence[tuple[int, float, float]]) -> list[_Placed] | None:
         width = (self.paper.content_width - COLUMN_GAP * (style.columns - 1)) / style.columns
         columns = [
             (page, self.paper.margin + i * (width + COLUMN_GAP), top, bottom)
@@ -294,51 +257,14 @@ class ListRenderer:
                 y += item.height
         return placed
 
-    def _item(self, line: OfferLine, width: float, style: _Style) -> _Item:
+    def _item(self, line: OfferLine, width: float, style: Style) -> OfferRow:
         key = (line, width, style)
         item = self._items.get(key)
         if item is None:
             if len(self._items) > 256:  # a print run: only the current list's items matter
                 self._items.clear()
-            item = self._items[key] = self._make_item(line, width, style)
+            item = self._items[key] = offer_row(line, width, style)
         return item
-
-    def _make_item(self, line: OfferLine, width: float, style: _Style) -> _Item:
-        coupon = None
-        barcode_w = barcode_h = 0.0
-        caption = ""
-        if line.coupon is not None:
-            text = line.coupon.element_string()
-            max_modules = int(style.barcode_max / COUPON_MODULE)
-            modules_w, modules_h = coupon_barcode_size(text, max_modules)
-            coupon = (text, max_modules, modules_w, modules_h)
-            barcode_w = modules_w * COUPON_MODULE
-            barcode_h = modules_h * COUPON_MODULE + (COUPON_CAPTION_H if style.caption_below else 0.0)
-            caption = f"MFR COUPON {line.coupon.company_prefix}-{line.coupon.offer_code}"
-        pad = style.pad
-        text_w = width - 2 * pad - (barcode_w + 10.0 if coupon else 0.0)
-        if style.benefit_beside:
-            benefit_w = BENEFIT_COL - 8.0
-            desc_w = text_w - BENEFIT_COL
-        else:
-            benefit_w = desc_w = text_w
-        # The benefit is what the member looks for: one line at 13 pt, else smaller, else wrapped.
-        benefit_size = 13.0
-        for size in (13.0, 11.5, 10.0):
-            benefit_size = size
-            benefit = fonts.wrap(line.benefit_text, fonts.COND_BOLD, size, benefit_w, 2)
-            if len(benefit) == 1:
-                break
-        description = fonts.wrap(line.description, fonts.COND_BOLD, 9.0, desc_w, 2)
-        meta = fonts.wrap(f"{line.terms_text()} · {line.funder_text()}", fonts.COND, 7.2, desc_w, style.meta_lines)
-        if coupon is not None and not style.caption_below:
-            caption = fonts.ellipsize(caption, fonts.COND, 6.0, desc_w)
-        caption_in_text = coupon is not None and not style.caption_below
-        benefit_h = len(benefit) * (benefit_size + 1.5)
-        desc_h = len(description) * 10.8 + len(meta) * 8.8 + 2.0 + (8.0 if caption_in_text else 0.0)
-        text_h = max(benefit_h, desc_h) if style.benefit_beside else benefit_h + 2.0 + desc_h
-        height = max(text_h, barcode_h) + 2 * pad
-        return _Item(line, height, benefit, benefit_size, description, meta, coupon, text_w, caption)
 
     def _content_height(self, boxes: Sequence[ContentBox], lines: int) -> float:
         if not boxes:
@@ -466,7 +392,7 @@ class ListRenderer:
             return
         c.setFillColor(self.brand)
         c.roundRect(x, self._y(top + size), size, size, 9, stroke=0, fill=1)
-        initials = "".join(w[0] for w in s.chain_name.replace("'s", "").split()[:2]).upper() or "?"
+        initials = s.monogram
         c.setFillColor(WHITE)
         c.setFont(fonts.SANS_BOLD, 19.0 if len(initials) > 1 else 24.0)
         c.drawCentredString(x + size / 2, self._y(top + size / 2 + 7.0), initials)
@@ -563,8 +489,11 @@ class ListRenderer:
     def _draw_continuation_header(self, doc: ListDocument) -> None:
         p = self.paper
         self._draw_list_barcode(doc.list_number, right=p.width - p.margin, top=22.0, module=0.75, bar_h=30.0)
-        info = f"{doc.member_name} · {doc.period_text()} · continued"
-        self._text(p.margin, 60.0, fonts.ellipsize(info, fonts.SANS, 8.5, p.content_width - 130.0), fonts.SANS, 8.5, GRAY)
+        # The period is never cut: a long member name shortens instead.
+        tail = f" · {doc.period_text()} · continued"
+        room = p.content_width - 130.0 - fonts.string_width(tail, fonts.SANS, 8.5)
+        info = fonts.ellipsize(doc.member_name, fonts.SANS, 8.5, room) + tail
+        self._text(p.margin, 60.0, info, fonts.SANS, 8.5, GRAY)
 
     def _draw_list_barcode(self, code: str, right: float, top: float, module: float, bar_h: float) -> None:
         symbol = list_barcode(code)
@@ -587,37 +516,22 @@ class ListRenderer:
         c.drawCentredString(x + 71 * module, self._y(base), right_digits)
         self._record_text(x - 2.0 - fonts.string_width(first, fonts.SANS, size), base, first + left + right_digits, fonts.SANS, size)
 
-    def _draw_dept(self, placed: _Placed, style: _Style) -> None:
+    def _draw_dept(self, placed: _Placed, style: Style) -> None:
         c = self.c
         label = fonts.ellipsize(placed.label.upper(), fonts.SANS_BOLD, 7.8, placed.width - 30.0)
-        base = placed.y + style.dept_header - 7.0
+        base = dept_baseline(placed.y, style)
         self._text(placed.x, base, label, fonts.SANS_BOLD, 7.8, self.brand)
         start = placed.x + fonts.string_width(label, fonts.SANS_BOLD, 7.8) + 6.0
         c.setStrokeColor(self.brand)
         c.setLineWidth(0.8)
-        c.line(start, self._y(base - 2.6), placed.x + placed.width, self._y(base - 2.6))
+        c.line(start, self._y(base - DEPT_RULE_DROP), placed.x + placed.width, self._y(base - DEPT_RULE_DROP))
 
-    def _draw_item(self, placed: _Placed, item: _Item, style: _Style) -> None:
+    def _draw_item(self, placed: _Placed, item: OfferRow, style: Style) -> None:
         c = self.c
-        x0 = placed.x + style.pad
+        colors = {"accent": self.accent, "ink": INK, "gray": GRAY}
+        for run in item.runs:
+            self._text(placed.x + run.dx, placed.y + run.baseline, run.text, run.font, run.size, colors[run.color])
         top = placed.y + style.pad
-        y = top + item.benefit_size - 1.0
-        for text in item.benefit:
-            self._text(x0, y, text, fonts.COND_BOLD, item.benefit_size, self.accent)
-            y += item.benefit_size + 1.5
-        if style.benefit_beside:
-            dx, y = x0 + BENEFIT_COL, top + 8.5
-        else:
-            dx, y = x0, y + 1.0
-        for text in item.description:
-            self._text(dx, y, text, fonts.COND_BOLD, 9.0, INK)
-            y += 10.8
-        y += 0.5
-        for text in item.meta:
-            self._text(dx, y, text, fonts.COND, 7.2, GRAY)
-            y += 8.8
-        if item.coupon is not None and not style.caption_below:
-            self._text(dx, y - 0.5, item.caption, fonts.COND, 6.0, GRAY)
         if item.coupon is not None:
             symbol = coupon_barcode(item.coupon[0], item.coupon[1])
             bw = symbol.width * COUPON_MODULE
@@ -625,9 +539,10 @@ class ListRenderer:
             c.setFillColorRGB(0, 0, 0)  # bars in pure black for the scanner
             c._code.append(symbol.pdf_ops(bx, _snap(self._y(top)), COUPON_MODULE))
             self._record("coupon-barcode", bx, top, bx + bw, top + symbol.height * COUPON_MODULE, symbol.text)
-            if style.caption_below:
-                cap = fonts.ellipsize(item.caption, fonts.COND, 6.0, bw)
-                self._text(bx, top + symbol.height * COUPON_MODULE + 7.0, cap, fonts.COND, 6.0, GRAY)
+        if item.caption is not None:
+            cap = item.caption
+            x = bx if style.caption_below else placed.x + cap.dx
+            self._text(x, placed.y + cap.baseline, cap.text, cap.font, cap.size, GRAY)
         c.setStrokeColor(LIGHT)
         c.setLineWidth(0.4)
         bottom = self._y(placed.y + item.height)
@@ -679,6 +594,11 @@ def new_canvas(out: "io.BytesIO | str", paper: PaperSpec, title: str, created: d
     return canvas
 
 
+def blank_pages_after(pages: int, duplex: bool) -> int:
+    """Blank pages a print run puts after a list of ``pages`` so the next one starts on a new sheet."""
+    return pages % 2 if duplex else 0
+
+
 def render_list_pdf(doc: ListDocument, paper: PaperSpec = LETTER, settings: RenderSettings | None = None) -> tuple[bytes, int]:
     """One list as its own PDF; returns ``(pdf bytes, page count)``."""
     settings = settings or RenderSettings(chain_name=doc.chain_name)
@@ -692,11 +612,19 @@ def render_list_pdf(doc: ListDocument, paper: PaperSpec = LETTER, settings: Rend
 def render_lists_pdf(
     docs: Iterable[ListDocument], paper: PaperSpec, settings: RenderSettings, title: str, created: date
 ) -> tuple[bytes, list[int]]:
-    """Many lists into one PDF (a print run or a chunk of one); returns bytes and pages per list."""
+    """Many lists into one PDF (a print run or a chunk of one); returns bytes and pages per list.
+
+    With ``settings.print_duplex`` every list starts on a new sheet: a list with an odd page
+    count is followed by a blank page (:func:`blank_pages_after`), not counted in its pages.
+    """
     buffer = io.BytesIO()
     canvas = new_canvas(buffer, paper, title, created, settings.chain_name)
     renderer = ListRenderer(canvas, paper, settings)
-    pages = [renderer.draw(doc) for doc in docs]
+    pages = []
+    for doc in docs:
+        pages.append(renderer.draw(doc))
+        for _ in range(blank_pages_after(pages[-1], settings.print_duplex)):
+            canvas.showPage()  # the back of the list's last sheet stays empty
     if not pages:
         canvas.showPage()  # a valid, empty print run
     canvas.save()

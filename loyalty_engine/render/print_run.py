@@ -34,13 +34,15 @@ from typing import Callable, Iterable, Iterator
 from .document import ListDocument
 from .from_db import NO_STORE, PrintItem
 from .pdf_join import join_pdfs
-from .pdf import RENDERER_VERSION, ListLayoutError, PaperSpec, paper_for, render_list_pdf, render_lists_pdf
+from .pdf import (RENDERER_VERSION, ListLayoutError, PaperSpec, blank_pages_after, paper_for, render_list_pdf,
+                  render_lists_pdf)
 from .settings import RenderSettings
 
 MANIFEST = "manifest.csv"
 MANIFEST_COLUMNS = [
     "list_number", "member_id", "member_name", "store_id", "postal_code", "pages", "file", "mailed",
-    "print_run", "print_run_first_page", "fingerprint", "status", "warnings",
+    "print_run", "print_run_first_page", "print_mode", "sheets", "blank_pages_after", "fingerprint", "status",
+    "warnings",
 ]
 
 
@@ -223,7 +225,8 @@ def _job(
             "store_id": "" if store_key == NO_STORE else store_key, "postal_code": doc.address.postal_code,
             "pages": prev_pages if unchanged else "", "file": str(path.relative_to(out_dir)),
             "mailed": "yes" if item.mailed else "no", "print_run": run.path.name if item.mailed else "",
-            "print_run_first_page": "", "fingerprint": fp, "status": "unchanged" if unchanged else "rendered",
+            "print_run_first_page": "", "print_mode": "duplex" if settings.print_duplex else "simplex",
+            "sheets": "", "blank_pages_after": "", "fingerprint": fp, "status": "unchanged" if unchanged else "rendered",
             "warnings": "; ".join(item.warnings),
         })
     index = run.batches
@@ -249,8 +252,14 @@ def _collect(job: _Job, rows: list[dict[str, str]], result: "_JobResult", run: _
             if pages:
                 row["pages"] = str(pages)
         if item.mailed and not error:
+            # duplex: a blank back page after an odd page count, so the next list starts on a new sheet
+            blanks = blank_pages_after(int(row["pages"] or 0), job.settings.print_duplex)
             row["print_run_first_page"] = str(run.next_page)
-            run.next_page += int(row["pages"] or 0)
+            row["blank_pages_after"] = str(blanks)
+            run.next_page += int(row["pages"] or 0) + blanks
+        if row["pages"]:
+            pages_n = int(row["pages"])
+            row["sheets"] = str((pages_n + 1) // 2 if job.settings.print_duplex else pages_n)
         summary.lists += 1
         summary.pages += int(row["pages"] or 0)
     if result.part_path:

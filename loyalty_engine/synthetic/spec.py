@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
+from ..brand import DEFAULT_CHAIN_NAME, DEFAULT_STORE_BRAND, produce_brand as produce_brand_of
+
 DEFAULT_START_DATE = date(2025, 11, 3)  # a Monday: weeks of the window run Monday-Sunday
 
 
@@ -21,9 +23,10 @@ class ChainSpec:
     start_date: date = DEFAULT_START_DATE
     stores: int = 8
     block_size: int = 10_000
-    chain_name: str = "Driftless Markets"
-    store_brand: str = "Driftless Select"
-    produce_brand: str = "Driftless Fresh"
+    # the brand (loyalty_engine.brand; `generate` passes the configured one)
+    chain_name: str = DEFAULT_CHAIN_NAME
+    store_brand: str = DEFAULT_STORE_BRAND
+    produce_brand: str = produce_brand_of(DEFAULT_CHAIN_NAME)
     # Behaviour (shares are per 52 weeks where they describe events over time).
     trips_per_week: float = 1.15          # population mean of members' weekly trip rates
     breadth: float = 1.0                  # scales how many subcategories members buy

@@ -15,15 +15,17 @@ from markupsafe import Markup
 
 from ..app import app_config, db_session
 from ..clock import Clock, SystemClock
+from ..list_numbers import parse_list_number
 from ..models.catalog import Store
 from ..models.lists import ShoppingList
 from ..models.members import Member
 from ..render.barcodes import coupon_barcode, ean13_text_groups, list_barcode
-from ..render.document import ListDocument
+from ..render.document import ListDocument, OfferLine
 from ..render.from_db import document_for_list
 from ..render.pdf import paper_for, render_list_pdf
 from ..render.settings import RenderSettings
 from ..render.tokens import read_member_token
+from ..shopping_lists.usage import ListUsage, list_usage
 
 bp = Blueprint("member", __name__, url_prefix="/m")
 
@@ -74,7 +76,7 @@ def _document(token: str) -> ListDocument | None:
 
 
 def _not_found() -> Response:
-    response = Response(render_template("member_not_found.html"), status=404)
+    response = Response(render_template("member_not_found.html", settings=_settings()), status=404)
     response.headers.update(_PRIVATE_HEADERS)
     return response
 
@@ -85,22 +87,39 @@ def list_page(token: str) -> Response:
     if doc is None:
         return _not_found()
     settings = _settings()
+    usage = list_usage(db_session(), parse_list_number(doc.list_number))
+    left, used = _left_and_used(doc, usage)
     html = render_template(
         "member_list.html",
         doc=doc,
         settings=settings,
+        usage=usage,
+        left=left,
+        used=used,
         list_svg=Markup(list_barcode(doc.list_number).svg(module=2.0, quiet=0, css_class="ean", title=f"List {doc.list_number}")),
         list_digits=ean13_text_groups(doc.list_number),
         coupon_svgs={
             line.line_no: Markup(coupon_barcode(line.coupon_element_string, 260).svg(
                 module=1.0, quiet=1, css_class="databar", title=f"Manufacturer coupon {line.offer_code}"))
-            for line in doc.lines if line.coupon_element_string
+            for line in doc.lines if line.coupon_element_string and not _used_up(usage, line)
         },
         pdf_url=f"{request.path.rstrip('/')}/list.pdf",
     )
     response = Response(html, mimetype="text/html")
     response.headers.update(_PRIVATE_HEADERS)
     return response
+
+
+def _used_up(usage: ListUsage, line: OfferLine) -> bool:
+    state = usage.line(line.line_no)
+    return state is not None and state.used_up
+
+
+def _left_and_used(doc: ListDocument, usage: ListUsage) -> tuple[list[tuple[str, list[OfferLine]]], list[OfferLine]]:
+    """Offers with a use left, by department as printed; and the offers already used up."""
+    left = [(dept, [l for l in lines if not _used_up(usage, l)]) for dept, lines in doc.departments()]
+    used = [line for line in sorted(doc.lines, key=lambda l: l.line_no) if _used_up(usage, line)]
+    return [(dept, lines) for dept, lines in left if lines], used
 
 
 @bp.get("/<token>/list.pdf")
