@@ -51,7 +51,9 @@ def test_simulate_then_results_on_a_small_chain(cli, engine, tmp_path: Path) -> 
     rows = data["rows"]
     assert data["summary"]["discount_cents"] == ledger[1]  # ties to the ledger, net
     assert sum(r["discount_cents"] for r in rows) == ledger[1]
-    assert all(r["units_n_control"] >= 1 for r in rows if r["units_n_treated"] >= 10)
+    # the 40 % per-offer hold-out: about that share of the targeted pairs are controls
+    controls = sum(r["units_n_control"] for r in rows)
+    assert 0.3 < controls / (controls + sum(r["units_n_treated"] for r in rows)) < 0.5
     # large planted offers come out positive on average
     large = [r for r in rows if planted.get(r["offer_id"], 0) > 0.3 and r["units_cuped_lift"] is not None]
     assert large and sum(r["units_cuped_lift"] for r in large) / len(large) > 0.1
