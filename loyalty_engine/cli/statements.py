@@ -156,9 +156,14 @@ def statements_demo_step(cli: CliContext, period_start: date) -> list[Path]:
 
 def _demo_statements(run) -> str:  # type: ignore[no-untyped-def]
     """The demo's step (named steps of cli/demo_story.py): one statement PDF per funder."""
-    paths = statements_demo_step(run.cli if run.database_url == run.cli.config.database_url
-                                 else CliContext(config=run.cli.config.with_overrides(database_url=run.database_url)),
-                                 run.period_start)
+    import contextlib
+    import io
+
+    cli = (run.cli if run.database_url == run.cli.config.database_url
+           else CliContext(config=run.cli.config.with_overrides(database_url=run.database_url)))
+    # one line per funder only with --verbose: the story keeps a line per step
+    with contextlib.redirect_stdout(sys.stdout if run.verbose else io.StringIO()):
+        paths = statements_demo_step(cli, run.period_start)
     folder = paths[0].parent if paths else "-"
     return f"{len(paths)} statement PDFs (and CSVs) in {folder}"
 
