@@ -1,7 +1,7 @@
 """console: staff users and roles, server-side sessions, sign-in throttling, audit log, settings
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0010
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = "0011"
-down_revision = "0007"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
