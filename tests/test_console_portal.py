@@ -62,3 +62,31 @@ def test_staff_cannot_open_the_portal_and_a_manufacturer_no_member_page(app, cli
     assert analyst.get("/portal/results").status_code == 403
     assert maker.get("/console/members-at-risk").status_code == 403
     assert maker.get(f"/console/offers/{chain.offers['relief']}").status_code == 403
+
+
+def test_portal_statements_are_the_funders_own_as_csv_and_pdf(app, client, chain: Chain, cli, engine) -> None:  # type: ignore[no-untyped-def]
+    from test_results_statements import build_ledger
+
+    from loyalty_engine.db import session_scope
+    from loyalty_engine.results.statement_files import statement_csv
+    from loyalty_engine.results.statements import get_statement
+
+    build_ledger(app, client, chain)
+    cli("statements", "issue", "--period", "2027-03-04", "--as-of", "2027-03-18")
+    add_user(engine, "mo", "manufacturer", manufacturer_id="MFR1")
+    portal = app.test_client()
+    sign_in(portal, "mo")
+    page = portal.get("/portal/statements").get_data(as_text=True)
+    assert "ST-20270304-MFR1" in page and "ST-20270304-MFR2" not in page and "$3.20" in page
+    csv_answer = portal.get("/portal/statements/ST-20270304-MFR1.csv")
+    with session_scope(engine) as session:
+        expected = statement_csv(get_statement(session, "ST-20270304-MFR1"))  # type: ignore[arg-type]
+    assert csv_answer.status_code == 200 and csv_answer.data == expected  # the CLI's file, byte for byte
+    assert "ST-20270304-MFR1.csv" in csv_answer.headers["Content-Disposition"]
+    pdf = portal.get("/portal/statements/ST-20270304-MFR1.pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF") and pdf.mimetype == "application/pdf"
+    text = csv_answer.get_data(as_text=True)
+    for identity in ("Ann", "Bob", "M1", "M2", "4000001"):
+        assert identity not in text
+    assert portal.get("/portal/statements/ST-20270304-MFR2.csv").status_code == 403
+    assert portal.get("/portal/statements/ST-20270304-MFR2.pdf").status_code == 403
