@@ -79,6 +79,8 @@ EXPECTED: dict[str, Expect] = {
     "portal.offer": Expect(frozenset({"manufacturer"})),
     "portal.results": Expect(frozenset({"manufacturer"})),
     "portal.statements": Expect(frozenset({"manufacturer"})),
+    "portal.analytics": Expect(frozenset({"manufacturer"})),
+    "portal.analytics_csv": Expect(frozenset({"manufacturer"}), 404),  # no list period in the matrix's world
     "portal.statement_csv_file": Expect(frozenset({"manufacturer"})),
     "portal.statement_pdf_file": Expect(frozenset({"manufacturer"})),
 }
