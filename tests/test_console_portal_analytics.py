@@ -18,6 +18,8 @@ def test_portal_analytics_is_the_funders_suppressed_report(app, engine, chain, c
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert html.count("suppressed</td>") == sum(1 for r in report.rows if r["suppressed"]) > 0
+    lifted = [r for r in report.rows if r["lift_units"] is not None and not r["suppressed"]]
+    assert lifted and all(f"{r['lift_units']:+.3f}" in html for r in lifted)
     csv_answer = acme.get(f"/portal/analytics.csv?period={P0.isoformat()}")
     assert csv_answer.status_code == 200 and csv_answer.get_data(as_text=True) == report_csv(report)
     assert "ACME" in csv_answer.get_data(as_text=True) and "ZED" not in csv_answer.get_data(as_text=True)
