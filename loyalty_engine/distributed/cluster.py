@@ -1,0 +1,71 @@
+"""Where the sharded work runs: in this process, a LocalCluster of processes, or a cluster.
+
+Settings (all optional): ``LOYALTY_DASK_SCHEDULER`` (``tcp://host:8786``: a running
+``dask scheduler`` with ``dask worker`` processes) and ``LOYALTY_WORKERS`` (worker processes of
+the embedded LocalCluster; default: one per core, and in-process for small chains).
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+# Below this many members the cost of starting worker processes outweighs the sharding.
+SMALL_CHAIN_MEMBERS = 50_000
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    scheduler: str | None = None  # address of a running scheduler
+    workers: int | None = None  # worker processes of the embedded LocalCluster
+    shards: int | None = None  # member shards (default: 2 per worker, at least 1)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "ClusterSettings":
+        env = os.environ if environ is None else environ
+        workers = env.get("LOYALTY_WORKERS") or None
+        shards = env.get("LOYALTY_SHARDS") or None
+        return cls(scheduler=env.get("LOYALTY_DASK_SCHEDULER") or None,
+                   workers=int(workers) if workers else None, shards=int(shards) if shards else None)
+
+    def override(self, workers: int | None = None, scheduler: str | None = None) -> "ClusterSettings":
+        """Command-line options win over the environment."""
+        return ClusterSettings(scheduler=scheduler or self.scheduler,
+                               workers=workers if workers is not None else self.workers, shards=self.shards)
+
+    def in_process(self, n_members: int) -> bool:
+        """True when the work runs here without Dask: one worker asked, or a small chain
+        with nothing configured."""
+        if self.scheduler:
+            return False
+        if self.workers is not None:
+            return self.workers <= 1
+        return n_members < SMALL_CHAIN_MEMBERS
+
+    def shard_count(self, n_workers: int) -> int:
+        return self.shards or max(1, 2 * n_workers)
+
+
+def default_workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+@contextmanager
+def open_client(settings: ClusterSettings) -> Iterator["object"]:
+    """A ``distributed.Client``: to the configured scheduler, or to a LocalCluster of worker
+    processes (one thread each: numpy does its own threading) closed on exit."""
+    from distributed import Client, LocalCluster
+
+    if settings.scheduler:
+        with Client(settings.scheduler) as client:
+            yield client
+        return
+    workers = settings.workers or default_workers()
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with Client(cluster) as client:
+            yield client
+
+
+def worker_count(client: object) -> int:
+    return max(1, len(client.scheduler_info()["workers"]))  # type: ignore[attr-defined]
