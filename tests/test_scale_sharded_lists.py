@@ -3,6 +3,7 @@ processes) are byte-identical to the one-process build, budget cuts included; a 
 mid-build is recomputed and the build ends complete and identical."""
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from datetime import date, timedelta
@@ -24,7 +25,7 @@ from loyalty_engine.shopping_lists.serials import LIST_SERIAL, current_value
 from loyalty_engine.shopping_lists.settings import ListSettings
 
 START = date(2026, 1, 5)
-WEEKS = 12
+WEEKS = 10
 AS_OF = START + timedelta(weeks=WEEKS)
 
 # Workers unpickle the fault-injecting task below by value (this module is not on their path).
@@ -38,7 +39,7 @@ def chain_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from loyalty_engine.cli import main
 
     out = tmp_path_factory.mktemp("chain")
-    result = CliRunner().invoke(main, ["generate", "--members", "300", "--weeks", str(WEEKS), "--seed", "5",
+    result = CliRunner().invoke(main, ["generate", "--members", "160", "--weeks", str(WEEKS), "--seed", "5",
                                        "--start-date", START.isoformat(), str(out)])
     assert result.exit_code == 0, result.output
     return out
@@ -87,16 +88,28 @@ def _sharded(runner, n_shards: int, start_task=None):  # type: ignore[no-untyped
     return select
 
 
-def test_lists_identical_on_1_2_and_4_shards(chain, engine, config, dask_client) -> None:  # type: ignore[no-untyped-def]
+def test_lists_identical_on_1_2_and_4_shards_and_after_a_lost_worker(  # type: ignore[no-untyped-def]
+    chain, engine, config, dask_client, tmp_path,
+) -> None:
     counts, one_process = _build(chain, engine, config)
-    assert counts["lists"] > 50 and counts["budget_limited_offers"], counts
+    assert counts["lists"] > 30 and counts["budget_limited_offers"], counts
     assert counts["selection_rounds"] > 1
-    for runner, shards in ((InProcess(), 2), (dask_client, 1), (dask_client, 2), (dask_client, 4)):
+    for runner, shards in ((InProcess(), 2), (dask_client, 4)):
         sharded_counts, exported = _build(chain, engine, config, _sharded(runner, shards))
         assert exported == one_process, f"{shards} shards on {type(runner).__name__}"
         for key in ("lists", "lines", "budget_limited_offers", "selection_rounds", "candidates",
                     "expected_funded_cents", "offer_holdouts"):
             assert sharded_counts[key] == counts[key], key
+
+    # A worker process dies during the first pass: Dask recomputes its shards on the other
+    # worker (the shared inputs were scattered to both) and the build ends complete, identical.
+    marker = tmp_path / "killed"
+    killer = functools.partial(_kill_worker_once, str(marker))
+    sharded_counts, exported = _build(chain, engine, config, _sharded(dask_client, 2, start_task=killer))
+    assert marker.exists()
+    assert exported == one_process
+    assert sharded_counts["lists"] == counts["lists"]
+    dask_client.wait_for_workers(2, timeout=60)
 
 
 def _kill_worker_once(marker: str, *args):  # type: ignore[no-untyped-def]
@@ -107,16 +120,3 @@ def _kill_worker_once(marker: str, *args):  # type: ignore[no-untyped-def]
         return shard_start(*args)
     os.close(fd)
     os._exit(1)
-
-
-def test_a_worker_lost_mid_build_is_recomputed(chain, engine, config, dask_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    import functools
-
-    counts, one_process = _build(chain, engine, config)
-    marker = tmp_path / "killed"
-    killer = functools.partial(_kill_worker_once, str(marker))
-    sharded_counts, exported = _build(chain, engine, config, _sharded(dask_client, 4, start_task=killer))
-    assert marker.exists()  # a worker really died
-    assert exported == one_process
-    assert sharded_counts["lists"] == counts["lists"]
-    dask_client.wait_for_workers(2, timeout=60)
