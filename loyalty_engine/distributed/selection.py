@@ -11,6 +11,7 @@ the same data gives the same lines whatever the number of shards.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, replace
 from typing import Callable
 
@@ -45,12 +46,12 @@ def members_subset(members: _Members, index: np.ndarray) -> _Members:
 
 
 def shard_start(
-    view: ModelView, prepared: PreparedOffers, members: _Members, index: np.ndarray,
+    view: ModelView, prepared: PreparedOffers, own: _Members, index: np.ndarray,
     settings: ListSettings, seed: int, n_members_total: int,
 ) -> ShardState:
     """First pass on a shard: score, target and prune its members' candidates, then apply the
-    per-member rules. ``members`` are all the build's members; the shard takes ``index``."""
-    own = members_subset(members, index)
+    per-member rules. ``own`` are the shard's members (``index``: their positions among the
+    build's members), ``own.model_pos`` their positions in ``view``."""
     arrays = member_arrays(view, own)
     params = selection_params(settings, seed)
     n_offers = len(prepared)
@@ -69,6 +70,15 @@ def shard_start(
     pool = _concat(parts) if parts else candidates(_empty_rows(n_offers), arrays, prepared.arrays, params)
     chosen = _per_member(pool, arrays, params)
     return ShardState(index, arrays, pool, chosen, per_offer, n_candidates, int(pool.member.shape[0]))
+
+
+def _shard_inputs(view: ModelView, members: _Members, index: np.ndarray) -> tuple[ModelView | None, _Members]:
+    """The shard's members and, when the view can be sliced, the model view of just them
+    (member positions renumbered from 0): a worker then holds its shard, not the chain."""
+    own = members_subset(members, index)
+    if view.for_members is None:
+        return None, own
+    return view.for_members(own.model_pos), replace(own, model_pos=np.arange(index.shape[0], dtype=np.int64))
 
 
 def _empty_rows(n_offers: int):  # type: ignore[no-untyped-def]
@@ -129,9 +139,20 @@ def select_sharded(
     n_members, n_offers = int(members.member_key.shape[0]), len(prepared)
     index = [ix for ix in shard_positions(members.member_key, n_shards) if ix.shape[0]]
     # Scattered to every worker: a worker lost mid-build does not take the only copy with it.
-    shared = [runner.scatter(x, broadcast=True, hash=False) for x in (view, prepared, members)]
-    states = [runner.submit(start_task or shard_start, *shared, ix, settings, seed, n_members, pure=False, retries=2)
-              for ix in index]
+    shared_offers = runner.scatter(prepared, broadcast=True, hash=False)
+    shared_view = None
+    states = []
+    for ix in index:
+        shard_view, own = _shard_inputs(view, members, ix)
+        if shard_view is None:  # a view that cannot be sliced: every worker gets it whole
+            shared_view = shared_view or runner.scatter(view, broadcast=True, hash=False)
+            shard_view = shared_view
+        # A shard's own model slice travels in its task, so the scheduler can run it again
+        # on another worker if this one is lost.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*[Ll]arge object.*")
+            states.append(runner.submit(start_task or shard_start, shard_view, shared_offers, own, ix, settings,
+                                        seed, n_members, pure=False, retries=2))
 
     budget_limited = np.zeros(n_offers, dtype=bool)
     rounds = 0
