@@ -41,7 +41,7 @@ from bench_lists import (  # noqa: E402
 from loyalty_engine import migrate  # noqa: E402
 from loyalty_engine.config import Config  # noqa: E402
 from loyalty_engine.db import make_engine, session_scope  # noqa: E402
-from loyalty_engine.distributed.cluster import ClusterSettings, open_client  # noqa: E402
+from loyalty_engine.distributed.cluster import SHARD_MEMBERS, ClusterSettings, open_client  # noqa: E402
 from loyalty_engine.distributed.selection import select_sharded  # noqa: E402
 from loyalty_engine.shopping_lists.build import build_lists  # noqa: E402
 from loyalty_engine.shopping_lists.settings import ListSettings  # noqa: E402
@@ -119,6 +119,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="eligible members per build (cohort A); several sizes check linearity")
     parser.add_argument("--offers", type=int, default=300)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--shard-members", type=int, default=SHARD_MEMBERS,
+                        help="members per shard (shards = the larger of this split and 2 per worker)")
     parser.add_argument("--database-url", default=None, help="default: a SQLite file in a temporary folder")
     args = parser.parse_args(argv)
 
@@ -134,17 +136,18 @@ def main(argv: list[str] | None = None) -> None:
     print(f"setup: {keys.shape[0]} members, {n_offers} offers, database {engine.dialect.name}; "
           f"{os.cpu_count()} cores, load average {load_average()}")
 
-    from bench_lists import subset_view
-
     rows = []
+    used: list[int] = []
     with open_client(ClusterSettings(workers=args.workers)) as client:
-        shards = 2 * args.workers
+        cluster = ClusterSettings(workers=args.workers, shard_members=args.shard_members)
 
         def sharded(view, prepared, members, s, seed):  # type: ignore[no-untyped-def]
+            shards = cluster.shard_count(args.workers, int(members.member_key.shape[0]))
+            used.append(shards)
             return select_sharded(client, view, prepared, members, s, seed, shards)
 
         for i, n in enumerate(sorted(args.members)):
-            view = subset_view(full, 2 * n) if 2 * n < keys.shape[0] else full
+            view = full.for_members(np.arange(min(2 * n, keys.shape[0])))  # the first 2n members
             # The same period twice (the second replaces the first), so both choose from the same offers.
             period = PERIOD + timedelta(weeks=8 * i)
             one_s, one_c, one_rss = timed_build(engine, view, settings, period)
@@ -156,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"\n{m:,} eligible members x {one_c['offers']} offers ({one_c['lines']:,} lines, "
                   f"{len(one_c['budget_limited_offers'])} offers budget-limited, {one_c['selection_rounds']} rounds)")
             print(f"  one process : {one_s:7.1f}s  {one_s / m * 1e6:7.1f} us/member  {one_rss.report()}")
-            print(f"  {shards} shards/{args.workers} workers: {sh_s:7.1f}s  {sh_s / m * 1e6:7.1f} us/member  "
+            print(f"  {used[-1]} shards/{args.workers} workers: {sh_s:7.1f}s  {sh_s / m * 1e6:7.1f} us/member  "
                   f"{sh_rss.report()}")
             print(f"  ratio sharded / one process: {sh_s / one_s:.2f}x time; "
                   f"identical lines: {same}"

@@ -24,7 +24,7 @@ def sharded_select(cluster: ClusterSettings) -> Callable[..., Selection]:
                 return select_for(view, prepared, members, settings, seed)
             return select_sharded(InProcess(), view, prepared, members, settings, seed, cluster.shards or 1)
         with open_client(cluster) as client:
-            shards = cluster.shard_count(worker_count(client))
+            shards = cluster.shard_count(worker_count(client), int(members.member_key.shape[0]))
             return select_sharded(client, view, prepared, members, settings, seed, shards)
 
     return select

@@ -9,30 +9,35 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # Below this many members the cost of starting worker processes outweighs the sharding.
 SMALL_CHAIN_MEMBERS = 50_000
+# At most this many members per shard by default: a shard's memory stays the same as the chain grows.
+SHARD_MEMBERS = 50_000
 
 
 @dataclass(frozen=True)
 class ClusterSettings:
     scheduler: str | None = None  # address of a running scheduler
     workers: int | None = None  # worker processes of the embedded LocalCluster
-    shards: int | None = None  # member shards (default: 2 per worker, at least 1)
+    shards: int | None = None  # member shards (default: see shard_count)
+    shard_members: int = SHARD_MEMBERS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "ClusterSettings":
         env = os.environ if environ is None else environ
         workers = env.get("LOYALTY_WORKERS") or None
         shards = env.get("LOYALTY_SHARDS") or None
+        per_shard = env.get("LOYALTY_SHARD_MEMBERS") or None
         return cls(scheduler=env.get("LOYALTY_DASK_SCHEDULER") or None,
-                   workers=int(workers) if workers else None, shards=int(shards) if shards else None)
+                   workers=int(workers) if workers else None, shards=int(shards) if shards else None,
+                   shard_members=int(per_shard) if per_shard else SHARD_MEMBERS)
 
     def override(self, workers: int | None = None, scheduler: str | None = None) -> "ClusterSettings":
         """Command-line options win over the environment."""
-        return ClusterSettings(scheduler=scheduler or self.scheduler,
-                               workers=workers if workers is not None else self.workers, shards=self.shards)
+        return replace(self, scheduler=scheduler or self.scheduler,
+                       workers=workers if workers is not None else self.workers)
 
     def in_process(self, n_members: int) -> bool:
         """True when the work runs here without Dask: one worker asked, or a small chain
@@ -43,8 +48,10 @@ class ClusterSettings:
             return self.workers <= 1
         return n_members < SMALL_CHAIN_MEMBERS
 
-    def shard_count(self, n_workers: int) -> int:
-        return self.shards or max(1, 2 * n_workers)
+    def shard_count(self, n_workers: int, n_members: int) -> int:
+        """``LOYALTY_SHARDS``, else 2 per worker (so a slow shard does not hold the build) or
+        more when shards would exceed ``shard_members``. The lists do not depend on it."""
+        return self.shards or max(1, 2 * n_workers, -(-n_members // max(1, self.shard_members)))
 
 
 def default_workers() -> int:
