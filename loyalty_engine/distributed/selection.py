@@ -78,7 +78,9 @@ def _shard_inputs(view: ModelView, members: _Members, index: np.ndarray) -> tupl
     own = members_subset(members, index)
     if view.for_members is None:
         return None, own
-    return view.for_members(own.model_pos), replace(own, model_pos=np.arange(index.shape[0], dtype=np.int64))
+    # The shard never slices further, and its slicer may reach back to the whole chain's arrays.
+    shard_view = replace(view.for_members(own.model_pos), for_members=None)
+    return shard_view, replace(own, model_pos=np.arange(index.shape[0], dtype=np.int64))
 
 
 def _empty_rows(n_offers: int):  # type: ignore[no-untyped-def]
@@ -150,7 +152,8 @@ def select_sharded(
         # A shard's own model slice travels in its task, so the scheduler can run it again
         # on another worker if this one is lost.
         with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*[Ll]arge object.*")
+            # Dask warns about large tasks; a shard's slice is large by design (see above).
+            warnings.filterwarnings("ignore", message=".*[Ll]arge (object|graph).*")
             states.append(runner.submit(start_task or shard_start, shard_view, shared_offers, own, ix, settings,
                                         seed, n_members, pure=False, retries=2))
 
