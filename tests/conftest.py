@@ -27,8 +27,9 @@ from loyalty_engine.db import make_engine
 hypothesis_settings.register_profile("loyalty", deadline=None, print_blob=True)
 hypothesis_settings.load_profile("loyalty")
 
-SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "grocery-sample"
 PG_URL = os.environ.get("LOYALTY_TEST_DATABASE_URL", "")
+# the grocery_sample fixture and its end-of-run warning
+pytest_plugins = ["sample_data"]
 
 
 def _with_search_path(url: str, schema: str) -> str:
@@ -147,16 +148,6 @@ def cli(config: Config) -> Cli:
     return Cli(config)
 
 
-@pytest.fixture(scope="session")
-def grocery_sample() -> Path:
-    if not (SHARED_DATA / "scans.csv.gz").exists():
-        pytest.skip(f"SKIPPED: needs the shared grocery sample at {SHARED_DATA}")
-    return SHARED_DATA
-
-
 def pytest_report_header(config: pytest.Config) -> list[str]:
     backend = f"PostgreSQL ({make_url(PG_URL).render_as_string(hide_password=True)})" if PG_URL else "SQLite"
-    lines = [f"loyalty_engine test database: {backend}"]
-    if not (SHARED_DATA / "scans.csv.gz").exists():
-        lines.append(f"WARNING: {SHARED_DATA} is missing: tests that need the grocery sample are SKIPPED")
-    return lines
+    return [f"loyalty_engine test database: {backend}"]

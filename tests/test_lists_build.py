@@ -32,6 +32,8 @@ OFFERS = {
             "benefit": {"kind": "amount_off", "value": "1.00"},
             "funding": {"share": 100, "handling_fee": "0.08", "budget": "500.00"},
             "validity": {"from": "2027-02-01", "to": "2027-06-30"}, "status": "active",
+            # shares lists with the trial here; test_lists_exclusions checks the default rule
+            "exclusion_group": "none",
         },
         {
             "slug": "dicks-trial", "name": "Try Dick's pain reliever", "description": "Dick's acetaminophen",
@@ -236,7 +238,7 @@ def test_content_lines_and_expiry(engine, chain) -> None:  # type: ignore[no-unt
     express = {k for k, t in rows if t == "Express lane"}
     assert express and all(value_tier[pos[k]] >= 3 for k in express)
     assert {t for _, t in rows} == {"Chicken soup", "Express lane"}
-    assert caps[4] == 3500 and caps[0] == 1000
+    assert caps[4] == 4000 and caps[0] == 1000
     with session_scope(engine) as s:
         assert expire_lists(s, PERIOD + timedelta(days=13)) == 0
         assert expire_lists(s, PERIOD + timedelta(days=14)) > 0

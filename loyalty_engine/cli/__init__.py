@@ -4,9 +4,9 @@ from __future__ import annotations
 import click
 
 from .context import CliContext
-from . import db, demo, generate, imports, lanes, lists, model, offers, render, scheduler, serve
+from . import db, demo, generate, imports, lanes, lists, model, offers, render, scheduler, serve, stores
 
-COMMAND_MODULES = (db, imports, generate, model, offers, lists, render, lanes, scheduler, serve, demo)
+COMMAND_MODULES = (db, imports, generate, model, offers, lists, render, stores, lanes, scheduler, serve, demo)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -86,8 +86,49 @@ def build(cli: CliContext, period_start: date, cohort: str | None, as_of: date |
         f"  face value {format_money(c['total_face_cents'])}, expected funded cost "
         f"{format_money(c['expected_funded_cents'])}; {c['offers']} offers, "
         f"{len(c['budget_limited_offers'])} limited by budget\n"
-        f"  timings {c['timings']}"
+        + "".join(f"  {line}\n" for line in face_target_lines(c.get("face_targets", {})))
+        + f"  timings {c['timings']}"
     )
+
+
+def face_target_lines(report: dict[str, dict]) -> list[str]:  # type: ignore[type-arg]
+    """One line per value tier with a target: how often it was reached and why not."""
+    lines = []
+    for tier, r in report.items():
+        members = r["members"]
+        share = r["reached"] / members if members else 0.0
+        short = ", ".join(f"{n} {reason}" for reason, n in sorted(r["short"].items(), key=lambda kv: -kv[1]))
+        lines.append(
+            f"{tier}: target {format_money(r['target_cents'])} reached by {r['reached']} of {members} members "
+            f"({share:.0%}), mean {format_money(r['mean_face_cents'])}" + (f"; short: {short}" if short else "")
+        )
+    return lines
+
+
+@lists_group.command("audit")
+@click.option("--period-start", type=DATE, callback=_date, default=None, help="Only lists of this period.")
+@click.option("--reach", default="30.00", show_default=True, help="Face value to count lists reaching, per value tier.")
+@pass_cli
+def audit(cli: CliContext, period_start: date | None, reach: str) -> None:
+    """Check built lists: store-brand trials beside national coupons of their category, and
+    face value per value tier."""
+    from ..model.lifecycle import VALUE_TIERS
+    from ..money import to_cents
+    from ..shopping_lists.audit import face_by_value_tier, trial_conflicts
+
+    try:
+        reach_cents = to_cents(reach)
+    except (ValueError, ArithmeticError):
+        raise InputError(f"--reach must be an amount like 30.00, got {reach!r}") from None
+    with session_scope(cli.engine) as session:
+        conflicts = trial_conflicts(session, period_start)
+        tiers = face_by_value_tier(session, reach_cents, period_start)
+    click.echo(f"lists with a store-brand trial: {conflicts.lists_with_trial}; of them with a national-brand "
+               f"offer of the same category: {conflicts.lists_with_conflict}")
+    for tier, r in tiers.items():
+        name = VALUE_TIERS[tier] if 0 <= tier < len(VALUE_TIERS) else str(tier)
+        click.echo(f"{name}: {r['lists']} lists, mean face value {format_money(r['mean_face_cents'])}, "
+                   f"{r['reached']} reach {format_money(reach_cents)}")
 
 
 @lists_group.command("show")

@@ -129,9 +129,18 @@ def _offer_dict(o: Offer) -> dict[str, object]:
         "funded_share_bp": o.funded_share_bp, "handling_fee_cents": o.handling_fee_cents,
         "budget_cents": o.budget_cents, "max_redemptions": o.max_redemptions,
         "valid_from": o.valid_from.isoformat(), "valid_to": o.valid_to.isoformat(),
-        "holdout_share": o.holdout_share, "redeemed_count": o.redeemed_count,
+        "holdout_share": o.holdout_share, "exclusion_group": o.exclusion_group,
+        "exclusion_side": o.exclusion_side, "redeemed_count": o.redeemed_count,
         "funded_spent_cents": o.funded_spent_cents, "discount_given_cents": o.discount_given_cents,
     }
+
+
+def _exclusion_text(offer: Offer) -> str:
+    if offer.exclusion_group is None:
+        return "Exclusion group: none (shares a list with any offer)"
+    other = "national" if offer.exclusion_side == "store" else "store"
+    return (f"Exclusion group {offer.exclusion_group!r} ({offer.exclusion_side} brands): never on a list "
+            f"with a {other}-brand offer of the group")
 
 
 @offers_group.command("show")
@@ -169,6 +178,7 @@ def show(cli: CliContext, offer_ref: str, as_json: bool) -> None:
         console.print(f"Valid {offer.valid_from} to {offer.valid_to}; limit {offer.redemption_limit} per list; "
                       f"min quantity {offer.min_quantity}; {'stackable' if offer.stackable else 'not stackable'}; "
                       f"hold-out {offer.holdout_share:.0%}")
+        console.print(_exclusion_text(offer), markup=False)
         texts = offer_benefit_texts(offer)
         console.print("Benefit by usage tier: " + ", ".join(f"{t} {v}" for t, v in texts.items()))
         console.print(f"Targeting: cells {', '.join(offer.target_cells) if offer.target_cells else 'all'} "

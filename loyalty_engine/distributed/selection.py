@@ -20,10 +20,13 @@ import numpy as np
 from ..shopping_lists.build import _Members, member_arrays, score_members, selection_params
 from ..shopping_lists.model_view import ModelView
 from ..shopping_lists.offer_inputs import PreparedOffers
-from ..shopping_lists.selection import (
-    MemberArrays, Selection, SelectionParams, _budget_cut, _Candidates, _concat, _member_order,
-    _per_member, _pruned_rows, _targeted, candidates, uniform_hash,
+from ..shopping_lists.candidates import (
+    _Candidates, _concat, _member_order, _pruned_rows, _targeted, candidates,
 )
+from ..shopping_lists.selection import (
+    Selection, _available_face, _budget_cut, _held_back, _holdouts_with_refill, _per_member, _shortfall,
+)
+from ..shopping_lists.selection_arrays import MemberArrays, OfferArrays, SelectionParams
 from ..shopping_lists.settings import ListSettings
 from .shards import shard_positions
 
@@ -34,11 +37,14 @@ class ShardState:
 
     index: np.ndarray  # the shard's members: ascending positions among the build's members
     members: MemberArrays
+    offers: OfferArrays
     pool: _Candidates
     chosen: _Candidates
     candidates_per_offer: np.ndarray
     n_candidates: int
     pool_size: int
+    # per shard member: face value of every usable candidate, before and after exclusion groups
+    available: tuple[np.ndarray, np.ndarray]
 
 
 def members_subset(members: _Members, index: np.ndarray) -> _Members:
@@ -67,9 +73,14 @@ def shard_start(
         # The chain-wide member count sizes the sort key, as in one process.
         order = _member_order(chunk, n_members_total, n_offers)
         parts.append(chunk.take(order[_pruned_rows(chunk.member[order], chunk.group[order], params)]))
-    pool = _concat(parts) if parts else candidates(_empty_rows(n_offers), arrays, prepared.arrays, params)
-    chosen = _per_member(pool, arrays, params)
-    return ShardState(index, arrays, pool, chosen, per_offer, n_candidates, int(pool.member.shape[0]))
+    offers = prepared.arrays
+    pool = _concat(parts) if parts else candidates(_empty_rows(n_offers), arrays, offers, params)
+    n_own = len(index)
+    available = _available_face(pool, offers, n_own) if (arrays.targets() > 0).any() else (
+        np.zeros(n_own), np.zeros(n_own))
+    chosen = _per_member(pool, arrays, offers, params)
+    return ShardState(index, arrays, offers, pool, chosen, per_offer, n_candidates, int(pool.member.shape[0]),
+                      available)
 
 
 def _shard_inputs(view: ModelView, members: _Members, index: np.ndarray) -> tuple[ModelView | None, _Members]:
@@ -102,7 +113,7 @@ def shard_refill(state: ShardState, ok: np.ndarray, n_offers: int, params: Selec
     redo = redo.take(np.flatnonzero(~np.isin(redo.member * n_offers + redo.offer, lost)))
     pool = _concat([pool.take(np.flatnonzero(~in_affected)), redo])
     stay = chosen.take(np.flatnonzero(~affected[chosen.member]))
-    return replace(state, pool=pool, chosen=_concat([stay, _per_member(redo, state.members, params)]))
+    return replace(state, pool=pool, chosen=_concat([stay, _per_member(redo, state.members, state.offers, params)]))
 
 
 def shard_cut(state: ShardState, ok: np.ndarray) -> ShardState:
@@ -113,6 +124,13 @@ def shard_cut(state: ShardState, ok: np.ndarray) -> ShardState:
 def chosen_in_chain(state: ShardState) -> _Candidates:
     """The shard's chosen lines with member positions among all the build's members."""
     c = state.chosen
+    return replace(c, member=state.index[c.member])
+
+
+def pool_in_chain(state: ShardState, wanted: np.ndarray) -> _Candidates:
+    """The shard's remaining candidates of the members ``wanted`` (a mask over all the build's
+    members), with member positions among all of them."""
+    c = state.pool.take(np.flatnonzero(wanted[state.index[state.pool.member]]))
     return replace(c, member=state.index[c.member])
 
 
@@ -158,51 +176,60 @@ def select_sharded(
                                         seed, n_members, pure=False, retries=2))
 
     budget_limited = np.zeros(n_offers, dtype=bool)
+    lost_to_budget = np.zeros(n_members, dtype=bool)
     rounds = 0
     while True:
         rounds += 1
         parts = runner.gather([runner.submit(chosen_in_chain, s, pure=False, retries=2) for s in states])
-        chosen = _concat(parts) if parts else _Candidates(*(np.empty(0, np.int64),) * 9)
+        chosen = _concat(parts) if parts else _empty_candidates()
         ok = _budget_cut(chosen, offers)  # the reduce step: one cut per offer over every shard
         if ok.all():
             break
         budget_limited[np.unique(chosen.offer[~ok])] = True
+        lost_to_budget[chosen.member[~ok]] = True
         bounds = np.cumsum([0] + [p.member.shape[0] for p in parts])
         shard_ok = [ok[bounds[i]:bounds[i + 1]] for i in range(len(parts))]
         if rounds >= params.budget_rounds:
             states = [runner.submit(shard_cut, s, k, pure=False, retries=2) for s, k in zip(states, shard_ok)]
             parts = runner.gather([runner.submit(chosen_in_chain, s, pure=False, retries=2) for s in states])
-            chosen = _concat(parts)
+            chosen = _concat(parts) if parts else _empty_candidates()
             break
         states = [runner.submit(shard_refill, s, k, n_offers, params, pure=False, retries=2)
                   for s, k in zip(states, shard_ok)]
     summary = runner.gather([runner.submit(_shard_counts, s, pure=False, retries=2) for s in states])
-    return _finish(chosen, members, prepared, params, budget_limited, rounds, summary, n_members)
-
-
-def _shard_counts(state: ShardState) -> tuple[np.ndarray, int, int]:
-    return state.candidates_per_offer, state.n_candidates, state.pool_size
-
-
-def _finish(
-    chosen: _Candidates, members: _Members, prepared: PreparedOffers, params: SelectionParams,
-    budget_limited: np.ndarray, rounds: int, summary: list[tuple[np.ndarray, int, int]], n_members: int,
-) -> Selection:
-    """Member order and per-offer hold-outs, exactly as in one process."""
-    offers = prepared.arrays
-    chosen = chosen.take(_member_order(chosen, n_members, len(prepared)))
-    draw = uniform_hash(params.holdout_seed, members.member_key[chosen.member], offers.offer_id[chosen.offer])
-    held = draw < offers.holdout_share[chosen.offer]
-    held_lines = chosen.take(np.flatnonzero(held))
-    chosen = chosen.take(np.flatnonzero(~held))
-    per_offer = sum((s[0] for s in summary), np.zeros(len(prepared), dtype=np.int64))
+    everyone = member_arrays(view, members)
+    target = everyone.targets()
+    chosen = chosen.take(_member_order(chosen, n_members, n_offers))
+    # Offer hold-outs with their refill: the members who may refill are known from the chosen
+    # lines; only their candidates come back from the shards, and the refill (budget room
+    # over every member's kept lines) runs here, as in one process.
+    may_refill = np.zeros(n_members, dtype=bool)
+    may_refill[chosen.member[_held_back(chosen, everyone, offers, params)]] = True
+    may_refill &= target > 0
+    pool_parts = runner.gather([runner.submit(pool_in_chain, s, may_refill, pure=False, retries=2) for s in states])
+    pool = _concat(pool_parts) if pool_parts else _empty_candidates()
+    pool = pool.take(np.argsort(pool.member, kind="stable"))  # members ascending, each best first
+    chosen, held = _holdouts_with_refill(chosen, pool, everyone, offers, params, target)
+    available = (np.zeros(n_members), np.zeros(n_members))
+    for (_, _, _, (before, after)), ix in zip(summary, index):
+        available[0][ix], available[1][ix] = before, after
+    face_total, shortfall = _shortfall(target, available, lost_to_budget, chosen, held, params)
+    per_offer = sum((s[0] for s in summary), np.zeros(n_offers, dtype=np.int64))
     return Selection(
         member=chosen.member, offer=chosen.offer, probability=chosen.probability,
         brand_loyalty=chosen.loyalty, usage_tier=chosen.tier, face_cents=chosen.face,
         expected_value_cents=chosen.ev, expected_funded_cents=chosen.funded,
-        holdout_member=held_lines.member, holdout_offer=held_lines.offer,
-        holdout_probability=held_lines.probability, candidates_per_offer=per_offer,
-        budget_limited=budget_limited, rounds=rounds,
+        holdout_member=held.member, holdout_offer=held.offer, holdout_probability=held.probability,
+        candidates_per_offer=per_offer, budget_limited=budget_limited,
+        face_total_cents=face_total, face_target_cents=target, shortfall=shortfall, rounds=rounds,
         stats={"candidates": int(sum(s[1] for s in summary)), "pool": int(sum(s[2] for s in summary)),
-               "lines": int(chosen.member.shape[0]), "offer_holdouts": int(held_lines.member.shape[0])},
+               "lines": int(chosen.member.shape[0]), "offer_holdouts": int(held.member.shape[0])},
     )
+
+
+def _empty_candidates() -> _Candidates:
+    return _Candidates(*(np.empty(0, np.int64) for _ in _Candidates.__dataclass_fields__))
+
+
+def _shard_counts(state: ShardState) -> tuple[np.ndarray, int, int, tuple[np.ndarray, np.ndarray]]:
+    return state.candidates_per_offer, state.n_candidates, state.pool_size, state.available

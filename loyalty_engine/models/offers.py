@@ -98,6 +98,12 @@ class Offer(Base):
     target_cells: Mapped[Optional[list[str]]] = mapped_column(JSON, nullable=True)
     target_stages: Mapped[Optional[list[str]]] = mapped_column(JSON, nullable=True)
     min_probability: Mapped[float] = mapped_column(Float, default=0.0)
+    # Exclusion group: offers of one group on opposite brand sides (a store-brand trial and a
+    # national-brand coupon of the same category) never share a list, so a coupon for the
+    # national brand does not undercut the switch the trial pays for. Side = the brand type of
+    # every product in scope ('store' | 'national'); a mixed scope has none and excludes nothing.
+    exclusion_group: Mapped[Optional[str]] = mapped_column(String(100), nullable=True)
+    exclusion_side: Mapped[Optional[str]] = mapped_column(String(10), nullable=True)
 
     benefit_kind: Mapped[str] = mapped_column(String(16))
     # cents for amount_off / fixed_price, basis points for percent_off

@@ -268,6 +268,20 @@ class OfferDefinition(_Strict):
     validity: ValidityDef
     holdout_share: float = Field(default=0.0, ge=0.0, lt=1.0)
     status: Literal["draft", "active"] = "draft"
+    # Offers of one exclusion group on opposite brand sides (store vs national) never share a
+    # list. None = the default (the scope's category, for a scope of one brand type in one
+    # category); "none" = this offer excludes nothing.
+    exclusion_group: Optional[str] = Field(default=None, max_length=100)
+
+    @field_validator("exclusion_group")
+    @classmethod
+    def _exclusion_group(cls, value: Optional[str]) -> Optional[str]:
+        if value is None:
+            return None
+        text = " ".join(str(value).split()).lower()
+        if not text:
+            raise ValueError("exclusion_group is empty: leave it out for the default, or write \"none\"")
+        return text
 
     @model_validator(mode="after")
     def _funder(self) -> "OfferDefinition":

@@ -8,7 +8,7 @@ activating an offer whose window has already ended.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Iterable, Sequence
 
@@ -37,6 +37,25 @@ class ResolvedScope:
     categories: list[str]  # most products first
     department: str
     subcategories: list[str]
+    brand_types: list[str] = field(default_factory=list)  # distinct, sorted
+
+
+NO_EXCLUSION_GROUP = "none"
+
+
+def exclusion_of(definition: OfferDefinition, resolved: ResolvedScope) -> tuple[str | None, str | None]:
+    """(group, side) of an offer: the side is the brand type of every product in scope
+    (None for a mixed scope); the group is the definition's, or by default the scope's
+    category when the scope is one brand type within one category."""
+    side = resolved.brand_types[0] if len(resolved.brand_types) == 1 else None
+    wanted = definition.exclusion_group
+    if wanted == NO_EXCLUSION_GROUP or side is None:
+        return None, side
+    if wanted is not None:
+        return wanted, side
+    if len(resolved.categories) == 1:
+        return resolved.categories[0].lower(), side
+    return None, side
 
 
 def _lower_in(column: Any, values: Sequence[str]) -> Any:
@@ -59,10 +78,11 @@ def _scope_filter(scope: ScopeDef) -> Any:
 
 
 def scope_products(session: Session, scope: ScopeDef, manufacturer_id: str | None = None) -> list[tuple[Any, ...]]:
-    """Rows (id, sku, brand, subcategory, category, department, manufacturer_id, price) in scope."""
+    """Rows (id, sku, brand, subcategory, category, department, manufacturer_id, price,
+    brand_type) in scope."""
     query = select(
         Product.id, Product.sku, Product.brand, Product.subcategory, Product.category,
-        Product.department, Product.manufacturer_id, Product.regular_price_cents,
+        Product.department, Product.manufacturer_id, Product.regular_price_cents, Product.brand_type,
     ).where(_scope_filter(scope))
     if manufacturer_id is not None:
         query = query.where(Product.manufacturer_id == manufacturer_id)
@@ -125,7 +145,8 @@ def resolve_scope(session: Session, scope: ScopeDef, manufacturer_id: str | None
     categories = [c for c, _ in Counter(r[4] for r in rows).most_common()]
     department = Counter(r[5] for r in rows).most_common(1)[0][0]
     subcategories = [s for s, _ in Counter(r[3] for r in rows).most_common()]
-    return ResolvedScope(keys, typical, lowest, categories, department, subcategories)
+    brand_types = sorted({str(r[8]) for r in rows})
+    return ResolvedScope(keys, typical, lowest, categories, department, subcategories, brand_types)
 
 
 def face_by_tier(kind: str, tier_values: Sequence[int], unit_price_cents: int | None, min_quantity: int) -> list[int]:
@@ -170,6 +191,13 @@ def check_against_catalog(definition: OfferDefinition, resolved: ResolvedScope) 
             f"the scope spans categories {', '.join(resolved.categories[:5])}: "
             "set targeting.segment_category to say whose cells the targeting refers to"
         )
+    wanted_group = definition.exclusion_group
+    if wanted_group not in (None, NO_EXCLUSION_GROUP) and len(resolved.brand_types) != 1:
+        problems.append(
+            f"exclusion_group {wanted_group!r} needs a scope of one brand type (its products are "
+            f"{' and '.join(resolved.brand_types)} brands): an exclusion sets store brands against "
+            "national brands; narrow the scope with brand_type, or write exclusion_group = \"none\""
+        )
     if definition.targeting.segment_category:
         wanted = definition.targeting.segment_category.lower()
         if wanted not in {c.lower() for c in resolved.categories} and definition.targeting.match_on == "scope":
@@ -208,6 +236,7 @@ def _apply_definition(offer: Offer, d: OfferDefinition, resolved: ResolvedScope)
     offer.valid_from = d.validity.valid_from
     offer.valid_to = d.validity.valid_to
     offer.holdout_share = d.holdout_share
+    offer.exclusion_group, offer.exclusion_side = exclusion_of(d, resolved)
     offer.definition = d.model_dump(mode="json", by_alias=True)
 
 
@@ -309,6 +338,7 @@ def activate_offer(session: Session, offer: Offer, today: date) -> Offer:
         raise DefinitionError(offer.slug, problems)
     _store_products(session, offer.id, resolved.product_keys)
     offer.department = resolved.department
+    offer.exclusion_group, offer.exclusion_side = exclusion_of(d, resolved)
     offer.status = "active"
     session.flush()
     return offer

@@ -28,7 +28,7 @@ from .cadence import COHORTS, cohort_for_date, holdout_seed, member_cohorts, per
 from .eligibility import EligibilityInputs, eligible_members
 from .model_view import ModelView
 from .offer_inputs import PreparedOffers, prepare_offers
-from .selection import MemberArrays, Selection, SelectionParams, select_lines, uniform_hash
+from .selection import SHORTFALL_REASONS, MemberArrays, Selection, SelectionParams, select_lines, uniform_hash
 from .serials import allocate_list_numbers
 from .settings import ListSettings
 
@@ -67,6 +67,7 @@ class _Members:
     lifecycle_stage: np.ndarray
     value_tier: np.ndarray
     face_cap_cents: np.ndarray
+    face_target_cents: np.ndarray
 
 
 def face_caps(value_tier: np.ndarray, n_value_tiers: int, caps: tuple[int, ...]) -> np.ndarray:
@@ -162,6 +163,7 @@ def choose_members(
         lifecycle_stage=stage[take],
         value_tier=value_tier[take],
         face_cap_cents=face_caps(value_tier[take], view.n_value_tiers, settings.face_caps_cents),
+        face_target_cents=face_caps(value_tier[take], view.n_value_tiers, settings.face_targets_cents),
     )
     counts = {
         "members": int(keys.shape[0]),
@@ -194,6 +196,7 @@ def member_arrays(view: ModelView, members: _Members) -> MemberArrays:
         usage_tier=view.usage_tier[members.model_pos],
         lifecycle_stage=members.lifecycle_stage,
         face_cap_cents=members.face_cap_cents,
+        face_target_cents=members.face_target_cents,
     )
 
 
@@ -201,6 +204,7 @@ def selection_params(settings: ListSettings, seed: int) -> SelectionParams:
     return SelectionParams(
         max_lines=settings.max_lines, tier_weights=settings.tier_weights,
         redemption_rate=settings.redemption_rate, holdout_seed=seed,
+        target_min_probability=settings.target_min_probability, target_max_lines=settings.target_max_lines,
     )
 
 
@@ -364,6 +368,32 @@ def _store(
     }
 
 
+def face_target_report(members: _Members, selection: Selection, n_value_tiers: int) -> dict[str, Any]:
+    """Per value tier with a target: lists, how many reached the target, mean face value, and
+    why the others did not (members without a list count as not having enough offers)."""
+    from ..model.lifecycle import VALUE_TIERS
+
+    names = list(VALUE_TIERS) if n_value_tiers == len(VALUE_TIERS) else [str(t) for t in range(n_value_tiers)]
+    has_list = np.bincount(selection.member, minlength=members.member_key.shape[0]) > 0
+    report: dict[str, Any] = {}
+    target = selection.face_target_cents
+    for tier in range(n_value_tiers):
+        in_tier = (members.value_tier == tier) & (target > 0)
+        if not in_tier.any():
+            continue
+        short = selection.shortfall[in_tier]
+        reasons = np.bincount(short[short >= 0], minlength=len(SHORTFALL_REASONS))
+        report[names[tier]] = {
+            "target_cents": int(np.median(target[in_tier])),
+            "members": int(in_tier.sum()),
+            "lists": int((in_tier & has_list).sum()),
+            "reached": int((short < 0).sum()),
+            "mean_face_cents": int(round(float(selection.face_total_cents[in_tier].mean()))),
+            "short": {SHORTFALL_REASONS[i]: int(n) for i, n in enumerate(reasons) if n},
+        }
+    return report
+
+
 def build_lists(
     session: Session,
     period_start: date,
@@ -430,6 +460,7 @@ def build_lists(
         "budget_limited_offers": budget_limited,
         "expected_funded_cents": int(round(float(selection.expected_funded_cents.sum()))),
         "selection_rounds": selection.rounds,
+        "face_targets": face_target_report(members, selection, view.n_value_tiers),
         "model": view.source,
         "timings": {k: round(v, 3) for k, v in timings.items()},
     }

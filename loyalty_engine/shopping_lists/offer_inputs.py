@@ -126,6 +126,21 @@ def scope_groups(offer_products: pd.DataFrame, offer_ids: np.ndarray, stackable:
     return np.where(stackable, -1, labels).astype(np.int64)
 
 
+SIDES = ("national", "store")
+
+
+def exclusion_arrays(offers: Sequence[Offer]) -> dict[str, np.ndarray]:
+    """Exclusion group codes (-1 = none) and brand sides (0 national, 1 store, -1 none)."""
+    codes: dict[str, int] = {}
+    group = np.full(len(offers), -1, dtype=np.int64)
+    side = np.full(len(offers), -1, dtype=np.int8)
+    for i, o in enumerate(offers):
+        if o.exclusion_group and o.exclusion_side in SIDES:
+            group[i] = codes.setdefault(o.exclusion_group, len(codes))
+            side[i] = SIDES.index(o.exclusion_side)
+    return {"exclusion_group": group, "exclusion_side": side}
+
+
 def prepare_offers(
     session: Session,
     period_start: date,
@@ -214,6 +229,7 @@ def prepare_offers(
         remaining_redemptions=remaining_redemptions,
         scope_group=scope_groups(products, offer_ids, stackable),
         holdout_share=np.array([o.holdout_share for o in offers], dtype=np.float64),
+        **exclusion_arrays(offers),
     )
     manufacturers = {m.id: m.name for m in session.execute(select(Manufacturer)).scalars()} if offers else {}
     funder_names = [

@@ -13,82 +13,60 @@ The rules, in order:
    quantity) x the usage-tier weight (heavy users are worth most). The benefit comes from
    the member's usage tier (unsegmented members get the low tier's).
 3. **Per member**, greedily in expected-value order: at most one offer per product scope
-   (overlapping non-stackable offers form one scope group), at most ``max_lines`` lines and a
-   total face value within the member's cap (which grows with the value tier).
+   (overlapping non-stackable offers form one scope group); no two offers of one exclusion
+   group on opposite brand sides (the richer side wins: a store-brand trial and a national
+   coupon of its category never share a list); at most ``max_lines`` lines and a total face
+   value within the member's cap (which grows with the value tier).
+3b. **Face-value target**: a member whose value tier has a target also has *stretch*
+   candidates, offers below their own minimum probability but above
+   ``target_min_probability``. They rank after every regular candidate and are taken only
+   while the list is still below the target; such a list may also grow past ``max_lines``
+   (up to ``target_max_lines``). Why a list stays below its target is recorded
+   per member (:data:`SHORTFALL_REASONS`).
 4. **Budget pacing**, across all members: per offer, the expected funded cost (probability
    x redemption rate x funded face value) and expected redemptions are summed in expected-
    value order and cut where they would exceed the remaining budget / redemption cap, so the
    richest matches win. Members who lost a line get their next best candidates in another
    round; the last round only cuts, so the budget is never exceeded in expectation.
 5. **Offer hold-outs**: a deterministic pseudo-random share of the members an offer would
-   reach is held back (recorded as a control group) instead of receiving the line.
+   reach is held back (recorded as a control group) instead of receiving the line. A member
+   below the face-value target who lost a line this way chooses again without it (the
+   per-member rules, on the budget the other lines leave; a few rounds).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
 import scipy.sparse as sp
 
-from ..model.arrays import rank_in_runs, run_starts
+from .candidates import (
+    _Candidates,
+    _concat,
+    _member_order,
+    _offer_order,
+    _pruned_rows,
+    _segment_starts,
+    _targeted,
+    candidates,
+)
+from .selection_arrays import (
+    ALL_CELLS,
+    ALL_STAGES,
+    SHORTFALL_REASONS,
+    UNLIMITED,
+    UNSEGMENTED_CELL,
+    MemberArrays,
+    OfferArrays,
+    SelectionParams,
+    uniform_hash,
+)
 
-UNSEGMENTED_CELL = 9  # cells 0..8 are loyalty * 3 + tier
-ALL_CELLS = (1 << 10) - 1
-ALL_STAGES = (1 << 5) - 1
-UNLIMITED = np.inf
-
-
-@dataclass(frozen=True)
-class OfferArrays:
-    """The active offers of a period as aligned arrays (one position per offer)."""
-
-    offer_id: np.ndarray  # int64
-    segment_category: np.ndarray  # int32: column of MemberArrays' segment arrays, -1 = none
-    cell_mask: np.ndarray  # int64 bit mask over cells 0..9
-    stage_mask: np.ndarray  # int64 bit mask over lifecycle stages 0..4
-    min_probability: np.ndarray  # float64
-    face_by_tier: np.ndarray  # int64 (n_offers, 3): face value cents per redemption, low/medium/high
-    funded_share_bp: np.ndarray  # int64, 0..10000
-    handling_fee_cents: np.ndarray  # int64
-    sale_value_cents: np.ndarray  # int64: typical price x minimum quantity
-    remaining_budget_cents: np.ndarray  # float64, inf = no budget
-    remaining_redemptions: np.ndarray  # float64, inf = no cap
-    scope_group: np.ndarray  # int64: offers sharing a group exclude each other; -1 = stackable
-    holdout_share: np.ndarray  # float64
-
-    def __len__(self) -> int:
-        return int(self.offer_id.shape[0])
-
-
-@dataclass(frozen=True)
-class MemberArrays:
-    """The eligible members of a build as aligned arrays (one position per member)."""
-
-    member_key: np.ndarray  # int64
-    brand_loyalty: np.ndarray  # int8 (n_members, n_segment_categories): 0 national, 1 store, 2 switcher, -1 none
-    usage_tier: np.ndarray  # int8 (n_members, n_segment_categories): 0 low, 1 medium, 2 high, -1 none
-    lifecycle_stage: np.ndarray  # int8: index into LIFECYCLE_STAGES
-    face_cap_cents: np.ndarray  # int64
-
-    def __len__(self) -> int:
-        return int(self.member_key.shape[0])
-
-
-@dataclass(frozen=True)
-class SelectionParams:
-    max_lines: int = 15
-    # weight of unsegmented, low, medium, high usage in the expected value
-    tier_weights: tuple[float, float, float, float] = (1.0, 1.0, 1.5, 2.5)
-    # share of purchases of a listed offer that are redeemed (the list/card is scanned)
-    redemption_rate: float = 1.0
-    budget_rounds: int = 6
-    holdout_seed: int = 0
-    # pruning: per member only the best candidate_depth candidates, and per scope group the
-    # best group_alternates of them (runners-up for members who lose a line to the budget)
-    candidate_depth: int = 60
-    group_alternates: int = 2
-    chunk_members: int = 20_000
+__all__ = [
+    "ALL_CELLS", "ALL_STAGES", "SHORTFALL_REASONS", "UNLIMITED", "UNSEGMENTED_CELL", "MemberArrays",
+    "OfferArrays", "Selection", "SelectionParams", "candidates", "select_lines", "uniform_hash",
+]
 
 
 @dataclass
@@ -109,6 +87,11 @@ class Selection:
     holdout_probability: np.ndarray
     candidates_per_offer: np.ndarray  # int64: targeted candidates before the per-member rules
     budget_limited: np.ndarray  # bool per offer: pacing cut some matches
+    # per member position: the list's face value, its target, and why it is short of it
+    # (index into SHORTFALL_REASONS; -1 = reached, or no target)
+    face_total_cents: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    face_target_cents: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    shortfall: np.ndarray = field(default_factory=lambda: np.empty(0, np.int8))
     rounds: int = 0
     stats: dict[str, int] = field(default_factory=dict)
 
@@ -122,166 +105,52 @@ class Selection:
         return np.bincount(self.offer, weights=self.probability, minlength=n_offers) * redemption_rate
 
 
-def uniform_hash(seed: int, *keys: np.ndarray) -> np.ndarray:
-    """Deterministic uniform [0, 1) numbers from integer keys (splitmix64), for replayable draws."""
-    with np.errstate(over="ignore"):
-        x = np.full(np.broadcast(*keys).shape if keys else (), np.uint64(seed & (2**64 - 1)), dtype=np.uint64)
-        for key in keys:
-            x = _splitmix(x ^ np.asarray(key).astype(np.uint64))
-        return (x >> np.uint64(11)).astype(np.float64) / float(2**53)
-
-
-def _splitmix(x: np.ndarray) -> np.ndarray:
-    x = x + np.uint64(0x9E3779B97F4A7C15)
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
-
-
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Candidates:
-    member: np.ndarray
-    offer: np.ndarray
-    probability: np.ndarray
-    loyalty: np.ndarray
-    tier: np.ndarray
-    face: np.ndarray
-    ev: np.ndarray
-    funded: np.ndarray
-    group: np.ndarray
-
-    def take(self, idx: np.ndarray) -> "_Candidates":
-        return _Candidates(*(getattr(self, f)[idx] for f in self.__dataclass_fields__))
-
-
-def candidates(
-    probabilities: sp.csr_matrix, members: MemberArrays, offers: OfferArrays, params: SelectionParams,
-    first_member: int = 0,
-) -> _Candidates:
-    """Targeted (member, offer) pairs with their benefit, expected value and funded cost,
-    in member order, best first. ``probabilities`` rows are members ``first_member`` on."""
-    pool = _targeted(probabilities, members, offers, params, first_member)
-    return pool.take(_member_order(pool, len(members), len(offers)))
-
-
-def _targeted(
-    probabilities: sp.csr_matrix, members: MemberArrays, offers: OfferArrays, params: SelectionParams,
-    first_member: int = 0,
-) -> _Candidates:
-    """:func:`candidates` before ordering."""
-    coo = probabilities.tocoo()
-    m = coo.row.astype(np.int64) + first_member
-    o = coo.col.astype(np.int64)
-    p = coo.data.astype(np.float64)
-    del coo
-    keep = (p > 0) & (p >= offers.min_probability[o])
-    m, o, p = m[keep], o[keep], p[keep]
-
-    seg = offers.segment_category[o]
-    has_seg = seg >= 0
-    seg_col = np.where(has_seg, seg, 0)
-    if members.brand_loyalty.shape[1]:
-        loyalty = np.where(has_seg, members.brand_loyalty[m, seg_col], -1).astype(np.int8)
-        tier = np.where(has_seg, members.usage_tier[m, seg_col], -1).astype(np.int8)
-    else:
-        loyalty = np.full(m.shape, -1, dtype=np.int8)
-        tier = np.full(m.shape, -1, dtype=np.int8)
-    segmented = (loyalty >= 0) & (tier >= 0)
-    cell = np.where(segmented, loyalty.astype(np.int64) * 3 + tier, UNSEGMENTED_CELL)
-    in_cell = ((offers.cell_mask[o] >> cell) & 1).astype(bool)
-    in_stage = ((offers.stage_mask[o] >> members.lifecycle_stage[m].astype(np.int64)) & 1).astype(bool)
-    keep = in_cell & in_stage
-    m, o, p, loyalty, tier = m[keep], o[keep], p[keep], loyalty[keep], tier[keep]
-    tier = np.where((loyalty >= 0) & (tier >= 0), tier, -1).astype(np.int8)
-
-    tier_idx = np.maximum(tier, 0).astype(np.int64)
-    face = offers.face_by_tier[o, tier_idx].astype(np.int64)
-    weights = np.asarray(params.tier_weights, dtype=np.float64)
-    ev = p * offers.sale_value_cents[o] * weights[tier.astype(np.int64) + 1]
-    funded = p * params.redemption_rate * face * (offers.funded_share_bp[o] / 10_000.0)
-    return _Candidates(m, o, p, loyalty, tier, face, ev, funded, offers.scope_group[o])
-
-
-def _concat(parts: list[_Candidates]) -> _Candidates:
-    return _Candidates(*(np.concatenate([getattr(p, f) for p in parts]) for f in _Candidates.__dataclass_fields__))
-
-
-def _member_order(c: _Candidates, n_members: int, n_offers: int) -> np.ndarray:
-    """Member ascending, expected value descending, offer position ascending on ties.
-
-    One integer sort of a packed key (member | inverted, quantized value | offer) instead of
-    a three-key lexsort; values equal to about 1e-9 of the largest tie-break on the offer.
-    """
-    n = c.ev.shape[0]
-    if n == 0:
-        return np.empty(0, dtype=np.int64)
-    bits_m = max(1, int(n_members - 1).bit_length())
-    bits_o = max(1, int(n_offers - 1).bit_length())
-    bits_q = min(50, 62 - bits_m - bits_o)  # float64 resolves 52 bits: keep q exact
-    if bits_q < 30:
-        return np.lexsort((c.offer, -c.ev, c.member))
-    top = float(c.ev.max()) or 1.0
-    levels = (1 << bits_q) - 1
-    q = levels - np.clip(np.floor(np.clip(c.ev / top, 0.0, 1.0) * levels).astype(np.int64), 0, levels)
-    key = (c.member.astype(np.int64) << (bits_q + bits_o)) | (q << bits_o) | c.offer.astype(np.int64)
-    return np.argsort(key)
-
-
-def _prune(c: _Candidates, params: SelectionParams) -> _Candidates:
-    """Keep what the per-member rules can use: per (member, scope group) the best
-    ``group_alternates`` offers, and per member the best ``candidate_depth`` of those.
-
-    The runners-up stand by for members who lose a line to budget pacing."""
-    return c.take(_pruned_rows(c.member, c.group, params))
-
-
-def _pruned_rows(member: np.ndarray, group: np.ndarray, params: SelectionParams) -> np.ndarray:
-    """Positions :func:`_prune` keeps, from the member and group columns only (in member
-    order, best first), so the candidates themselves are gathered once."""
-    n = member.shape[0]
-    if n == 0:
-        return np.empty(0, dtype=np.int64)
-    stackable = group < 0
-    n_groups = int(group.max()) + 1 if (~stackable).any() else 1
-    key = np.where(stackable, -1, member * n_groups + group)
-    order = np.argsort(key, kind="stable")  # keeps the best-first order inside each (member, group)
-    sorted_key = key[order]
-    rank_sorted = rank_in_runs(sorted_key)
-    rank = np.empty(n, dtype=np.int64)
-    rank[order] = rank_sorted
-    kept = np.flatnonzero(stackable | (rank < params.group_alternates))
-    kept_member = member[kept]
-    depth = rank_in_runs(kept_member)
-    return kept[depth < params.candidate_depth]
-
-
-def _segment_starts(sorted_keys: np.ndarray) -> np.ndarray:
-    """For each element of a sorted key array, the index where its run of equal keys starts."""
-    starts = run_starts(sorted_keys)
-    return np.repeat(starts, np.diff(np.append(starts, sorted_keys.shape[0])))
-
-
-def _per_member(c: _Candidates, members: MemberArrays, params: SelectionParams) -> _Candidates:
-    """Greedy per member in expected-value order: one offer per scope group, cap, max lines.
-
-    ``c`` is in member order, best first (as :func:`candidates` returns it); order is kept.
-    """
-    # One offer per scope group: the first (richest) of each (member, group) stays.
+def _one_per_scope_group(c: _Candidates) -> _Candidates:
+    """The first (richest) offer of each (member, scope group) stays; stackable offers all stay."""
     stackable = c.group < 0
     n_groups = int(c.group.max()) + 1 if c.group.shape[0] else 1
     key = np.where(stackable, -1 - np.arange(c.group.shape[0]), c.member * n_groups + c.group)
     _, first = np.unique(key, return_index=True)
     keep = np.zeros(c.group.shape[0], dtype=bool)
     keep[first] = True
-    c = c.take(np.flatnonzero(keep))
+    return c.take(np.flatnonzero(keep))
+
+
+def _exclusions_kept(c: _Candidates, offers: OfferArrays) -> np.ndarray:
+    """Mask of candidates that survive the exclusion groups: per (member, group), the side of
+    the richest sided candidate wins and the other side's candidates go.
+
+    ``c`` is in member order, best first, so the first of each (member, group) is the richest."""
+    group, side = offers.exclusions()
+    g, sd = group[c.offer], side[c.offer]
+    sided = np.flatnonzero((g >= 0) & (sd >= 0))
+    keep = np.ones(c.offer.shape[0], dtype=bool)
+    if sided.shape[0] == 0:
+        return keep
+    n_groups = int(g[sided].max()) + 1
+    key = c.member[sided] * n_groups + g[sided]
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    winner = sd[sided][first]
+    keep[sided] = sd[sided] == winner[inverse.reshape(-1)]
+    return keep
+
+
+def _per_member(c: _Candidates, members: MemberArrays, offers: OfferArrays, params: SelectionParams) -> _Candidates:
+    """Greedy per member in expected-value order: one offer per scope group, exclusion groups,
+    cap, max lines; stretch candidates only while the list is below its target.
+
+    ``c`` is in member order, best first (as :func:`candidates` returns it); order is kept.
+    """
+    c = _one_per_scope_group(c)
+    c = c.take(np.flatnonzero(_exclusions_kept(c, offers)))
 
     # Face-value cap and line count. Each round settles, per member, the prefix that fits;
     # the first line that does not fit is dropped, and so is every later line larger than
-    # what is left (it can never fit), then the sums are taken again.
+    # what is left (it can never fit), then the sums are taken again. A member whose prefix
+    # is full takes nothing more: the line limit, or max_lines / a stretch line once the
+    # target is reached (the total only grows, and only stretch lines follow a stretch line).
     cap = members.face_cap_cents
+    target = members.targets()
     alive = np.ones(c.member.shape[0], dtype=bool)
     while True:
         idx = np.flatnonzero(alive)
@@ -294,7 +163,9 @@ def _per_member(c: _Candidates, members: MemberArrays, params: SelectionParams) 
         before = csum - face  # running total before this line, across all members
         within = csum - (before[starts])  # member's running total including this line
         rank = np.arange(idx.shape[0]) - starts
-        over = (within > cap[mem]) | (rank >= params.max_lines)
+        reached = within - face >= target[mem]
+        ends = (rank >= params.line_limit) | ((rank >= params.max_lines) | c.stretch[idx]) & reached
+        over = (within > cap[mem]) | ends
         if not over.any():
             break
         # first violation of each member
@@ -305,13 +176,12 @@ def _per_member(c: _Candidates, members: MemberArrays, params: SelectionParams) 
         prefix_total = within[first_pos] - face[first_pos]
         left[viol_members] = cap[viol_members] - prefix_total
         settled[viol_members] = first_pos
-        full = rank[first_pos] >= params.max_lines
+        full = ends[first_pos]
         drop = np.zeros(idx.shape[0], dtype=bool)
         drop[first_pos] = True
         pos = np.arange(idx.shape[0])
         after = pos > settled[mem]
         drop |= after & (face > left[mem])
-        # a member whose accepted prefix already has max_lines takes nothing more
         full_members = viol_members[full]
         if full_members.shape[0]:
             is_full = np.zeros(cap.shape[0], dtype=bool)
@@ -319,6 +189,87 @@ def _per_member(c: _Candidates, members: MemberArrays, params: SelectionParams) 
             drop |= after & is_full[mem]
         alive[idx[drop]] = False
     return c.take(np.flatnonzero(alive))
+
+
+def _available_face(c: _Candidates, offers: OfferArrays, n_members: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per member, the face value of every usable candidate (one per scope group) before and
+    after the exclusion groups: what the list could reach with no cap, line or budget limit."""
+    c = _one_per_scope_group(c)
+    total = np.bincount(c.member, weights=c.face, minlength=n_members)
+    kept = _exclusions_kept(c, offers)
+    after = np.bincount(c.member[kept], weights=c.face[kept], minlength=n_members)
+    return total, after
+
+
+def _shortfall(
+    target: np.ndarray, available: tuple[np.ndarray, np.ndarray], lost_to_budget: np.ndarray,
+    kept: _Candidates, held: _Candidates, params: SelectionParams,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(face total per member, reason code per member: -1 reached or no target)."""
+    n = target.shape[0]
+    total = np.bincount(kept.member, weights=kept.face, minlength=n)
+    before_holdout = total + np.bincount(held.member, weights=held.face, minlength=n)
+    lines = np.bincount(kept.member, minlength=n) + np.bincount(held.member, minlength=n)
+    reasons = [
+        before_holdout >= target,  # offer hold-out took it below
+        available[0] < target,  # not enough eligible offers
+        available[1] < target,  # exclusions
+        lost_to_budget,  # budget
+        lines >= params.line_limit,  # line limit
+        np.ones(n, dtype=bool),  # face cap: what is left does not fit under it
+    ]
+    codes = np.array([5, 0, 1, 2, 3, 4], dtype=np.int8)
+    reason = codes[np.argmax(np.stack(reasons), axis=0)] if n else np.empty(0, np.int8)
+    short = (target > 0) & (total < target)
+    return np.rint(total).astype(np.int64), np.where(short, reason, -1).astype(np.int8)
+
+
+def _held_back(c: _Candidates, members: MemberArrays, offers: OfferArrays, params: SelectionParams) -> np.ndarray:
+    """Mask of lines drawn into their offer's hold-out (per (member, offer) from the seed)."""
+    draw = uniform_hash(params.holdout_seed, members.member_key[c.member], offers.offer_id[c.offer])
+    return draw < offers.holdout_share[c.offer]
+
+
+def _budget_room(kept: _Candidates, offers: OfferArrays) -> OfferArrays:
+    """The offers with what ``kept`` leaves of their remaining budgets and redemption caps."""
+    n = len(offers)
+    spent = np.bincount(kept.offer, weights=kept.funded, minlength=n)
+    used = np.bincount(kept.offer, weights=kept.probability, minlength=n)
+    return replace(offers, remaining_budget_cents=np.maximum(0.0, offers.remaining_budget_cents - spent),
+                   remaining_redemptions=np.maximum(0.0, offers.remaining_redemptions - used))
+
+
+def _holdouts_with_refill(
+    chosen: _Candidates, pool: _Candidates, members: MemberArrays, offers: OfferArrays,
+    params: SelectionParams, target: np.ndarray,
+) -> tuple[_Candidates, _Candidates]:
+    """(lines kept, lines held back). A member below the face-value target who lost a line
+    to an offer hold-out chooses again without it (a few rounds): the pair stays in the
+    control group, the list gets the next best line that fits the rules and the budget left."""
+    n_members, n_offers = len(members), len(offers)
+    held_mask = _held_back(chosen, members, offers, params)
+    kept, held = chosen.take(np.flatnonzero(~held_mask)), chosen.take(np.flatnonzero(held_mask))
+    lost_now = held
+    for _ in range(params.holdout_refill_rounds):
+        total = np.bincount(kept.member, weights=kept.face, minlength=n_members)
+        refill = np.zeros(n_members, dtype=bool)
+        refill[lost_now.member] = True
+        refill &= (target > 0) & (total < target)
+        if not refill.any():
+            break
+        redo = pool.take(np.flatnonzero(refill[pool.member]))
+        redo = redo.take(np.flatnonzero(~np.isin(redo.member * n_offers + redo.offer,
+                                                 held.member * n_offers + held.offer)))
+        again = _per_member(redo, members, offers, params)
+        others = kept.take(np.flatnonzero(~refill[kept.member]))
+        is_old = np.isin(again.member * n_offers + again.offer, kept.member * n_offers + kept.offer)
+        old, new = again.take(np.flatnonzero(is_old)), again.take(np.flatnonzero(~is_old))
+        new = new.take(np.flatnonzero(_budget_cut(new, _budget_room(_concat([others, old]), offers))))
+        new_held = _held_back(new, members, offers, params)
+        lost_now = new.take(np.flatnonzero(new_held))
+        kept = _concat([others, old, new.take(np.flatnonzero(~new_held))])
+        held = _concat([held, lost_now])
+    return kept.take(_member_order(kept, n_members, n_offers)), held.take(_member_order(held, n_members, n_offers))
 
 
 def _budget_cut(c: _Candidates, offers: OfferArrays) -> np.ndarray:
@@ -343,24 +294,6 @@ def _budget_cut(c: _Candidates, offers: OfferArrays) -> np.ndarray:
     ok = np.empty_like(ok_sorted)
     ok[order] = ok_sorted
     return ok
-
-
-def _offer_order(c: _Candidates, n_offers: int) -> np.ndarray:
-    """Offer ascending, expected value descending, member ascending on ties: one integer
-    sort of a packed key, as :func:`_member_order` (values within ~1e-9 of the largest tie)."""
-    n = c.ev.shape[0]
-    if n == 0:
-        return np.empty(0, dtype=np.int64)
-    bits_m = max(1, int(c.member.max()).bit_length())
-    bits_o = max(1, int(n_offers - 1).bit_length())
-    bits_q = min(50, 62 - bits_m - bits_o)
-    if bits_q < 30:
-        return np.lexsort((c.member, -c.ev, c.offer))
-    top = float(c.ev.max()) or 1.0
-    levels = (1 << bits_q) - 1
-    q = levels - np.clip(np.floor(np.clip(c.ev / top, 0.0, 1.0) * levels).astype(np.int64), 0, levels)
-    key = (c.offer.astype(np.int64) << (bits_q + bits_m)) | (q << bits_m) | c.member.astype(np.int64)
-    return np.argsort(key)
 
 
 def select_lines(
@@ -405,15 +338,20 @@ def select_lines(
         sp.csr_matrix((0, len(offers))), members, offers, params)
     del parts
     pool_size = pool.member.shape[0]
+    target = members.targets()
+    available = _available_face(pool, offers, n_members) if (target > 0).any() else (
+        np.zeros(n_members), np.zeros(n_members))
+    lost_to_budget = np.zeros(n_members, dtype=bool)
     budget_limited = np.zeros(len(offers), dtype=bool)
     rounds = 0
-    chosen = _per_member(pool, members, params)
+    chosen = _per_member(pool, members, offers, params)
     while True:
         rounds += 1
         ok = _budget_cut(chosen, offers)
         if ok.all():
             break
         budget_limited[np.unique(chosen.offer[~ok])] = True
+        lost_to_budget[chosen.member[~ok]] = True
         if rounds >= params.budget_rounds:
             chosen = chosen.take(np.flatnonzero(ok))  # last round: cut only, never refill
             break
@@ -429,14 +367,12 @@ def select_lines(
         # each member's candidates stay contiguous and best first, which is all the rules need
         pool = _concat([pool.take(np.flatnonzero(~in_affected)), redo])
         stay = chosen.take(np.flatnonzero(~affected[chosen.member]))
-        chosen = _concat([stay, _per_member(redo, members, params)])
+        chosen = _concat([stay, _per_member(redo, members, offers, params)])
     chosen = chosen.take(_member_order(chosen, n_members, len(offers)))
 
     # Per-offer hold-outs: drawn per (member, offer) from the build's seed.
-    draw = uniform_hash(params.holdout_seed, members.member_key[chosen.member], offers.offer_id[chosen.offer])
-    held = draw < offers.holdout_share[chosen.offer]
-    held_lines = chosen.take(np.flatnonzero(held))
-    chosen = chosen.take(np.flatnonzero(~held))
+    chosen, held_lines = _holdouts_with_refill(chosen, pool, members, offers, params, target)
+    face_total, shortfall = _shortfall(target, available, lost_to_budget, chosen, held_lines, params)
     return Selection(
         member=chosen.member,
         offer=chosen.offer,
@@ -451,6 +387,9 @@ def select_lines(
         holdout_probability=held_lines.probability,
         candidates_per_offer=candidates_per_offer,
         budget_limited=budget_limited,
+        face_total_cents=face_total,
+        face_target_cents=target,
+        shortfall=shortfall,
         rounds=rounds,
         stats={"candidates": int(n_candidates), "pool": int(pool_size), "lines": int(chosen.member.shape[0]),
                "offer_holdouts": int(held_lines.member.shape[0])},
