@@ -43,6 +43,13 @@ class Config:
     segment_lookback_weeks: int = 26
     import_chunk_rows: int = 200_000
     max_request_bytes: int = 256 * 1024
+    # The list build on member shards (docs/scale.md): worker processes of the local cluster
+    # (0: one per core, and in this process for small chains), a running Dask scheduler's
+    # address (tcp://host:8786), member shards (0: automatic), at most this many members a shard.
+    workers: int = 0
+    dask_scheduler: str = ""
+    shards: int = 0
+    shard_members: int = 50_000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":

@@ -1,20 +1,20 @@
-"""Where the sharded list build runs, from the environment and the command line."""
+"""Where the sharded list build runs, from the settings and the command line."""
 from __future__ import annotations
 
+from loyalty_engine.config import Config
 from loyalty_engine.distributed.cluster import SHARD_MEMBERS, ClusterSettings
 
 
-def test_settings_from_environment_and_options() -> None:
-    none = ClusterSettings.from_env({})
+def test_settings_from_config_and_options() -> None:
+    none = ClusterSettings.from_config(Config())
     assert none == ClusterSettings()
     assert none.in_process(1_000) and not none.in_process(SHARD_MEMBERS * 10)
-    env = ClusterSettings.from_env({"LOYALTY_DASK_SCHEDULER": "tcp://h:8786", "LOYALTY_WORKERS": "3",
-                                    "LOYALTY_SHARDS": "", "LOYALTY_SHARD_MEMBERS": "1000"})
+    env = ClusterSettings.from_config(Config(dask_scheduler="tcp://h:8786", workers=3, shard_members=1000))
     assert (env.scheduler, env.workers, env.shards, env.shard_members) == ("tcp://h:8786", 3, None, 1000)
     assert not env.in_process(10)  # a configured cluster is used whatever the size
-    # Options win over the environment; one worker means this process.
+    # Options win over the settings; one worker means this process.
     assert env.override(workers=1, scheduler=None).scheduler == "tcp://h:8786"
-    assert ClusterSettings.from_env({"LOYALTY_WORKERS": "4"}).override(workers=1).in_process(10**7)
+    assert ClusterSettings.from_config(Config(workers=4)).override(workers=1).in_process(10**7)
     assert not ClusterSettings(workers=2).in_process(10)
 
 

@@ -65,7 +65,7 @@ def build(cli: CliContext, period_start: date, cohort: str | None, as_of: date |
         with session_scope(cli.engine) as session:
             result = build_lists(session, period_start, model_provider(cli.engine, cli.config, model_path),
                                  settings, cohort=cohort, as_of=as_of, rebuild=rebuild,
-                                 select=sharded_select(ClusterSettings.from_env().override(workers, scheduler)))
+                                 select=sharded_select(ClusterSettings.from_config(cli.config).override(workers, scheduler)))
     except (BuildError, ModelUnavailable) as exc:
         raise InputError(str(exc)) from None
     if as_json:

@@ -17,8 +17,13 @@ from .context import CliContext, InputError, pass_cli
 @click.option("--holder", default=None, help="Name of this scheduler in the lease (default host:pid).")
 @click.option("--run-for", type=float, default=None, help="Stop after this many seconds (default: run until stopped).")
 @click.option("--show", is_flag=True, help="Print the configured jobs and their next run, then exit.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes for the list build's member shards (default: LOYALTY_WORKERS).")
+@click.option("--scheduler", "dask_scheduler", default=None,
+              help="Dask scheduler address for the list build, tcp://host:8786 (default: LOYALTY_DASK_SCHEDULER).")
 @pass_cli
-def scheduler(cli: CliContext, holder: str | None, run_for: float | None, show: bool) -> None:
+def scheduler(cli: CliContext, holder: str | None, run_for: float | None, show: bool, workers: int | None,
+              dask_scheduler: str | None) -> None:
     """Run the job scheduler: weekly lists, nightly model and lifecycle, daily expiry.
 
     Only one scheduler runs jobs at a time (a database lease); another one started
@@ -30,7 +35,9 @@ def scheduler(cli: CliContext, holder: str | None, run_for: float | None, show: 
         settings = SchedulerSettings.from_config(cli.config)
     except ScheduleError as exc:
         raise InputError(str(exc)) from None
-    service = SchedulerService(cli.engine, cli.config, settings, holder=holder)
+    config = cli.config.with_overrides(workers=workers or cli.config.workers,
+                                       dask_scheduler=dask_scheduler or cli.config.dask_scheduler)
+    service = SchedulerService(cli.engine, config, settings, holder=holder)
     if show:
         for job_id, spec, next_time in service.planned():
             click.echo(f"{job_id:<14} {spec:<12} next {next_time.isoformat() if next_time else '-'}")

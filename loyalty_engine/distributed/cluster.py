@@ -1,15 +1,20 @@
 """Where the sharded work runs: in this process, a LocalCluster of processes, or a cluster.
 
-Settings (all optional): ``LOYALTY_DASK_SCHEDULER`` (``tcp://host:8786``: a running
-``dask scheduler`` with ``dask worker`` processes) and ``LOYALTY_WORKERS`` (worker processes of
-the embedded LocalCluster; default: one per core, and in-process for small chains).
+Settings (``Config``, all optional): ``LOYALTY_DASK_SCHEDULER`` (``tcp://host:8786``: a running
+``dask scheduler`` with ``dask worker`` processes), ``LOYALTY_WORKERS`` (worker processes of
+the embedded LocalCluster; default: one per core, and in-process for small chains),
+``LOYALTY_SHARDS`` and ``LOYALTY_SHARD_MEMBERS``.
 """
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 # Below this many members the cost of starting worker processes outweighs the sharding.
 SMALL_CHAIN_MEMBERS = 50_000
@@ -25,14 +30,9 @@ class ClusterSettings:
     shard_members: int = SHARD_MEMBERS
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "ClusterSettings":
-        env = os.environ if environ is None else environ
-        workers = env.get("LOYALTY_WORKERS") or None
-        shards = env.get("LOYALTY_SHARDS") or None
-        per_shard = env.get("LOYALTY_SHARD_MEMBERS") or None
-        return cls(scheduler=env.get("LOYALTY_DASK_SCHEDULER") or None,
-                   workers=int(workers) if workers else None, shards=int(shards) if shards else None,
-                   shard_members=int(per_shard) if per_shard else SHARD_MEMBERS)
+    def from_config(cls, config: "Config") -> "ClusterSettings":
+        return cls(scheduler=config.dask_scheduler or None, workers=config.workers or None,
+                   shards=config.shards or None, shard_members=config.shard_members or SHARD_MEMBERS)
 
     def override(self, workers: int | None = None, scheduler: str | None = None) -> "ClusterSettings":
         """Command-line options win over the environment."""
