@@ -24,3 +24,13 @@ def test_shard_count_bounds_members_per_shard() -> None:
     assert settings.shard_count(2, 1_000_000) == 20  # at most 50,000 members each
     assert settings.shard_count(2, 1_000_001) == 21
     assert ClusterSettings(shards=3).shard_count(8, 10**7) == 3
+
+
+def test_scheduler_commands_take_the_cluster_options(cli, config) -> None:  # type: ignore[no-untyped-def]
+    from loyalty_engine.cli.scheduler import _with_cluster
+
+    assert "weekly_lists" in cli("scheduler", "--show", "--workers", "2", "--scheduler", "tcp://h:8786").stdout
+    cli("scheduler", "--show", "--workers", "0", expect=2)
+    given = _with_cluster(config, 2, "tcp://h:8786")
+    assert (given.workers, given.dask_scheduler) == (2, "tcp://h:8786")
+    assert _with_cluster(given, None, None) == given  # the settings stand when no option is given

@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from ..config import Config
 from .context import CliContext, InputError, pass_cli
 
 
@@ -35,9 +36,7 @@ def scheduler(cli: CliContext, holder: str | None, run_for: float | None, show: 
         settings = SchedulerSettings.from_config(cli.config)
     except ScheduleError as exc:
         raise InputError(str(exc)) from None
-    config = cli.config.with_overrides(workers=workers or cli.config.workers,
-                                       dask_scheduler=dask_scheduler or cli.config.dask_scheduler)
-    service = SchedulerService(cli.engine, config, settings, holder=holder)
+    service = SchedulerService(cli.engine, _with_cluster(cli.config, workers, dask_scheduler), settings, holder=holder)
     if show:
         for job_id, spec, next_time in service.planned():
             click.echo(f"{job_id:<14} {spec:<12} next {next_time.isoformat() if next_time else '-'}")
@@ -96,15 +95,20 @@ def history(cli: CliContext, limit: int, job_id: str | None, as_json: bool) -> N
 @click.argument("job_id")
 @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="Business date the job runs for (default: today).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes for the list build's member shards (default: LOYALTY_WORKERS).")
+@click.option("--scheduler", "dask_scheduler", default=None,
+              help="Dask scheduler address for the list build, tcp://host:8786 (default: LOYALTY_DASK_SCHEDULER).")
 @pass_cli
-def run(cli: CliContext, job_id: str, as_of: object) -> None:
+def run(cli: CliContext, job_id: str, as_of: object, workers: int | None, dask_scheduler: str | None) -> None:
     """Run one job now (weekly_lists, refresh_model, expire, lifecycle), logged in the history."""
     from jobs.runtime import RunContext
     from jobs.schedule import ScheduleError, SchedulerSettings, default_holder, run_now
 
     settings = SchedulerSettings.from_config(cli.config)
     day = as_of.date() if as_of else date.today()  # type: ignore[attr-defined]
-    context = RunContext(cli.engine, cli.config, holder=f"manual {default_holder()}", timezone=settings.timezone)
+    context = RunContext(cli.engine, _with_cluster(cli.config, workers, dask_scheduler),
+                         holder=f"manual {default_holder()}", timezone=settings.timezone)
     try:
         outcome = run_now(context, job_id, day)
     except ScheduleError as exc:
@@ -112,6 +116,12 @@ def run(cli: CliContext, job_id: str, as_of: object) -> None:
     click.echo(f"{job_id} as of {day}: {outcome.status} {json.dumps(outcome.counts, default=str)}")
     if outcome.status == "failed":
         raise SystemExit(1)
+
+
+def _with_cluster(config: Config, workers: int | None, dask_scheduler: str | None) -> Config:
+    """The config with the command line's list-build cluster options, where given."""
+    return config.with_overrides(workers=workers or config.workers,
+                                 dask_scheduler=dask_scheduler or config.dask_scheduler)
 
 
 commands: list[click.Command] = [scheduler, jobs_group]
