@@ -43,6 +43,8 @@ def _peak_mb() -> float:
 
 def stage(name: str, members: int, weeks: int, seed: int, scratch: Path) -> dict[str, float]:
     spec = ChainSpec(members=members, weeks=weeks, seed=seed)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_before = usage.ru_utime + usage.ru_stime
     started = time.perf_counter()
     lines = baskets = 0
     size = 0
@@ -53,9 +55,9 @@ def stage(name: str, members: int, weeks: int, seed: int, scratch: Path) -> dict
     elif name == "chunks":
         for table in iter_scan_chunks(spec):
             lines += table.num_rows
-    elif name == "files":
+    elif name in ("files", "gzip"):
         out = scratch / f"chain-{members}"
-        result = write_chain(spec, out)
+        result = write_chain(spec, out, gzip=name == "gzip")
         lines, baskets = result.counts["scans"], result.counts["baskets"]
         size = sum(p.stat().st_size for p in out.iterdir())
         shutil.rmtree(out)
@@ -63,6 +65,8 @@ def stage(name: str, members: int, weeks: int, seed: int, scratch: Path) -> dict
         first = next(iter_scan_chunks(spec.with_(members=min(members, spec.block_size))))
         target_rows = int(os.environ["BENCH_TARGET_ROWS"])
         started = time.perf_counter()
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        cpu_before = usage.ru_utime + usage.ru_stime
         path = scratch / "baseline.csv"
         out = _CsvOut(path, SCAN_COLUMNS, first.schema, compress=False)
         while lines < target_rows:
@@ -75,7 +79,9 @@ def stage(name: str, members: int, weeks: int, seed: int, scratch: Path) -> dict
     else:
         raise ValueError(name)
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "lines": lines, "baskets": baskets, "bytes": size, "peak_mb": _peak_mb()}
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {"seconds": seconds, "lines": lines, "baskets": baskets, "bytes": size, "peak_mb": _peak_mb(),
+            "cpu": usage.ru_utime + usage.ru_stime - cpu_before}
 
 
 def run_stage(name: str, members: int, weeks: int, seed: int, scratch: Path, target_rows: int = 0) -> dict[str, float]:
@@ -106,7 +112,7 @@ def main() -> None:
     scratch.mkdir(parents=True, exist_ok=True)
     print(f"synthetic chain generator, {args.weeks} weeks, seed {args.seed}, {os.cpu_count()} CPUs, "
           f"pyarrow {pa.__version__}")
-    header = f"{'members':>10} {'stage':<9} {'seconds':>8} {'lines':>12} {'lines/s':>11} {'members/s':>10} " \
+    header = f"{'members':>10} {'stage':<9} {'seconds':>8} {'CPU s':>7} {'lines':>12} {'lines/s':>11} {'members/s':>10} " \
              f"{'MB out':>8} {'peak MB':>8} {'x baseline':>10}"
     print(header)
     print("-" * len(header))
@@ -114,13 +120,13 @@ def main() -> None:
     try:
         for members in args.members:
             results = {name: run_stage(name, members, args.weeks, args.seed, scratch)
-                       for name in ("arrays", "chunks", "files")}
+                       for name in ("arrays", "chunks", "files", "gzip")}
             results["baseline"] = run_stage("baseline", members, args.weeks, args.seed, scratch,
                                             target_rows=int(results["files"]["lines"]))
             base = results["baseline"]["seconds"]
             for name, r in results.items():
                 ratio = r["seconds"] / base
-                print(f"{members:>10,} {name:<9} {r['seconds']:>8.1f} {int(r['lines']):>12,} "
+                print(f"{members:>10,} {name:<9} {r['seconds']:>8.1f} {r['cpu']:>7.1f} {int(r['lines']):>12,} "
                       f"{r['lines'] / r['seconds']:>11,.0f} {members / r['seconds']:>10,.0f} "
                       f"{r['bytes'] / 1e6:>8,.0f} {r['peak_mb']:>8,.0f} {ratio:>10.2f}")
             rates = {name: members / r["seconds"] for name, r in results.items()}
@@ -128,7 +134,7 @@ def main() -> None:
         print()
         print(f"scan lines per member over {args.weeks} weeks (member + non-member baskets): {lines_per_member:,.0f}")
         print(f"extrapolated to {FULL_MEMBERS:,} members x {args.weeks} weeks (from the largest run):")
-        for name in ("arrays", "chunks", "files", "baseline"):
+        for name in ("arrays", "chunks", "files", "gzip", "baseline"):
             print(f"  {name:<9} {FULL_MEMBERS / rates[name] / 60:6.1f} min  "
                   f"(~{lines_per_member * FULL_MEMBERS / 1e6:,.0f}M lines)")
         if args.full:

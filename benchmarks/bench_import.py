@@ -6,9 +6,12 @@ peak memory is per run:
 
 - ``parse``: the baseline, pyarrow's streaming CSV reader merely parsing scans.csv into string
   columns (what any import must at least do);
+- for each database, the bare load of the same scans.csv into a table with scan_lines' primary
+  key ``(transaction_id, line_no)``: one ``COPY`` on PostgreSQL, the sqlite3 shell's ``.import``
+  on SQLite (see ``child_bare``);
 - for each database: a fresh, migrated database, the stores / manufacturers / products /
-  members files imported, then ``scans`` imported (timed: lines/s, time / parse time, peak RSS),
-  then ``scans`` imported again (must insert 0 lines).
+  members files imported, then ``scans`` imported (timed: lines/s, rate / the bare load's rate
+  (target >= 0.70), time / parse time, peak RSS), then ``scans`` imported again (must insert 0).
 
 ``--real`` instead runs the real-data check: products, members and scans of the shared grocery
 sample (742,567 lines) into a fresh SQLite database and a fresh PostgreSQL schema, with the
@@ -108,6 +111,57 @@ def child_import(url: str, files: dict[str, str], chunk_rows: int | None) -> dic
         shutil.rmtree(instance, ignore_errors=True)
     reports["peak_mb"] = _peak_mb()
     return reports
+
+
+BARE_COLUMNS = "transaction_id, store_id, member_id, scanned_at, sku, quantity, amount, discount"
+
+
+def child_bare(url: str, path: str) -> dict[str, Any]:
+    """The bare load of scans.csv into a table with scan_lines' primary key, timed.
+
+    PostgreSQL: one ``COPY ... FROM STDIN (FORMAT csv, HEADER)`` of the file's bytes (what
+    psql's ``\\copy`` sends) into typed columns plus ``line_no`` (an identity, as no column of
+    the file gives it), primary key ``(transaction_id, line_no)``.
+    SQLite: the sqlite3 shell's ``.import --csv --skip 1`` into the file's columns plus
+    ``line_no`` (the shell fills the missing column with NULL), primary key
+    ``(transaction_id, line_no)``: the same index shape as scan_lines.
+    """
+    if url.startswith("sqlite"):
+        db = url[len("sqlite:///"):]
+        create = ("CREATE TABLE bare_scans (transaction_id TEXT NOT NULL, store_id TEXT, member_id TEXT, "
+                  "scanned_at TEXT, sku TEXT, quantity INTEGER, amount NUMERIC, discount NUMERIC, line_no INTEGER, "
+                  "PRIMARY KEY (transaction_id, line_no))")
+        subprocess.run(["sqlite3", db, create], check=True)
+        started = time.perf_counter()
+        # The shell warns on stderr once per row about the NULL-filled column: discarded.
+        subprocess.run(["sqlite3", db, ".import --csv --skip 1 " + path + " bare_scans"], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        seconds = time.perf_counter() - started
+        out = subprocess.run(["sqlite3", db, "SELECT COUNT(*) FROM bare_scans"], check=True, capture_output=True,
+                             text=True)
+        return {"rows": int(out.stdout.strip()), "seconds": seconds}
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    conninfo = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo) as conn:
+        conn.execute("CREATE TABLE bare_scans (transaction_id text NOT NULL, store_id text, member_id text, "
+                     "scanned_at timestamp, sku text, quantity integer, amount numeric(12, 2), "
+                     "discount numeric(12, 2), line_no bigint GENERATED ALWAYS AS IDENTITY, "
+                     "PRIMARY KEY (transaction_id, line_no))")
+        conn.commit()
+        started = time.perf_counter()
+        with conn.cursor() as cursor, open(path, "rb") as fh:
+            with cursor.copy(f"COPY bare_scans ({BARE_COLUMNS}) FROM STDIN (FORMAT csv, HEADER)") as copy:
+                while data := fh.read(1 << 20):
+                    copy.write(data)
+        conn.commit()
+        seconds = time.perf_counter() - started
+        rows = conn.execute("SELECT COUNT(*) FROM bare_scans").fetchone()[0]
+        conn.execute("DROP TABLE bare_scans")
+        conn.commit()
+    return {"rows": rows, "seconds": seconds}
 
 
 def run_child(task: str, *args: Any) -> dict[str, Any]:
@@ -220,15 +274,22 @@ def bench_size(target: int, dbs: Databases, scratch: Path, chunk_rows: int | Non
         url = dbs.sqlite(f"bench-{target}") if backend == "sqlite" else dbs.postgres(str(target))
         if url is None:
             continue
+        bare_url = dbs.sqlite(f"bare-{target}") if backend == "sqlite" else url
+        bare = run_child("bare", bare_url, files["scans"])
+        assert bare["rows"] == lines, bare
         r = run_child("import", url, files, chunk_rows)
         scans, again = r["scans"], r["scans_again"]
         ok = (scans["inserted"] == lines and scans["rejected"] == 0 and again["inserted"] == 0
               and again["duplicates"] == lines and r["integrity_ok"])
         rate = lines / scans["seconds"]
         results.append({"backend": backend, "lines": lines, "seconds": scans["seconds"], "rate": rate,
-                        "cpu": r["scans_cpu"],
+                        "cpu": r["scans_cpu"], "bare_seconds": bare["seconds"],
+                        "bare_ratio": bare["seconds"] / scans["seconds"],
                         "ratio": scans["seconds"] / parse["seconds"], "peak_mb": r["scans_peak_mb"],
                         "again_seconds": again["seconds"], "ok": ok})
+        bare_name = "sqlite3 .import" if backend == "sqlite" else "bare COPY"
+        print(f"  {backend:10s} {bare_name}: {bare['seconds']:6.1f} s  {lines / bare['seconds']:9,.0f} lines/s   "
+              f"import / bare = {bare['seconds'] / scans['seconds']:.2f} x the bare load's rate")
         entities = ", ".join(f"{k} {r[k]['inserted']:,}" for k in ENTITY_FILES)
         print(f"  {backend:10s} scans: {scans['seconds']:6.1f} s  {rate:9,.0f} lines/s  "
               f"= {scans['seconds'] / parse['seconds']:4.1f} x parse time   (importer CPU {r['scans_cpu']:.1f} s)   "
@@ -237,8 +298,9 @@ def bench_size(target: int, dbs: Databases, scratch: Path, chunk_rows: int | Non
               f"{'OK' if ok else 'MISMATCH'}")
         print(f"  {'':10s} (also imported {entities}; baskets {scans['baskets_inserted']:,})")
         if backend == "sqlite":
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{url[len('sqlite:///'):]}{suffix}").unlink(missing_ok=True)
+            for db_url in (url, bare_url):
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{db_url[len('sqlite:///'):]}{suffix}").unlink(missing_ok=True)
     if keep_chains is None:
         shutil.rmtree(out, ignore_errors=True)
     return results
@@ -303,7 +365,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.child:
         task, *rest = json.loads(args.child)
-        result = child_parse(*rest) if task == "parse" else child_import(*rest)
+        tasks = {"parse": child_parse, "bare": child_bare, "import": child_import}
+        result = tasks[task](*rest)
         print(json.dumps(result))
         return 0
 
@@ -321,9 +384,11 @@ def main() -> int:
             backends = (args.only,) if args.only else ("sqlite", "postgresql")
             results = [r for size in sizes
                        for r in bench_size(size, dbs, scratch, args.chunk_rows, args.keep_chains, backends)]
-            print("\nsummary (lines/s; time / pyarrow parse time; peak RSS of the importing process)")
+            print("\nsummary (lines/s; rate / the bare load's rate (target >= 0.70); time / pyarrow parse time; "
+                  "peak RSS of the importing process)")
             for r in results:
                 print(f"  {r['backend']:10s} {r['lines']:>11,} lines  {r['rate']:9,.0f} lines/s  "
+                      f"{r['bare_ratio']:5.2f} x bare ({r['lines'] / r['bare_seconds']:9,.0f} lines/s)  "
                       f"{r['ratio']:5.1f} x parse  {r['peak_mb']:6,.0f} MB  {'OK' if r['ok'] else 'MISMATCH'}")
             ok = all(r["ok"] for r in results)
     finally:

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from .config import PROJECT_ROOT, Config
 from .db import make_engine, session_factory
@@ -148,7 +148,10 @@ def _register_json_errors(app: Flask) -> None:
         if not request.path.startswith("/api/"):
             return exc
         body = {"code": (exc.name or "error").lower().replace(" ", "_"), "message": exc.description, "detail": {}}
-        return jsonify(body), exc.code or 500
+        headers = {}
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            headers["Allow"] = ", ".join(sorted(exc.valid_methods))  # RFC 9110: a 405 lists them
+        return jsonify(body), exc.code or 500, headers
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]

@@ -1,8 +1,10 @@
 """Lane API: authentication, and a clear {code, message, detail} 4xx for every kind of bad input."""
 from __future__ import annotations
 
+import io
 import json
 import logging
+import os
 from datetime import timedelta
 
 import pytest
@@ -105,7 +107,6 @@ INVALID_FIELDS = [
     (lambda b: b["lines"][0].update(quantity=100000), "lines.0.quantity"),
     (lambda b: b["lines"][0].update(quantity=0), "lines.0.quantity"),
     (lambda b: b["lines"][0].update(amount_cents=8.99), "lines.0.amount_cents"),
-    (lambda b: b["lines"][0].update(amount_cents=5000), "lines.0.amount_cents"),
     (lambda b: b["lines"][0].update(amount_cents=-899), "lines.0.amount_cents"),
     (lambda b: b["lines"][0].update(unit_price_cents=10**12), "lines.0.unit_price_cents"),
     (lambda b: b["lines"][0].pop("sku"), "lines.0.sku"),
@@ -114,7 +115,10 @@ INVALID_FIELDS = [
     (lambda b: b.update(store=""), "store"),
     (lambda b: b.update(scanned_at="yesterday"), "scanned_at"),
     (lambda b: b.update(pos_transaction_id="a:b"), "pos_transaction_id"),
-    (lambda b: b.update(pos_transaction_id="x" * 40, store="S" * 10, lane="L" * 16), "pos_transaction_id"),
+    (lambda b: b.update(pos_transaction_id="x" * 31), "pos_transaction_id"),
+    (lambda b: b.update(store="S" * 17), "store"),
+    (lambda b: b.update(original_transaction_id="S1:1:\x00"), "original_transaction_id"),
+    (lambda b: b.update(original_transaction_id="no-colons"), "original_transaction_id"),
     (lambda b: b.update(coupon="FREE"), "coupon"),
     (lambda b: b.update(identifier="no spaces"), "identifier"),
 ]
@@ -161,4 +165,97 @@ def test_complete_needs_a_tender_and_void_needs_its_body(client, chain: Chain) -
 
 def test_unknown_routes_and_methods_are_json(client, chain: Chain) -> None:
     error(client.get("/api/v1/nothing"), 404)
-    error(client.get(QUOTE, headers=chain.headers()), 405)
+    refused = client.get(QUOTE, headers=chain.headers())
+    error(refused, 405)
+    assert refused.headers["Allow"] == "OPTIONS, POST"  # RFC 9110: a 405 says what is allowed
+    listed = client.delete("/api/v1/members/4000001/list", headers=chain.headers())
+    error(listed, 405)
+    assert set(listed.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+
+
+def test_an_amount_above_price_times_quantity_is_accepted_as_the_schema_says(client, chain: Chain) -> None:
+    """The line amount is what the lane charges (the schema cannot tie it to the shelf price)."""
+    body = basket(("000111", 1, 899))
+    body["lines"][0]["amount_cents"] = 999
+    assert client.post(QUOTE, json=body, headers=chain.headers()).json["total_due_cents"] == 999
+
+
+CALENDAR_EDGES = ["0001-01-01T00:00:00+05:00", "0001-01-01T00:00:00-05:00", "9999-12-31T23:59:59-05:00",
+                  "9999-12-31T23:59:59+14:00", "0001-01-01T00:00:00", "9999-12-31T23:59:59"]
+
+
+def test_scan_times_at_the_calendars_edges_are_422_after_the_key(client, chain: Chain) -> None:
+    bad_key = {"X-API-Key": "lk_000000000000." + "a" * 43}
+    for scanned_at in CALENDAR_EDGES:  # one database for all: nothing is written
+        body = basket(("000111", 1, 899), identifier="4000001")
+        body["scanned_at"] = scanned_at
+        code = "scanned_at_too_old" if scanned_at.startswith("0001") else "scanned_at_in_future"
+        error(client.post(QUOTE, json=body, headers=chain.headers()), 422, code, "scanned_at")
+        completed = dict(body, tender={"method": "cash", "amount_cents": 899})
+        error(client.post("/api/v1/checkout/complete", json=completed, headers=chain.headers()), 422, code,
+              "scanned_at")
+        returned = dict(completed, tender={"method": "cash", "amount_cents": -899},
+                        lines=[{"sku": "000111", "quantity": -1, "unit_price_cents": 899, "amount_cents": -899}])
+        error(client.post("/api/v1/checkout/complete", json=returned, headers=chain.headers()), 422, code,
+              "scanned_at")
+        # the key is still checked first
+        error(client.post(QUOTE, json=body, headers=bad_key), 401, "invalid_api_key")
+        error(client.post("/api/v1/checkout/complete", json=returned, headers=bad_key), 401, "invalid_api_key")
+
+
+def test_nul_bytes_and_odd_path_parameters_are_4xx(client, chain: Chain) -> None:
+    h = chain.headers()
+    error(client.post("/api/v1/checkout/S1:1:%00/void", json={"store": "S1", "lane": "1"}, headers=h), 404,
+          "unknown_transaction", "transaction_id")
+    error(client.post("/api/v1/checkout/S1%00:1:x/void", json={"store": "S1", "lane": "1"}, headers=h), 404)
+    error(client.get("/api/v1/members/4000%00001/list", headers=h), 404, "unknown_card", "card")
+    error(client.get("/api/v1/members/" + "9" * 33 + "/list", headers=h), 404, "unknown_card", "card")
+    # a bad key is still 401 first
+    error(client.post("/api/v1/checkout/S1:1:%00/void", json={"store": "S1", "lane": "1"},
+                      headers={"X-API-Key": "lk_000000000000." + "a" * 43}), 401)
+    returned = basket(("000111", -1, 899), tender={"method": "cash", "amount_cents": -899},
+                      original_transaction_id="S1:1:\x00x")
+    returned["lines"][0]["amount_cents"] = -899
+    error(client.post("/api/v1/checkout/complete", json=returned, headers=h), 422, "invalid_request",
+          "original_transaction_id")
+    client.post("/api/v1/checkout/complete", json=basket(("000111", 1, 899), pos="N", tender=True), headers=h)
+    error(client.post("/api/v1/checkout/S1:1:N/void", json={"store": "S1", "lane": "1", "reason": "oops\x00"},
+                      headers=h), 422, "invalid_request", "reason")
+
+
+def test_deeply_nested_json_is_a_4xx(client, chain: Chain) -> None:
+    for path in ("/api/v1/checkout/S1:1:x/void", QUOTE, "/api/v1/checkout/complete"):
+        for depth in (900, 5000, 100_000):
+            nested = b'{"store": ' + b"[" * depth + b"]" * depth + b"}"
+            response = client.post(path, data=nested, content_type="application/json", headers=chain.headers())
+            error(response, 400, "malformed_json", "body")
+
+
+def test_request_logging_leaves_other_loggers_formats_working(config, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    """gunicorn's formats print the process id: the app must not switch it off for the whole process.
+
+    As under gunicorn, no logging is configured when the app is made (so it adds its handler).
+    """
+    from loyalty_engine.app import create_app, dispose_engines
+
+    saved = (logging.getLogger().handlers[:], logging.getLogger("loyalty_engine.api").handlers[:])
+    logging.getLogger().handlers.clear()
+    logging.getLogger("loyalty_engine.api").handlers.clear()
+    try:
+        dispose_engines(create_app(config))
+        assert logging.getLogger("loyalty_engine.api").handlers  # the app did set its request log up
+        assert logging.logProcesses and logging.logThreads and logging._srcfile  # type: ignore[attr-defined]
+        other = logging.getLogger("gunicorn.error.test")
+        stream = io.StringIO()
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(logging.Formatter("[%(process)d] [%(thread)d] %(levelname)s %(message)s"))
+        other.addHandler(handler)
+        other.warning("Booting worker")
+        other.removeHandler(handler)
+        assert f"[{os.getpid()}]" in stream.getvalue()
+        assert "Logging error" not in capsys.readouterr().err
+    finally:
+        for h in logging.getLogger("loyalty_engine.api").handlers[:]:
+            logging.getLogger("loyalty_engine.api").removeHandler(h)
+        logging.getLogger().handlers[:] = saved[0]
+        logging.getLogger("loyalty_engine.api").handlers[:] = saved[1]

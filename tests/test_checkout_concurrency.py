@@ -142,3 +142,67 @@ def test_concurrent_completes_from_processes(chain: Chain, config: Config) -> No
     assert _redeemed_rows(chain, "capped") == 4 and _redeemed_rows(chain, "shared") == 3
     with chain.session() as s:
         assert s.execute(select(func.count()).select_from(Checkout)).scalar_one() == 25
+
+
+def test_voids_and_returns_of_the_same_sales_at_once_never_deadlock(app, chain: Chain, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Each sale is voided at one lane while a unit of it is returned at another, all at once.
+
+    The return scans the list (its lines) and names the sale; the void starts from the sale.
+    Both take the one lock order (sale, list lines, offers), so they queue instead of
+    deadlocking; exactly one of each pair wins and the counters agree with the ledger.
+    """
+    from loyalty_engine.checkout import service
+
+    seen: list[str | None] = []
+    transient = service._is_transient
+
+    def recording(exc):  # type: ignore[no-untyped-def]
+        seen.append(getattr(exc.orig, "sqlstate", None))
+        return transient(exc)
+
+    monkeypatch.setattr(service, "_is_transient", recording)
+    sales = 6
+    chain.offer("relief", ["000111"], "amount_off", 100, funded_share_bp=5000, redemption_limit=2 * sales)
+    chain.offer("coffee", ["000311"], "amount_off", 50, redemption_limit=sales)
+    number = chain.shopping_list("ann", "M1", [{"offer": "relief", "limit": 2 * sales}, {"offer": "coffee",
+                                                                                       "limit": sales}])
+    client = app.test_client()
+    for i in range(sales):
+        sale = client.post(COMPLETE, json=basket(("000111", 2, 899), ("000311", 1, 749), identifier=number,
+                                                 pos=f"S{i}", tender=True), headers=chain.headers())
+        assert sale.status_code == 200 and sale.json["total_discount_cents"] == 250
+    requests: list[tuple[str, dict[str, Any], dict[str, str]]] = []
+    for i in range(sales):
+        requests.append((f"/api/v1/checkout/S1:1:S{i}/void", {"store": "S1", "lane": "V"}, chain.headers("S1", "V")))
+        returned = basket(("000111", -2, 899), ("000311", -1, 749), identifier=number, lane="R", pos=f"R{i}",
+                          original_transaction_id=f"S1:1:S{i}", tender={"method": "card", "amount_cents": -2147})
+        requests.append((COMPLETE, returned, chain.headers("S1", "R")))
+    barrier = threading.Barrier(len(requests))
+
+    def send(item: tuple[str, dict[str, Any], dict[str, str]]) -> tuple[int, Any]:
+        local = app.test_client()
+        barrier.wait()
+        response = local.post(item[0], json=item[1], headers=item[2])
+        return response.status_code, response.json
+
+    with ThreadPoolExecutor(len(requests)) as pool:
+        results = list(pool.map(send, requests))
+    for i in range(sales):
+        void, returned = results[2 * i], results[2 * i + 1]
+        outcome = (void[0], void[1].get("code"), returned[0], returned[1].get("code"))
+        assert outcome in {(200, None, 409, "original_voided"), (409, "sale_has_returns", 200, None)}, outcome
+    assert "40P01" not in seen  # no deadlock was detected (and retried)
+    with chain.session() as s:
+        for slug in ("relief", "coffee"):
+            apps, discount = chain.ledger_net(slug)
+            redeemed, funded, given = chain.offer_counters(slug)
+            assert (redeemed, given) == (apps, discount)
+            funded_net = s.execute(select(func.coalesce(func.sum(Redemption.funded_cents), 0))
+                                   .where(Redemption.offer_id == chain.offers[slug])).scalar_one()
+            assert funded == funded_net
+        assert chain.line_redeemed(number, 1) == chain.ledger_net("relief")[0]
+        assert chain.line_redeemed(number, 2) == chain.ledger_net("coffee")[0]
+        # every sale was either voided or fully returned: nothing is left redeemed
+        assert chain.offer_counters("relief") == (0, 0, 0) and chain.offer_counters("coffee") == (0, 0, 0)
+        assert s.execute(select(func.count()).select_from(Checkout).where(Checkout.kind == "return")).scalar_one() \
+            == sum(r[0] == 200 for r in results[1::2])

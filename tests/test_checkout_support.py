@@ -158,15 +158,18 @@ def seed_chain(engine: Engine) -> Chain:
 
 
 def basket(*lines: tuple[str, int, int], pos: str = "T1", identifier: str | None = None, store: str = "S1",
-           lane: str = "1", at: datetime = NOON, tender: bool = False, **extra: Any) -> dict[str, Any]:
-    """A request body; each line is (sku, quantity, unit price cents)."""
+           lane: str = "1", at: datetime = NOON, tender: bool | dict[str, Any] = False, **extra: Any) -> dict[str, Any]:
+    """A request body; each line is (sku, quantity, unit price cents). ``tender=True`` pays the
+    amount before offers (at least what is due on a sale); a dict is sent as the tender."""
     body: dict[str, Any] = {
         "store": store, "lane": lane, "pos_transaction_id": pos, "scanned_at": at.isoformat(),
         "lines": [{"sku": sku, "quantity": q, "unit_price_cents": p, "amount_cents": p * q} for sku, q, p in lines],
     }
     if identifier is not None:
         body["identifier"] = identifier
-    if tender:
+    if isinstance(tender, dict):
+        body["tender"] = tender
+    elif tender:
         body["tender"] = {"method": "card", "amount_cents": sum(p * q for _, q, p in lines)}
     body.update(extra)
     return body

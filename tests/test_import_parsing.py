@@ -1,6 +1,7 @@
 """Vectorized parsers, line numbering and time zones of the importer (no database)."""
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
@@ -154,3 +155,23 @@ def test_other_zones(zone: str, text: str, expected_local: str, expected_offset:
     local = _local([text], zone)
     assert str(local.local[0])[11:16] == expected_local
     assert local.offset_minutes[0] == expected_offset
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.datetimes(min_value=datetime(1900, 1, 1),
+                             max_value=datetime(2100, 12, 31)), min_size=1, max_size=30),
+       st.sampled_from(["T", " "]))
+def test_plain_datetimes_read_alike_on_the_fast_and_the_general_path(stamps: list[datetime], separator: str) -> None:
+    # A cell the fast path cannot take ("x") sends the whole array through the general path.
+    cells = [s.replace(microsecond=0).isoformat(sep=separator) for s in stamps]
+    fast = parse_datetime(pa.array(cells))
+    general = parse_datetime(pa.array(cells + ["x"]))
+    assert not fast.bad.any() and list(general.bad) == [False] * len(cells) + [True]
+    assert list(fast.naive) == list(general.naive[:-1])
+    assert not fast.has_offset.any() and not fast.offset_minutes.any()
+
+
+def test_impossible_plain_datetimes_are_bad_whatever_the_path() -> None:
+    cells = ["2017-01-01T10:00:00", "2017-02-30T10:00:00", "2017-01-01T24:00:00", "2017-01-01T10:00:60"]
+    assert list(parse_datetime(pa.array(cells)).bad) == [False, True, True, True]
+    assert list(parse_datetime(pa.array(cells[1:2] * 3)).bad) == [True, True, True]

@@ -21,6 +21,8 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement
 
+from .errors import RetryableConflict
+
 ROWS, ROWCOUNT, MANY = "rows", "rowcount", "many"
 
 
@@ -85,6 +87,15 @@ def _compiled(conn: Connection, statement: ClauseElement, given: dict[str, Any])
         constants = {name: value for name, value in compiled.params.items() if name not in given and name not in names}
         found = _COMPILED[key] = _Compiled(str(compiled), constants, computed, statement)
     return found
+
+
+def run_checked(conn: Connection, steps: Sequence[Step]) -> None:
+    """Run the writes (one pipeline on PostgreSQL); every conditional counter move must reach its rows."""
+    if not steps:
+        return
+    for step, result in zip(steps, run(conn, steps)):
+        if step.expect is not None and result != step.expect:
+            raise RetryableConflict(f"{result} of {step.expect} counter rows moved")
 
 
 def run_one(conn: Connection, sql: str, params: dict[str, Any]) -> tuple[Any, ...]:

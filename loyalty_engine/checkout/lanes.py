@@ -23,6 +23,7 @@ from .errors import CheckoutError, NotFound, Unauthorized
 
 KEY_PREFIX = "lk_"
 LANE_CODE_RE = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
+LANE_STORE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,15}$")  # the lane API's store field
 _KEY_RE = re.compile(r"^lk_([0-9a-f]{12})\.([A-Za-z0-9_-]{43})$")
 
 
@@ -73,6 +74,10 @@ def issue_key(conn: Connection, store_id: str, lane_code: str, now: datetime, *,
         raise LaneError(f"lane code must be 1-16 letters, digits, '_' or '-': {lane_code!r}", field="lane")
     if conn.execute(select(Store.id).where(Store.id == store_id)).first() is None:
         raise NotFound(f"unknown store {store_id!r}", code="unknown_store", field="store")
+    if not LANE_STORE_RE.match(store_id):
+        # the lane API's transaction ids are "<store>:<lane>:<pos id>" in 64 characters
+        raise LaneError(f"store id {store_id!r} cannot be used at the lane API: at most 16 letters, digits, "
+                        "'_', '.' or '-'", field="store")
     lane_id = conn.execute(
         select(Lane.id).where(Lane.store_id == store_id, Lane.lane_code == lane_code)
     ).scalar_one_or_none()

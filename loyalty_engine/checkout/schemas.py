@@ -7,7 +7,7 @@ a POS sends 3.49 as ``349``; JSON floats are refused for money and quantities.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -17,11 +17,19 @@ MAX_PRICE_CENTS = 10_000_00  # $10,000 for one unit: anything above is a keying 
 MAX_LINE_CENTS = 100_000_00
 TRANSACTION_ID_MAX = 64
 
-StoreId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+# The recorded basket's id is "<store>:<lane>:<pos_transaction_id>", at most 64 characters: the
+# three maxima add up to 62 (+ 2 colons), so every id the schema allows fits.
+STORE_MAX, LANE_MAX, POS_MAX = 16, 16, 30
+StoreId = Annotated[str, Field(min_length=1, max_length=STORE_MAX, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
                                examples=["S001"])]
-LaneCode = Annotated[str, Field(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9_-]+$", examples=["3"])]
-PosTransactionId = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$",
+LaneCode = Annotated[str, Field(min_length=1, max_length=LANE_MAX, pattern=r"^[A-Za-z0-9_-]+$", examples=["3"])]
+PosTransactionId = Annotated[str, Field(min_length=1, max_length=POS_MAX, pattern=r"^[A-Za-z0-9_.-]+$",
                                         examples=["20270310-0042"])]
+TRANSACTION_ID_PATTERN = (rf"^[A-Za-z0-9][A-Za-z0-9_.-]{{0,{STORE_MAX - 1}}}:[A-Za-z0-9_-]{{1,{LANE_MAX}}}"
+                          rf":[A-Za-z0-9_.-]{{1,{POS_MAX}}}$")
+TransactionId = Annotated[str, Field(min_length=5, max_length=TRANSACTION_ID_MAX, pattern=TRANSACTION_ID_PATTERN,
+                                     examples=["S001:3:20270310-0042"])]
+CARD_PATTERN = r"^[A-Za-z0-9-]{1,32}$"
 Sku = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$", examples=["000111222333"])]
 
 
@@ -42,8 +50,19 @@ class ApiModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _sale_or_return(schema: dict[str, Any]) -> None:
+    """State the cross-field rules in the document too: a sold line (quantity 1..999, amount 0 or
+    more) or a returned one (quantity -999..-1, amount 0 or less); never quantity 0."""
+    schema["anyOf"] = [
+        {"properties": {"quantity": {"minimum": 1}, "amount_cents": {"minimum": 0}}},
+        {"properties": {"quantity": {"maximum": -1}, "amount_cents": {"maximum": 0}}},
+    ]
+
+
 class BasketLineIn(ApiModel):
     """One scanned line. A negative quantity (with a negative amount) is a returned item."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_sale_or_return)
 
     sku: Sku
     quantity: Whole(ge=-MAX_QUANTITY, le=MAX_QUANTITY,  # type: ignore[valid-type]
@@ -51,8 +70,8 @@ class BasketLineIn(ApiModel):
     unit_price_cents: Whole(ge=0, le=MAX_PRICE_CENTS,  # type: ignore[valid-type]
                             description="shelf price of one unit, in cents")
     amount_cents: Whole(ge=-MAX_LINE_CENTS, le=MAX_LINE_CENTS,  # type: ignore[valid-type]
-                        description="line amount before list offers, in cents; same sign as quantity; "
-                                    "at most unit price x quantity")
+                        description="what the line costs before list offers (POS price reductions "
+                                    "already taken), in cents; 0 or the sign of quantity")
 
     @field_validator("quantity")
     @classmethod
@@ -64,13 +83,11 @@ class BasketLineIn(ApiModel):
     @field_validator("amount_cents")
     @classmethod
     def _consistent(cls, amount: int, info: ValidationInfo) -> int:
-        quantity, unit_price = info.data.get("quantity"), info.data.get("unit_price_cents")
-        if quantity is None or unit_price is None:
-            return amount  # already reported on those fields
+        quantity = info.data.get("quantity")
+        if quantity is None:
+            return amount  # already reported on that field
         if amount != 0 and (amount > 0) != (quantity > 0):
             raise ValueError("amount_cents must have the sign of quantity (negative for a return)")
-        if abs(amount) > unit_price * abs(quantity):
-            raise ValueError("amount_cents exceeds unit_price_cents x quantity")
         return amount
 
 
@@ -92,19 +109,9 @@ class QuoteRequest(ApiModel):
         default=None, description="scanned shopping-list barcode (13 digits starting 04) or loyalty card number",
         examples=["0400000000017"],
     )
-    original_transaction_id: Optional[Annotated[str, Field(min_length=1, max_length=TRANSACTION_ID_MAX)]] = Field(
+    original_transaction_id: Optional[TransactionId] = Field(
         default=None, description="for a return: the transaction_id of the original sale")
     lines: Annotated[list[BasketLineIn], Field(min_length=1, max_length=MAX_LINES)]
-
-    @field_validator("pos_transaction_id")
-    @classmethod
-    def _transaction_id_fits(cls, pos_id: str, info: ValidationInfo) -> str:
-        # the recorded basket is "<store>:<lane>:<pos_transaction_id>", at most 64 characters
-        used = len(info.data.get("store") or "") + len(info.data.get("lane") or "") + 2
-        if used + len(pos_id) > TRANSACTION_ID_MAX:
-            raise ValueError(f"store, lane and pos_transaction_id together must be at most "
-                             f"{TRANSACTION_ID_MAX - 2} characters")
-        return pos_id
 
 
 class CompleteRequest(QuoteRequest):
@@ -116,7 +123,8 @@ class CompleteRequest(QuoteRequest):
 class VoidRequest(ApiModel):
     store: StoreId
     lane: LaneCode
-    reason: Annotated[str, Field(min_length=1, max_length=200)] = "voided at lane"
+    # one line of text: no NUL (PostgreSQL's text cannot hold it) nor other control characters
+    reason: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")] = "voided at lane"
 
 
 # --- responses --------------------------------------------------------------------------
@@ -191,7 +199,8 @@ class ReversalOut(BaseModel):
 
 
 class CheckoutResponse(BaseModel):
-    status: Literal["quoted", "completed"]
+    status: Literal["quoted", "completed", "voided"] = Field(
+        description="voided: a retried complete of a sale that was voided since (see voided_at)")
     transaction_id: str
     store: str
     lane: str
@@ -207,6 +216,7 @@ class CheckoutResponse(BaseModel):
     total_discount_cents: int
     total_due_cents: int
     receipt: list[str]
+    voided_at: Optional[datetime] = Field(default=None, description="when the sale was voided (status voided only)")
 
 
 class VoidResponse(BaseModel):

@@ -1,4 +1,7 @@
-"""Checkout at the lane: quote, complete (exactly once), void, returns, the member's current list.
+"""Checkout at the lane: quote, complete (exactly once), the member's current list.
+
+Returns and voids (which earlier redemptions they take back) and the one lock order every
+writer follows are in :mod:`.returns`; this module calls them.
 
 Flask-free: the web edge parses the lane's key, validates the body with the pydantic schemas
 and calls :class:`CheckoutService`. Answers are returned as JSON *bytes* so a retried
@@ -12,13 +15,16 @@ path below, which returns and SQLite always take:
 * the idempotency key (store, lane, POS transaction id) is a unique constraint on
   ``checkouts``: two requests with the same key cannot both commit, and the second finds
   the first's answer;
-* the list's lines are locked (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite takes the
-  database write lock up front with ``BEGIN IMMEDIATE``) and the rules are evaluated on the
-  line counters read under that lock;
+* the list's lines are locked (``SELECT ... FOR UPDATE`` on PostgreSQL, ascending id; SQLite
+  takes the database write lock up front with ``BEGIN IMMEDIATE``) and the rules are evaluated
+  on the line counters read under that lock; a basket with returned items first locks the
+  sales they came from (:data:`.returns.LOCK_ORDER`);
 * every counter moves with a conditional ``UPDATE ... WHERE redeemed_count + n <= limit``
   (and ``funded_spent_cents + f <= budget_cents``, ``status = 'active'``) whose row count is
   checked; a miss rolls the whole transaction back and it is retried on fresh counters, with
-  the offers about to be redeemed locked (ascending id) from the second attempt on.
+  the offers the basket could redeem locked (ascending id, one statement) from the second
+  attempt on;
+* the tender must cover what is due (``tender_short``), checked before anything is written.
 
 Round trips (PostgreSQL): a quote is one statement; a sale's complete is two (the read, the
 write). The locked path is three (its reads in one pipeline; all writes in one pipeline; COMMIT).
@@ -64,10 +70,11 @@ from ..models.members import Member
 from ..models.offers import Offer, OfferProduct
 from ..models.scans import ScanLine, Transaction
 from ..shopping_lists.usage import LineUsage, ListUsage
-from . import batch, rules, single_statement
+from . import batch, returns, rules, single_statement
 from .batch import MANY, ROWCOUNT, Step
 from .errors import CheckoutError, Conflict, Forbidden, NotFound, RetryableConflict, Unprocessable
 from .lanes import AUTH_QUERY, LaneAuth, LaneIdentity, verify_key
+from .returns import Original, PlannedReversal, ReturnPlan
 from .schemas import (
     CompleteRequest,
     ListContentOut,
@@ -75,16 +82,13 @@ from .schemas import (
     MemberListResponse,
     MemberOut,
     QuoteRequest,
-    ReversalOut,
     VoidRequest,
-    VoidResponse,
 )
 
 log = logging.getLogger(__name__)
 
 MAX_FUTURE_SKEW = timedelta(minutes=15)
 MAX_BASKET_AGE = timedelta(days=30)
-RETURN_LOOKBACK_DAYS = 90
 WRITE_ATTEMPTS = 6
 LIST_SKUS_SHOWN = 50
 PRODUCT_KEYS_KEPT = 500_000
@@ -161,7 +165,8 @@ class _Queries:
             # the offer's scope, narrowed to what is in the basket (NULL: nothing of it in the basket)
             .outerjoin(_scope, (_scope.c.offer_id == _lines.c.offer_id)
                        & _scope.c.product_key.in_(select(_products.c.id).where(sku_in(_products.c.sku))))
-            .order_by(_lines.c.line_no)
+            # lock order: a list's lines are locked in ascending id (see .returns)
+            .order_by(_lines.c.id)
         )
         by_list = terms.where(_lines.c.list_id == bindparam("list_id"))
         by_card = terms.where(_lines.c.list_id == current_list_id)
@@ -264,7 +269,8 @@ _Q_OFFER_COUNTERS = (
     .order_by(_offers.c.id)
 )
 _Q_OFFER_COUNTERS_LOCKED = _Q_OFFER_COUNTERS.with_for_update()
-_Q_REPLAY = select(_checkouts.c.request_sha256, _checkouts.c.response_body).where(
+_Q_REPLAY = select(_checkouts.c.request_sha256, _checkouts.c.response_body, _checkouts.c.status,
+                   _checkouts.c.voided_at).where(
     _checkouts.c.store_id == bindparam("store"), _checkouts.c.lane_code == bindparam("lane"),
     _checkouts.c.pos_transaction_id == bindparam("pos"),
 )
@@ -290,21 +296,6 @@ _U_OFFER_REDEEM = (
         redeemed_count=_offers.c.redeemed_count + bindparam("b_n"),
         funded_spent_cents=_offers.c.funded_spent_cents + bindparam("b_f"),
         discount_given_cents=_offers.c.discount_given_cents + bindparam("b_d"),
-    )
-)
-_U_LINE_REVERSE = (
-    update(_lines)
-    .where(_lines.c.id == bindparam("b_id"), _lines.c.redeemed_count >= bindparam("b_n"))
-    .values(redeemed_count=_lines.c.redeemed_count - bindparam("b_n"))
-)
-_U_OFFER_REVERSE = (
-    update(_offers)
-    .where(_offers.c.id == bindparam("b_id"), _offers.c.redeemed_count >= bindparam("b_n"),
-           _offers.c.funded_spent_cents >= bindparam("b_f"))
-    .values(
-        redeemed_count=_offers.c.redeemed_count - bindparam("b_n"),
-        funded_spent_cents=_offers.c.funded_spent_cents - bindparam("b_f"),
-        discount_given_cents=_offers.c.discount_given_cents - bindparam("b_d"),
     )
 )
 
@@ -346,27 +337,6 @@ class Basket:
     basket_lines: list[rules.BasketLine]
 
 
-@dataclass(frozen=True)
-class PlannedReversal:
-    redemption_id: int
-    original_checkout_id: int
-    original_transaction_id: str
-    list_line_id: int
-    list_line_no: int
-    list_id: int
-    offer_id: int
-    member_key: int
-    applications: int  # positive: how many to take back
-    units: int
-    discount_cents: int
-    funded_cents: int
-    handling_fee_cents: int
-    funder_kind: str
-    manufacturer_id: str | None
-    description: str
-    clawback: dict[int, int] = field(default_factory=dict)  # return basket line_no -> cents
-
-
 @dataclass
 class Outcome:
     member: MemberRow | None
@@ -375,6 +345,7 @@ class Outcome:
     terms: dict[int, rules.ListLineTerms]  # list_line_id -> terms
     info: dict[int, LineInfo]  # list_line_id -> display info
     reversals: list[PlannedReversal]
+    returned: ReturnPlan = field(default_factory=ReturnPlan)
 
 
 def transaction_id_for(store_id: str, lane_code: str, pos_transaction_id: str) -> str:
@@ -485,11 +456,12 @@ class CheckoutService:
                        code="busy_retry")
 
     def void(self, lane: LaneIdentity, transaction_id: str, req: VoidRequest, request_id: str) -> bytes:
+        """Void a completed sale (see :mod:`.returns` for the rules and the lock order)."""
         _check_lane(lane, req.store, req.lane)
         for _attempt in range(WRITE_ATTEMPTS):
             try:
                 with self._write() as conn:
-                    return self._void_once(conn, lane, transaction_id, req, request_id)
+                    return returns.void_once(conn, lane, transaction_id, req, request_id, self.clock.now())
             except RetryableConflict:
                 continue
             except DBAPIError as exc:
@@ -499,34 +471,47 @@ class CheckoutService:
 
     def member_list(self, lane: LaneIdentity, card: str, as_of: date | None) -> bytes:
         day = as_of or self.clock.now().astimezone(_zone(lane.store_timezone)).date()
-        with self.read_engine.connect() as conn:
-            member = _member_by_card(conn, card)
-            if member is None:
-                raise NotFound(f"no member with card {card!r}", code="unknown_card", field="card")
-            shopping_list = _current_list(conn, member.member_key, day)
-            if shopping_list is None:
-                raise NotFound(f"member {member.member_id} has no active list on {day.isoformat()}",
-                               code="no_current_list", field="card")
-            body = _member_list_body(conn, member, shopping_list)
-        return body
+        for attempt in range(2):
+            try:
+                with self.read_engine.connect() as conn:
+                    return self._member_list_once(conn, card, day)
+            except DBAPIError as exc:
+                # a pooled connection the server dropped while idle: once more on a new one
+                if attempt or not exc.connection_invalidated:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _member_list_once(self, conn: Connection, card: str, day: date) -> bytes:
+        member = _member_by_card(conn, card)
+        if member is None:
+            raise NotFound(f"no member with card {card!r}", code="unknown_card", field="card")
+        shopping_list = _current_list(conn, member.member_key, day)
+        if shopping_list is None:
+            raise NotFound(f"member {member.member_id} has no active list on {day.isoformat()}",
+                           code="no_current_list", field="card")
+        return _member_list_body(conn, member, shopping_list)
 
     # --- complete -------------------------------------------------------------------------
 
     def _complete_once(self, conn: Connection, auth: LaneAuth, req: CompleteRequest, canonical: str,
                        digest: str, request_id: str, *, lock_offers: bool, single: bool = False) -> bytes:
         now = self.clock.now()
-        read = self._read(conn, auth, req, lock=not single, complete=True, lock_offers=lock_offers)
+        originals = None
+        if not single and any(line.quantity < 0 for line in req.lines):
+            originals = self._lock_originals(conn, auth, req)  # lock order, steps 1 and 2
+        read = self._read(conn, auth, req, lock=not single, complete=True, lock_offers=lock_offers,
+                          originals=originals)
         lane, basket, outcome = read.lane, read.basket, read.outcome
         body = _response("completed", req, basket, outcome)
         evaluation = outcome.evaluation
         txn_id = transaction_id_for(req.store, req.lane, req.pos_transaction_id)
         has_sales = any(line.quantity > 0 for line in req.lines)
         member_key = outcome.member.member_key if outcome.member else None
-        original = req.original_transaction_id or (outcome.reversals[0].original_transaction_id
-                                                   if outcome.reversals else None)
-        clawbacks = _clawbacks(outcome.reversals)
+        original = req.original_transaction_id or outcome.returned.first_original
+        clawbacks = returns.clawbacks(outcome.reversals)
         total_amount = sum(line.amount_cents for line in req.lines)
         total_discount = evaluation.total_discount_cents - sum(clawbacks.values())
+        _check_tender(req, total_amount - total_discount)
 
         checkout = dict(
             store_id=req.store, lane_code=req.lane, pos_transaction_id=req.pos_transaction_id,
@@ -554,12 +539,43 @@ class CheckoutService:
             # First in the pipeline: a retried key fails here, on the unique constraint.
             checkout_id = read.checkout_id
             steps.append(Step(self.q.insert_checkout, {"id": checkout_id, **checkout}, ROWCOUNT))
+        if outcome.reversals and self.q.postgresql:
+            # lock order, step 3: the offers redeemed and reversed, together, ascending id
+            offer_ids = {a.offer_id for a in evaluation.applied} | {r.offer_id for r in outcome.reversals}
+            steps.append(Step(self.q.lock_offers, {"offer_ids": sorted(offer_ids)}, ROWCOUNT))
         steps += self._redeem_steps(lane, outcome, checkout_id, txn_id, basket.business_date, request_id, now)
-        steps += self._reverse_steps(lane, outcome.reversals, checkout_id, txn_id, basket.business_date,
-                                     request_id, now, kind="return")
+        steps += returns.reverse_steps(lane, outcome.reversals, checkout_id, txn_id, basket.business_date,
+                                       request_id, now, kind="return")
+        steps += returns.returned_units_step(outcome.returned, checkout_id)
         steps += self._basket_steps(req, basket, txn_id, member_key, evaluation.line_discounts, clawbacks)
-        _run_checked(conn, steps)
+        batch.run_checked(conn, steps)
         return body
+
+    def _lock_originals(self, conn: Connection, auth: LaneAuth, req: CompleteRequest) -> list[Original]:
+        """A return's sales (step 1), then its scanned list's and its sales' lists' lines (step 2).
+
+        Taken before the locked read, which locks the scanned list's lines again (already
+        held). The key is checked first: nothing is locked for a request with a bad key.
+        """
+        if auth.lane is None:
+            auth.lane = verify_key(conn.execute(AUTH_QUERY, {"key_id": auth.key.key_id}).first(), auth.key)
+        lane = auth.lane
+        _check_lane(lane, req.store, req.lane)
+        day = self._local_time(req.scanned_at, lane.store_timezone)[2]
+        member_key, list_id = _identify(conn, req.identifier, day)
+        originals = self._find_originals(conn, req, member_key, day, lock=True)
+        returns.lock_lines_and_offers(conn, [list_id, *(o.list_id for o in originals)], ())
+        return originals
+
+    def _find_originals(self, conn: Connection, req: QuoteRequest, member_key: int | None, day: date, *,
+                        lock: bool) -> list[Original]:
+        if req.original_transaction_id is not None:
+            return returns.find_named_original(conn, req.original_transaction_id, lock=lock)
+        if member_key is None:
+            return []
+        skus = sorted({line.sku for line in req.lines if line.quantity < 0})
+        keys = [row[1] for row in conn.execute(self.q.products, {"skus": ",".join(skus) if self.q.postgresql else skus})]
+        return returns.find_member_sales(conn, member_key, keys, day, lock=lock)
 
     def _redeem_steps(self, lane: LaneIdentity, outcome: Outcome, checkout_id: int, txn_id: str,
                       business_date: date, request_id: str, now: datetime) -> list[Step]:
@@ -593,31 +609,6 @@ class CheckoutService:
                                   for row in rows], MANY),
         ]
 
-    def _reverse_steps(self, lane: LaneIdentity, reversals: Sequence[PlannedReversal], checkout_id: int,
-                       txn_id: str, business_date: date, request_id: str, now: datetime, kind: str) -> list[Step]:
-        if not reversals:
-            return []
-        by_offer = sorted(reversals, key=lambda r: r.offer_id)
-        return [
-            Step(_U_LINE_REVERSE, [{"b_id": r.list_line_id, "b_n": r.applications} for r in reversals], MANY,
-                 expect=len(reversals)),
-            Step(_U_OFFER_REVERSE, [{"b_id": r.offer_id, "b_n": r.applications, "b_f": r.funded_cents,
-                                     "b_d": r.discount_cents} for r in by_offer], MANY, expect=len(reversals)),
-            Step(_I_REDEMPTIONS, [
-                dict(
-                    event="reversed", checkout_id=checkout_id, transaction_id=txn_id, list_id=rev.list_id,
-                    list_line_id=rev.list_line_id, list_line_no=rev.list_line_no, offer_id=rev.offer_id,
-                    member_key=rev.member_key, store_id=lane.store_id, lane_code=lane.lane_code,
-                    api_key_id=lane.api_key_id, business_date=business_date, applications=-rev.applications,
-                    units=-rev.units, discount_cents=-rev.discount_cents, funded_cents=-rev.funded_cents,
-                    handling_fee_cents=-rev.handling_fee_cents, funder_kind=rev.funder_kind,
-                    manufacturer_id=rev.manufacturer_id, reverses_id=rev.redemption_id, reversal_kind=kind,
-                    request_id=request_id, created_at=now,
-                )
-                for rev in reversals
-            ], MANY),
-        ]
-
     def _basket_steps(self, req: QuoteRequest, basket: Basket, txn_id: str, member_key: int | None,
                       discounts: dict[int, int], clawbacks: dict[int, int]) -> list[Step]:
         lines = _scan_line_rows(req, basket, discounts, clawbacks)
@@ -635,57 +626,10 @@ class CheckoutService:
             scan_lines,
         ]
 
-    # --- void -----------------------------------------------------------------------------
-
-    def _void_once(self, conn: Connection, lane: LaneIdentity, transaction_id: str, req: VoidRequest,
-                   request_id: str) -> bytes:
-        now = self.clock.now()
-        row = conn.execute(
-            select(_checkouts.c.id, _checkouts.c.store_id, _checkouts.c.status, _checkouts.c.voided_at,
-                   _checkouts.c.kind, _checkouts.c.business_date)
-            .where(_checkouts.c.transaction_id == transaction_id)
-            .with_for_update()
-        ).first()
-        if row is None:
-            raise NotFound(f"no lane transaction {transaction_id!r}", code="unknown_transaction",
-                           field="transaction_id")
-        checkout_id, store_id, status, voided_at, kind, business_date = row
-        if store_id != lane.store_id:
-            raise Forbidden(f"transaction {transaction_id!r} belongs to another store", code="wrong_store",
-                            field="transaction_id")
-        if status == "voided":
-            raise Conflict(f"transaction {transaction_id!r} is already voided", code="already_voided",
-                           field="transaction_id", voided_at=_utc(voided_at).isoformat() if voided_at else None)
-        has_returns = conn.execute(
-            select(func.count()).select_from(_scan_lines)
-            .where(_scan_lines.c.transaction_id == transaction_id, _scan_lines.c.quantity < 0)
-        ).scalar_one()
-        if kind == "return" or has_returns:
-            raise Unprocessable("a basket with returned items cannot be voided; ring the items up again as a sale",
-                                code="return_not_voidable", field="transaction_id")
-        reversals = _open_redemptions(conn, [checkout_id], transaction_id_by_checkout={checkout_id: transaction_id})
-        _run_checked(conn, self._reverse_steps(lane, reversals, checkout_id, transaction_id, business_date,
-                                               request_id, now, kind="void"))
-        moved = conn.execute(
-            update(_checkouts).where(_checkouts.c.id == checkout_id, _checkouts.c.status == "completed")
-            .values(status="voided", voided_at=now, void_reason=req.reason, void_lane_code=req.lane,
-                    void_request_id=request_id)
-        ).rowcount
-        if moved != 1:
-            raise RetryableConflict("checkout status moved")
-        # A voided sale never happened: the model must not learn from it. The checkout row and
-        # the redemption ledger keep the audit trail.
-        conn.execute(_scan_lines.delete().where(_scan_lines.c.transaction_id == transaction_id))
-        conn.execute(_transactions.delete().where(_transactions.c.transaction_id == transaction_id))
-        return VoidResponse(
-            status="voided", transaction_id=transaction_id, voided_at=now,
-            reversals=[_reversal_out(r) for r in reversals],
-        ).model_dump_json().encode()
-
     # --- shared reading -------------------------------------------------------------------
 
     def _read(self, conn: Connection, auth: LaneAuth, req: QuoteRequest, *, lock: bool, complete: bool,
-              lock_offers: bool = False) -> _Read:
+              lock_offers: bool = False, originals: list[Original] | None = None) -> _Read:
         """Check the key and read everything the rules need, in one round trip on PostgreSQL.
 
         The batch: the key's row (unless already checked), the basket's products, the member
@@ -783,6 +727,16 @@ class CheckoutService:
         ]
         basket = Basket(business_date, local, offset, product_keys, basket_lines)
 
+        plan = ReturnPlan()
+        if any(line.quantity < 0 for line in req.lines) and (req.original_transaction_id is not None
+                                                              or member is not None):
+            if originals is None:  # a quote: the same sales, found without locks
+                originals = self._find_originals(conn, req, member.member_key if member else None,
+                                                 business_date, lock=False)
+            plan = returns.plan_return(conn, originals, basket.basket_lines, {k: s for s, k in keys.items()},
+                                       named=req.original_transaction_id is not None)
+            if member is None and plan.reversals:
+                member = _member_by_key(conn, plan.reversals[0].member_key)
         terms: dict[int, rules.ListLineTerms] = {}
         info: dict[int, LineInfo] = {}
         evaluation = rules.Evaluation()
@@ -790,15 +744,10 @@ class CheckoutService:
             list_terms, info = _list_terms(shopping_list, terms_rows or ())
             evaluation = rules.evaluate(list_terms, basket.basket_lines, basket.business_date)
             if lock_offers and not self.is_sqlite:
-                list_terms, evaluation = _lock_offers(conn, basket, list_terms, evaluation)
+                list_terms, evaluation = _lock_offers(conn, basket, list_terms, evaluation,
+                                                      {r.offer_id for r in plan.reversals})
             terms = {t.list_line_id: t for t in list_terms.lines}
-        reversals: list[PlannedReversal] = []
-        if any(line.quantity < 0 for line in req.lines):
-            if req.original_transaction_id is not None or member is not None:
-                reversals = _plan_returns(conn, req, basket, member, lock=lock)
-                if member is None and reversals:
-                    member = _member_by_key(conn, reversals[0].member_key)
-        outcome = Outcome(member, shopping_list, evaluation, terms, info, reversals)
+        outcome = Outcome(member, shopping_list, evaluation, terms, info, plan.reversals, plan)
         return _Read(lane, basket, outcome, checkout_id)
 
     def _remember_products(self, keys: dict[str, int]) -> None:
@@ -812,8 +761,15 @@ class CheckoutService:
 
     def _local_time(self, scanned_at: datetime, tz_name: str) -> tuple[datetime, int, date]:
         zone = _zone(tz_name)
-        aware = scanned_at.replace(tzinfo=zone) if scanned_at.tzinfo is None else scanned_at.astimezone(zone)
         now = self.clock.now()
+        try:
+            aware = scanned_at.replace(tzinfo=zone) if scanned_at.tzinfo is None else scanned_at.astimezone(zone)
+            aware.utcoffset()
+            aware - now  # noqa: B018  (the edges of the calendar overflow here, see below)
+        except OverflowError:
+            # year 1 or 9999 with an offset: outside what a datetime can hold in the store's zone
+            aware = datetime.max.replace(tzinfo=timezone.utc) if scanned_at.year > now.year else \
+                datetime.min.replace(tzinfo=timezone.utc)
         if aware > now + MAX_FUTURE_SKEW:
             raise Unprocessable("scanned_at is in the future (check the lane's clock)", code="scanned_at_in_future",
                                 field="scanned_at")
@@ -836,6 +792,8 @@ class CheckoutService:
                 "this idempotency key (store, lane, pos_transaction_id) was already used with a different body",
                 code="idempotency_conflict", field="pos_transaction_id",
             )
+        if row[2] == "voided":
+            return _voided_answer(bytes(row[1]), row[3])
         return bytes(row[1])
 
     def _transaction_exists(self, transaction_id: str) -> bool:
@@ -881,8 +839,12 @@ def _identifier_kind(identifier: str | None) -> tuple[str | None, int | None, Li
 
 
 def _business_date_guess(scanned_at: datetime, tz_name: str) -> date:
+    """The business date, read before the key is checked (a card's list depends on it)."""
     zone = _zone(tz_name)
-    return (scanned_at.replace(tzinfo=zone) if scanned_at.tzinfo is None else scanned_at.astimezone(zone)).date()
+    try:
+        return (scanned_at.replace(tzinfo=zone) if scanned_at.tzinfo is None else scanned_at.astimezone(zone)).date()
+    except OverflowError:  # the calendar's edges: refused once the key is checked (_local_time)
+        return scanned_at.date()
 
 
 def _ledger_rows(outcome: Outcome) -> list[dict[str, Any]]:
@@ -942,15 +904,6 @@ def _first(rows: Sequence[Any]) -> Any:
     return rows[0] if rows else None
 
 
-def _run_checked(conn: Connection, steps: list[Step]) -> None:
-    """Run the writes (one pipeline on PostgreSQL); every conditional counter move must reach its rows."""
-    if not steps:
-        return
-    for step, result in zip(steps, batch.run(conn, steps)):
-        if step.expect is not None and result != step.expect:
-            raise RetryableConflict(f"{result} of {step.expect} counter rows moved")
-
-
 def _list_terms(shopping_list: ListRow, rows: Sequence[Any]) -> tuple[rules.ListTerms, dict[int, LineInfo]]:
     scope: dict[int, set[int]] = defaultdict(set)
     by_line: dict[int, Any] = {}
@@ -963,7 +916,7 @@ def _list_terms(shopping_list: ListRow, rows: Sequence[Any]) -> tuple[rules.List
             scope[row[2]].add(keys)
     lines = []
     info: dict[int, LineInfo] = {}
-    for row in by_line.values():
+    for row in sorted(by_line.values(), key=lambda r: r[1]):  # list order
         offer = rules.OfferTerms(
             offer_id=row[2], status=row[11], valid_from=row[12], valid_to=row[13], funded_share_bp=row[14],
             handling_fee_cents=row[15], budget_cents=row[16], max_redemptions=row[17], redeemed_count=row[18],
@@ -980,28 +933,27 @@ def _list_terms(shopping_list: ListRow, rows: Sequence[Any]) -> tuple[rules.List
     return terms, info
 
 
-def _lock_offers(conn: Connection, basket: Basket, list_terms: rules.ListTerms,
-                 evaluation: rules.Evaluation) -> tuple[rules.ListTerms, rules.Evaluation]:
-    """Lock the offers the basket redeems (ascending id) and re-evaluate on their locked counters.
+def _lock_offers(conn: Connection, basket: Basket, list_terms: rules.ListTerms, evaluation: rules.Evaluation,
+                 reversed_offers: set[int]) -> tuple[rules.ListTerms, rules.Evaluation]:
+    """Lock the offers the basket could redeem or reverse (one statement, ascending id) and
+    re-evaluate on their locked counters.
 
     Used once a conditional update has missed (the first attempt trusts the counters read
-    with the lines and lets the conditional updates check them). Only offers actually
-    redeemed are locked, so a popular offer printed on many lists does not serialize lanes
-    that do not redeem it.
+    with the lines and lets the conditional updates check them). The offers locked are those
+    whose scope meets the basket (every offer a re-evaluation could redeem) and those its
+    returns reverse, all at once, so no offer is locked after another of higher id (the lock
+    order, :mod:`.returns`). A popular offer printed on many lists does not serialize lanes
+    whose baskets hold nothing of it.
     """
-    locked: set[int] = set()
-    while True:
-        wanted = {a.offer_id for a in evaluation.applied} - locked
-        if not wanted:
-            return list_terms, evaluation
-        locked |= wanted
-        # lock in ascending id order and read the counters in the same query
-        fresh = {row[0]: tuple(row[1:])
-                 for row in conn.execute(_Q_OFFER_COUNTERS_LOCKED, {"offer_ids": sorted(locked)})}
-        updated = _with_counters(list_terms, fresh)
-        if updated != list_terms:  # another lane moved a counter since the first read
-            list_terms = updated
-            evaluation = rules.evaluate(list_terms, basket.basket_lines, basket.business_date)
+    wanted = sorted({t.offer.offer_id for t in list_terms.lines if t.product_keys} | reversed_offers)
+    if not wanted:
+        return list_terms, evaluation
+    fresh = {row[0]: tuple(row[1:]) for row in conn.execute(_Q_OFFER_COUNTERS_LOCKED, {"offer_ids": wanted})}
+    updated = _with_counters(list_terms, fresh)
+    if updated != list_terms:  # another lane moved a counter since the first read
+        list_terms = updated
+        evaluation = rules.evaluate(list_terms, basket.basket_lines, basket.business_date)
+    return list_terms, evaluation
 
 
 # --- helpers (module level: plain functions over a connection) -----------------------------
@@ -1012,9 +964,44 @@ def read_engine(engine: Engine) -> Engine:
     return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
-def _utc(moment: datetime) -> datetime:
-    """SQLite hands timestamps back naive; they were written in UTC."""
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+def _voided_answer(first: bytes, voided_at: datetime | None) -> bytes:
+    """A retried complete of a sale voided since: the first answer, with the sale's state now.
+
+    Built only from stored values, so every retry in this state gets the same bytes.
+    """
+    answer = orjson.loads(first)
+    answer["status"] = "voided"
+    # the same form as the void's own answer (pydantic writes UTC as Z)
+    answer["voided_at"] = returns.utc(voided_at).isoformat().replace("+00:00", "Z") if voided_at else None
+    return orjson.dumps(answer)
+
+
+def _check_tender(req: CompleteRequest, due_cents: int) -> None:
+    """The member pays at least what is due (a refund pays out at most what is due)."""
+    if req.tender.amount_cents < due_cents:
+        if due_cents < 0:
+            message = (f"the refund {format_money(-req.tender.amount_cents)} is more than the "
+                       f"{format_money(-due_cents)} due back to the member")
+        else:
+            message = f"the tender {format_money(req.tender.amount_cents)} is below the {format_money(due_cents)} due"
+        raise Unprocessable(
+            message,
+            code="tender_short", field="tender.amount_cents", amount_due_cents=due_cents,
+            tendered_cents=req.tender.amount_cents,
+        )
+
+
+def _identify(conn: Connection, identifier: str | None, day: date) -> tuple[int | None, int | None]:
+    """(member key, scanned list id) behind a list barcode or a card (Nones when not found)."""
+    kind, serial, _error = _identifier_kind(identifier)
+    if kind == "list":
+        row = conn.execute(_Q_LIST_BY_SERIAL_WITH_MEMBER, {"serial": serial}).first()
+        if row is not None:
+            return row[2], row[0]
+    if kind is None:
+        return None, None
+    member, shopping_list = _member_and_current_list(conn, identifier, day)  # type: ignore[arg-type]
+    return (member.member_key if member else None), (shopping_list.list_id if shopping_list else None)
 
 
 def _check_lane(lane: LaneIdentity, store: str, lane_code: str) -> None:
@@ -1079,203 +1066,7 @@ def _with_counters(list_terms: rules.ListTerms, fresh: dict[int, tuple[Any, ...]
     return replace(list_terms, lines=tuple(lines))
 
 
-# --- returns --------------------------------------------------------------------------------
-
-
-def _plan_returns(conn: Connection, req: QuoteRequest, basket: Basket, member: MemberRow | None, *,
-                  lock: bool) -> list[PlannedReversal]:
-    """Which earlier redemptions the returned lines take back.
-
-    Returned units are matched to an original sale: the one named by
-    ``original_transaction_id``, else the member's latest lane sale (last 90 days) holding
-    that product. After the return, an original redemption keeps only as many applications
-    as the units still kept support (``kept // min_quantity``); the rest are reversed, with
-    their share of the discount and of the funder's money (rounded half up; the last
-    application takes back exactly what is left).
-    """
-    returned: dict[int, int] = defaultdict(int)  # product -> units returned in this basket
-    return_lines: dict[int, list[int]] = defaultdict(list)  # product -> return line numbers
-    for line in basket.basket_lines:
-        if line.quantity < 0 and line.product_key is not None:
-            returned[line.product_key] += -line.quantity
-            return_lines[line.product_key].append(line.line_no)
-    if not returned:
-        return []
-    originals = _originals(conn, req, member, sorted(returned), basket.business_date)
-    # attribute returned units to originals: one original per product (the named one, or the latest)
-    plans: list[PlannedReversal] = []
-    by_original: dict[str, list[int]] = defaultdict(list)
-    for product_key, txn in originals.items():
-        by_original[txn].append(product_key)
-    for txn, products in by_original.items():
-        plans.extend(_plan_original(conn, txn, {p: returned[p] for p in products}, return_lines, basket, lock=lock))
-    return plans
-
-
-def _originals(conn: Connection, req: QuoteRequest, member: MemberRow | None, products: list[int],
-               day: date) -> dict[int, str]:
-    if req.original_transaction_id is not None:
-        row = conn.execute(
-            select(_checkouts.c.status, _checkouts.c.kind)
-            .where(_checkouts.c.transaction_id == req.original_transaction_id)
-        ).first()
-        if row is None:
-            raise NotFound(f"no lane sale {req.original_transaction_id!r} to return against",
-                           code="unknown_transaction", field="original_transaction_id")
-        if row[0] == "voided":
-            raise Conflict(f"sale {req.original_transaction_id!r} was voided", code="original_voided",
-                           field="original_transaction_id")
-        return {p: req.original_transaction_id for p in products}
-    assert member is not None
-    rows = conn.execute(
-        select(_scan_lines.c.product_key, _checkouts.c.transaction_id)
-        .join(_checkouts, _checkouts.c.transaction_id == _scan_lines.c.transaction_id)
-        .where(
-            _checkouts.c.member_key == member.member_key,
-            _checkouts.c.status == "completed",
-            _checkouts.c.business_date >= day - timedelta(days=RETURN_LOOKBACK_DAYS),
-            _scan_lines.c.product_key.in_(products),
-            _scan_lines.c.quantity > 0,
-        )
-        .order_by(_checkouts.c.completed_at.desc(), _checkouts.c.id.desc())
-    )
-    found: dict[int, str] = {}
-    for product_key, txn in rows:
-        found.setdefault(product_key, txn)
-    return found
-
-
-def _plan_original(conn: Connection, txn: str, returned_now: dict[int, int], return_lines: dict[int, list[int]],
-                   basket: Basket, *, lock: bool) -> list[PlannedReversal]:
-    query = select(_checkouts.c.id).where(_checkouts.c.transaction_id == txn, _checkouts.c.status == "completed")
-    if lock:
-        # Returns and voids against the same sale queue here, so an application is taken back once.
-        query = query.with_for_update()
-    checkout = conn.execute(query).first()
-    if checkout is None:
-        return []
-    open_rows = _open_redemptions(conn, [checkout[0]], transaction_id_by_checkout={checkout[0]: txn})
-    if not open_rows:
-        return []
-    offer_ids = sorted({r.offer_id for r in open_rows})
-    bought = dict(conn.execute(
-        select(_scan_lines.c.product_key, func.sum(_scan_lines.c.quantity))
-        .where(_scan_lines.c.transaction_id == txn, _scan_lines.c.quantity > 0)
-        .group_by(_scan_lines.c.product_key)
-    ).all())
-    # units of this sale already returned earlier (returns recorded against it)
-    earlier = dict(conn.execute(
-        select(_scan_lines.c.product_key, func.sum(-_scan_lines.c.quantity))
-        .join(_checkouts, _checkouts.c.transaction_id == _scan_lines.c.transaction_id)
-        .where(_checkouts.c.original_transaction_id == txn, _checkouts.c.status == "completed",
-               _scan_lines.c.quantity < 0)
-        .group_by(_scan_lines.c.product_key)
-    ).all())
-    products = sorted(set(bought) | set(returned_now))
-    scope: dict[int, set[int]] = defaultdict(set)
-    for offer_id, product_key in conn.execute(
-        select(_scope.c.offer_id, _scope.c.product_key)
-        .where(_scope.c.offer_id.in_(offer_ids), _scope.c.product_key.in_(products))
-    ):
-        scope[offer_id].add(product_key)
-    min_quantity = dict(conn.execute(
-        select(_lines.c.id, _lines.c.min_quantity).where(_lines.c.id.in_(sorted({r.list_line_id for r in open_rows})))
-    ).all())
-    plans = []
-    for open_row in open_rows:
-        in_scope = scope.get(open_row.offer_id, set())
-        returned_in_scope = sum(returned_now.get(p, 0) for p in in_scope)
-        if returned_in_scope == 0:
-            continue
-        kept = sum(int(bought.get(p, 0)) - int(earlier.get(p, 0)) - returned_now.get(p, 0) for p in in_scope)
-        supported = max(0, kept) // max(1, min_quantity.get(open_row.list_line_id, 1))
-        take = open_row.applications - supported
-        if take <= 0:
-            continue
-        plan = _portion(open_row, take)
-        lines = [n for p in sorted(in_scope) for n in return_lines.get(p, [])]
-        plans.append(replace(plan, clawback=_spread_clawback(plan.discount_cents, lines, basket)))
-    return plans
-
-
-def _portion(open_row: PlannedReversal, take: int) -> PlannedReversal:
-    """``take`` of the row's open applications, with their share of the money."""
-    if take >= open_row.applications:
-        return open_row
-    share = lambda cents: rules.round_half_up_div(cents * take, open_row.applications)  # noqa: E731
-    return replace(open_row, applications=take, units=open_row.units * take // open_row.applications,
-                   discount_cents=share(open_row.discount_cents), funded_cents=share(open_row.funded_cents),
-                   handling_fee_cents=share(open_row.handling_fee_cents))
-
-
-def _spread_clawback(cents: int, line_nos: list[int], basket: Basket) -> dict[int, int]:
-    """Put a reversed discount on the returned lines it came from, never beyond a line's refund."""
-    amounts = {line.line_no: -line.amount_cents for line in basket.basket_lines}
-    spread: dict[int, int] = {}
-    left = cents
-    for line_no in line_nos:
-        take = min(left, amounts.get(line_no, 0))
-        if take > 0:
-            spread[line_no] = take
-            left -= take
-    return spread
-
-
-def _clawbacks(reversals: Sequence[PlannedReversal]) -> dict[int, int]:
-    total: dict[int, int] = defaultdict(int)
-    for rev in reversals:
-        for line_no, cents in rev.clawback.items():
-            total[line_no] += cents
-    return dict(total)
-
-
-def _open_redemptions(conn: Connection, checkout_ids: list[int], *,
-                      transaction_id_by_checkout: dict[int, str]) -> list[PlannedReversal]:
-    """The redemptions of these checkouts net of earlier reversals (what a void would take back)."""
-    r = _redemptions
-    redeemed = conn.execute(
-        select(r.c.id, r.c.checkout_id, r.c.list_line_id, r.c.list_line_no, r.c.list_id, r.c.offer_id,
-               r.c.member_key, r.c.applications, r.c.units, r.c.discount_cents, r.c.funded_cents,
-               r.c.handling_fee_cents, r.c.funder_kind, r.c.manufacturer_id, _lines.c.description)
-        .join(_lines, _lines.c.id == r.c.list_line_id)
-        .where(r.c.checkout_id.in_(checkout_ids), r.c.event == "redeemed")
-        .order_by(r.c.id)
-    ).all()
-    if not redeemed:
-        return []
-    reversed_sums = {
-        row[0]: row[1:]
-        for row in conn.execute(
-            select(r.c.reverses_id, func.sum(r.c.applications), func.sum(r.c.units), func.sum(r.c.discount_cents),
-                   func.sum(r.c.funded_cents), func.sum(r.c.handling_fee_cents))
-            .where(r.c.reverses_id.in_([row[0] for row in redeemed]))
-            .group_by(r.c.reverses_id)
-        )
-    }
-    open_rows = []
-    for row in redeemed:
-        back = reversed_sums.get(row[0], (0, 0, 0, 0, 0))
-        applications = row[7] + int(back[0] or 0)
-        if applications <= 0:
-            continue
-        open_rows.append(PlannedReversal(
-            redemption_id=row[0], original_checkout_id=row[1],
-            original_transaction_id=transaction_id_by_checkout[row[1]], list_line_id=row[2], list_line_no=row[3],
-            list_id=row[4], offer_id=row[5], member_key=row[6], applications=applications,
-            units=row[8] + int(back[1] or 0), discount_cents=row[9] + int(back[2] or 0),
-            funded_cents=row[10] + int(back[3] or 0), handling_fee_cents=row[11] + int(back[4] or 0),
-            funder_kind=row[12], manufacturer_id=row[13], description=row[14],
-        ))
-    return open_rows
-
-
 # --- answers --------------------------------------------------------------------------------
-
-
-def _reversal_out(rev: PlannedReversal) -> ReversalOut:
-    return ReversalOut(offer_id=rev.offer_id, list_line_no=rev.list_line_no,
-                       original_transaction_id=rev.original_transaction_id, applications=rev.applications,
-                       discount_cents=rev.discount_cents, funder_cents=rev.funded_cents)
 
 
 def _response(status: str, req: QuoteRequest, basket: Basket, outcome: Outcome) -> bytes:
@@ -1284,7 +1075,7 @@ def _response(status: str, req: QuoteRequest, basket: Basket, outcome: Outcome) 
     Built from plain dicts: a 30-line basket would otherwise mean a hundred model objects.
     """
     evaluation = outcome.evaluation
-    clawbacks = _clawbacks(outcome.reversals)
+    clawbacks = returns.clawbacks(outcome.reversals)
     per_line: dict[int, list[dict[str, int]]] = defaultdict(list)
     for applied in evaluation.applied:
         for allocation in applied.allocations:
@@ -1329,7 +1120,7 @@ def _response(status: str, req: QuoteRequest, basket: Basket, outcome: Outcome) 
                           "period_end": shopping_list.period_end.isoformat(),
                           "status": shopping_list.status} if shopping_list else None,
         "lines": lines, "redemptions": redemptions, "not_applied": not_applied,
-        "reversals": [_reversal_out(r).model_dump() for r in outcome.reversals],
+        "reversals": [returns.reversal_out(r).model_dump() for r in outcome.reversals],
         "total_amount_cents": total_amount, "total_discount_cents": total_discount,
         "total_due_cents": total_amount - total_discount,
         "receipt": _receipt(outcome, redemptions, total_discount),

@@ -230,6 +230,9 @@ def parse_datetime(values: pa.Array) -> DateTimeResult:
     ``...26-05:00``. A date alone means midnight. Empty cells are bad (a scan needs a time)."""
     values = as_string_array(values)
     n = len(values)
+    fast = _plain_datetimes(values)
+    if fast is not None:
+        return fast
     parts = pc.extract_regex(values, _DATETIME_RE)
     matched = np.asarray(pc.fill_null(pc.is_valid(parts), False), dtype=bool)
     field = lambda name: _fill(pc.struct_field(parts, name), "")  # noqa: E731
@@ -253,6 +256,29 @@ def parse_datetime(values: pa.Array) -> DateTimeResult:
     naive = np.where(ok, naive, np.datetime64("NaT", "us"))
     assert len(naive) == n
     return DateTimeResult(naive=naive, offset_minutes=np.where(ok, offset, 0), has_offset=has_offset & ok, bad=~ok)
+
+
+def _plain_datetimes(values: pa.Array) -> DateTimeResult | None:
+    """The common case in one C++ pass: every cell exactly ``YYYY-MM-DDTHH:MM:SS`` (or a space
+    for the ``T``), no offset, and a real calendar time (Arrow's ISO parser refuses 24:00, :60
+    and February 30th, as the general path does). None when any cell is otherwise: the general
+    path then reads the whole array and says which cells are bad."""
+    if len(values) == 0 or values.null_count:
+        return None
+    shaped = pc.and_(pc.equal(pc.utf8_length(values), 19),
+                     pc.and_(pc.is_in(pc.utf8_slice_codeunits(values, 10, 11), pa.array(["T", " "])),
+                             pc.equal(pc.binary_join_element_wise(pc.utf8_slice_codeunits(values, 13, 14),
+                                                                  pc.utf8_slice_codeunits(values, 16, 17), ""),
+                                      "::")))
+    if not pc.all(shaped).as_py():
+        return None
+    try:
+        naive = np.asarray(pc.cast(values, pa.timestamp("us")), dtype="datetime64[us]")
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    n = len(values)
+    return DateTimeResult(naive=naive, offset_minutes=np.zeros(n, dtype=np.int64),
+                          has_offset=np.zeros(n, dtype=bool), bad=np.zeros(n, dtype=bool))
 
 
 def _parse_offsets(tz: pa.Array) -> np.ndarray:

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import codecs
 import csv
-import gzip
 import io
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
-from .errors import ImportFileError
+from .errors import DamagedInputError, ImportFileError
 
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
@@ -94,9 +94,10 @@ def open_source(path: Path, encoding: str = "utf-8", delimiter: str | None = Non
     compressed = head.startswith(GZIP_MAGIC)
     if compressed:
         try:
-            with gzip.open(path, "rb") as fh:
-                head = fh.read(SNIFF_BYTES)
-        except (OSError, EOFError) as exc:
+            with path.open("rb") as raw:
+                # What precedes a damage further on is handed out; the damage is met later, at its line.
+                head = _GunzipReader(raw).read(SNIFF_BYTES)
+        except (OSError, EOFError, zlib.error) as exc:
             raise ImportFileError(f"{path}: looks gzip-compressed but cannot be decompressed ({exc})") from None
         if head.startswith(PARQUET_MAGIC):
             raise ImportFileError(f"{path}: is a gzip-compressed Parquet file; Parquet compresses itself, "
@@ -168,9 +169,10 @@ class CsvSource(Source):
         decoder = codecs.getincrementaldecoder(self.encoding)()
         try:
             return decoder.decode(data, final=final)
-        except UnicodeDecodeError:
-            raise ImportFileError(f"{self.path}: is not {self.encoding} text; if it is a CSV in another "
-                                  "encoding pass --encoding (e.g. latin-1)") from None
+        except UnicodeDecodeError as exc:
+            line = line_of_offset(data, 1, exc.start)
+            raise ImportFileError(f"{self.path}: line {line:,}: {_not_text(self.encoding, data, exc)}; nothing was "
+                                  "loaded") from None
 
     def chunks(self, chunk_rows: int, progress: ProgressCallback | None = None) -> Iterator[SourceChunk]:
         """Chunks of exactly ``chunk_rows`` rows (the last may be shorter)."""
@@ -192,13 +194,13 @@ class CsvSource(Source):
 
     def _open(self, progress: ProgressCallback | None) -> BinaryIO:
         raw = io.BufferedReader(_CountingReader(self.path.open("rb"), progress), 1024 * 1024)
-        return gzip.GzipFile(fileobj=raw, mode="rb") if self.compressed else raw  # type: ignore[return-value]
+        return _GunzipReader(raw) if self.compressed else raw  # type: ignore[return-value]
 
     def _blocks(self, progress: ProgressCallback | None) -> Iterator[SourceChunk]:
         stream = self._open(progress)
+        carry, next_line = b"", 2
         try:
             carry = _skip_header(stream)
-            next_line = 2
             eof = False
             while not eof:
                 data = stream.read(BLOCK_BYTES)
@@ -215,9 +217,11 @@ class CsvSource(Source):
                 next_line += lines_in_block
                 if chunk.rows_read:
                     yield chunk
-        except (OSError, EOFError) as exc:
-            raise ImportFileError(f"{self.path}: cannot be read to the end ({exc}); lines before the "
-                                  "damage were loaded, re-running after a fix is safe") from None
+        except (OSError, EOFError, zlib.error) as exc:
+            # Every byte before the damage was handed out (see _GunzipReader): the damaged line
+            # is the first one not complete in what was read.
+            line = next_line + carry.count(b"\n")
+            raise DamagedInputError(self.path, line, f"the file cannot be read past this line ({exc})") from None
         finally:
             stream.close()
 
@@ -245,9 +249,7 @@ class CsvSource(Source):
             )
         except pa.ArrowInvalid as exc:
             if "UTF8" in str(exc) or "utf8" in str(exc).lower():
-                raise ImportFileError(
-                    f"{self.path}: near line {first_line}: not valid UTF-8 text; pass --encoding "
-                    "(e.g. latin-1). Lines before it were loaded; re-running is safe.") from None
+                self._raise_not_text(block, first_line, "utf-8")
             table = None
         if table is not None and not invalid and table.num_rows == lines_in_block:
             lines = np.arange(first_line, first_line + lines_in_block, dtype=np.int64)
@@ -261,16 +263,26 @@ class CsvSource(Source):
         try:
             return block.decode(self.encoding).encode("utf-8")
         except UnicodeDecodeError:
-            raise ImportFileError(f"{self.path}: near line {first_line}: not {self.encoding} text") from None
+            self._raise_not_text(block, first_line, self.encoding)
+            raise  # pragma: no cover - _raise_not_text always raises
+
+    def _raise_not_text(self, block: bytes, first_line: int, encoding: str) -> None:
+        """Raise :class:`DamagedInputError` at the exact line of the first byte that is not text."""
+        try:
+            block.decode(encoding)
+        except UnicodeDecodeError as exc:
+            raise DamagedInputError(self.path, line_of_offset(block, first_line, exc.start),
+                                    _not_text(encoding, block, exc)) from None
+        # pyarrow refused the block but Python decodes it: name the block's first line.
+        raise DamagedInputError(self.path, first_line, f"not valid {encoding} text")  # pragma: no cover
 
     def _parse_block_exactly(self, block: bytes, first_line: int) -> SourceChunk:
         """Slow path for blocks with multi-line records or wrong field counts (rare)."""
         try:
             text = block.decode("utf-8")
         except UnicodeDecodeError:
-            raise ImportFileError(
-                f"{self.path}: near line {first_line}: not valid UTF-8 text; pass --encoding "
-                "(e.g. latin-1). Lines before it were loaded; re-running is safe.") from None
+            self._raise_not_text(block, first_line, "utf-8")
+            raise  # pragma: no cover - _raise_not_text always raises
         width = len(self.columns)
         columns: list[list[str]] = [[] for _ in range(width)]
         lines: list[int] = []
@@ -290,6 +302,79 @@ class CsvSource(Source):
                 col.append(value)
         table = pa.table({name: pa.array(col, pa.string()) for name, col in zip(self.columns, columns)})
         return SourceChunk(table=table, lines=np.asarray(lines, dtype=np.int64), broken=broken)
+
+
+def line_of_offset(data: bytes, first_line: int, offset: int) -> int:
+    """The line number of byte ``offset`` of ``data``, whose first byte is on ``first_line``."""
+    return first_line + data.count(b"\n", 0, offset)
+
+
+def _not_text(encoding: str, data: bytes, exc: UnicodeDecodeError) -> str:
+    bad = data[exc.start:exc.end].hex(" ")
+    column = exc.start - data.rfind(b"\n", 0, exc.start)
+    hint = "; if the file is in another encoding pass --encoding (e.g. latin-1)" if encoding == "utf-8" else ""
+    return f"byte {column:,} of the line (0x{bad}) is not {encoding} text{hint}"
+
+
+class _GunzipReader:
+    """gzip (one or more members) decompressed with zlib, handing out every byte decoded before
+    a damage and raising only on the next read.
+
+    ``gzip.GzipFile.read`` discards what it decoded in the call that meets a cut-short or corrupt
+    stream, so the line of the damage could not be told; here the reader sees all of it.
+    """
+
+    INPUT_BYTES = 256 * 1024
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._member_started = False
+        self._tail = b""
+        self._error: Exception | None = None
+        self._done = False
+
+    def read(self, size: int) -> bytes:
+        parts: list[bytes] = []
+        have = 0
+        while have < size and not self._done and self._error is None:
+            try:
+                out = self._step(size - have)
+            except (zlib.error, EOFError) as exc:
+                self._error = exc
+                break
+            parts.append(out)
+            have += len(out)
+        if have == 0 and self._error is not None:
+            error, self._error = self._error, None
+            self._done = True
+            raise error
+        return b"".join(parts)
+
+    def _step(self, limit: int) -> bytes:
+        data = self._tail or self.raw.read(self.INPUT_BYTES)
+        if not data:
+            if self._member_started:
+                raise EOFError("the compressed data ends before its end marker: the file was cut short")
+            self._done = True
+            return b""
+        if not self._member_started and not data.strip(b"\0"):
+            self._tail = b""  # zero padding after the last member, as some tools write
+            return b""
+        self._member_started = True
+        try:
+            out = self._z.decompress(data, limit)
+        except zlib.error as exc:
+            raise zlib.error(f"the compressed data is damaged: {exc}") from None
+        self._tail = self._z.unconsumed_tail
+        if self._z.eof:  # end of one member: another may follow
+            self._tail = self._z.unused_data
+            self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            self._member_started = False
+        return out
+
+    def close(self) -> None:
+        self.raw.close()
 
 
 def _field_count_reason(width: int, fields: list[str]) -> str:
@@ -386,8 +471,10 @@ class ParquetSource(Source):
                 if progress:
                     progress(batch.num_rows)
                 yield SourceChunk(table=table, lines=lines)
-        except pa.ArrowException as exc:
-            raise ImportFileError(f"{self.path}: near row {first}: cannot be read ({exc})") from None
+        except (pa.ArrowException, OSError) as exc:
+            # Parquet fails a whole batch at once: ``first`` is the first row of the failed batch.
+            raise DamagedInputError(self.path, first, f"this batch of rows cannot be read ({exc})",
+                                    unit="row") from None
 
 
 def _as_text(column: pa.ChunkedArray) -> pa.ChunkedArray:

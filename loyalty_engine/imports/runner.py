@@ -12,20 +12,20 @@ import sys
 import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Iterable, Iterator, Protocol
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from sqlalchemy import Connection, Engine, inspect
 
 from ..config import Config
 from .columnmap import load_map_file, parse_map_pairs, resolve_columns
 from .entities import EntityLoader
-from .errors import ImportFileError
+from .errors import DamagedInputError, ImportFileError
 from .formats import FORMATS, ImportKind
 from .readers import Source, SourceChunk, open_source
 from .rejects import RejectWriter, default_rejects_path
 from .report import ImportReport
-from .scans import ScanLoader
+from .scans import LinesToWrite, ScanLoader
 
 
 class ChunkLoader(Protocol):
@@ -73,8 +73,13 @@ def import_file(
         loader = ScanLoader(columns, config.default_timezone, rejects, report, extra_line_no=bool(extra))
     else:
         loader = EntityLoader(fmt, columns, config.default_timezone, rejects, report)
+    committed = _Committed()
     try:
-        _stream(engine, source, loader, chunk_rows, progress)
+        try:
+            _stream(engine, source, loader, chunk_rows, progress, committed)
+        except DamagedInputError as exc:
+            rejects.close()
+            raise exc.with_outcome(committed.describe(report, exc, rejects)) from None
         if isinstance(loader, ScanLoader):
             with engine.begin() as conn:
                 report.prices_learned = loader.prices.learn(conn)
@@ -96,7 +101,35 @@ def _check_database(engine: Engine) -> None:
         raise ImportFileError("the database has no schema yet: run `loyalty-engine db upgrade` first")
 
 
-def _stream(engine: Engine, source: Source, loader: ChunkLoader, chunk_rows: int, progress: bool | None) -> None:
+class _Committed:
+    """The last input line (or Parquet row) of the chunks committed so far."""
+
+    def __init__(self) -> None:
+        self.last_line = 0
+
+    def add(self, prepared: Any) -> None:
+        chunk: SourceChunk = getattr(prepared, "chunk", prepared)
+        lines = [int(chunk.lines.max())] if len(chunk.lines) else []
+        lines += [b.line for b in chunk.broken]
+        self.last_line = max([self.last_line, *lines])
+
+    def describe(self, report: ImportReport, error: DamagedInputError, rejects: RejectWriter) -> str:
+        """What the import loaded before ``error``, in words: the runner's answer, not the reader's."""
+        if report.read == 0:
+            return "Nothing was loaded; import the file again once it is fixed."
+        unit = error.unit
+        first = 2 if unit == "line" else 1
+        counts = [f"{report.inserted:,} inserted"]
+        counts += [f"{report.updated:,} updated"] if report.updated else []
+        counts += [f"{report.duplicates:,} already there"] if report.duplicates else []
+        counts += [f"{report.rejected:,} rejected to {rejects.path}"] if report.rejected else []
+        return (f"{unit.capitalize()}s {first:,}-{self.last_line:,} were imported ({report.read:,} rows: "
+                f"{', '.join(counts)}); nothing from {unit} {self.last_line + 1:,} on was loaded. "
+                "Importing the fixed file again is safe: what is loaded is skipped.")
+
+
+def _stream(engine: Engine, source: Source, loader: ChunkLoader, chunk_rows: int, progress: bool | None,
+            committed: _Committed) -> None:
     """One connection for the run, one transaction per chunk.
 
     A prefetch thread reads and prepares chunk N+1 (pyarrow and numpy, which release the GIL)
@@ -111,12 +144,57 @@ def _stream(engine: Engine, source: Source, loader: ChunkLoader, chunk_rows: int
             chunk = next(chunks, None)
             return None if chunk is None else loader.prepare(chunk)
 
-        with _sqlite_foreign_keys_off(conn), _sqlite_page_cache(conn):
+        if conn.dialect.name == "postgresql" and isinstance(loader, ScanLoader):
+            _stream_overlapped(engine, conn, loader, prefetch, prepare_next, committed)
+            return
+        with _sqlite_foreign_keys_off(conn), _sqlite_bulk_settings(conn):
             pending = prefetch.submit(prepare_next)
             while (prepared := pending.result()) is not None:
                 pending = prefetch.submit(prepare_next)
                 with conn.begin():
                     loader.write(prepared, conn)
+                committed.add(prepared)
+
+
+def _stream_overlapped(engine: Engine, conn: Connection, loader: ScanLoader, prefetch: ThreadPoolExecutor,
+                       prepare_next: Callable[[], Any], committed: _Committed) -> None:
+    """PostgreSQL scans: chunk N's lines are COPYed on a second connection while this one
+    writes chunk N+1's placeholders and baskets, so the server works on two cores.
+
+    Each chunk commits its placeholders and baskets first, then (on the other connection) its
+    lines; at most one chunk's lines are in flight. If the run stops between the two, the
+    baskets are there without (some of) their lines, and re-running the import adds them: lines
+    of baskets recorded before are matched to the record and skipped when present.
+    """
+    with engine.connect() as lines_conn, ThreadPoolExecutor(1, thread_name_prefix="import-lines") as writer:
+
+        def write_lines(lines: LinesToWrite) -> None:
+            with lines_conn.begin():
+                loader.write_lines(lines, lines_conn)
+
+        in_flight: tuple[Future[None], Any] | None = None
+
+        def settle() -> None:
+            nonlocal in_flight
+            if in_flight is not None:
+                future, done = in_flight
+                in_flight = None
+                future.result()
+                committed.add(done)
+
+        try:
+            pending = prefetch.submit(prepare_next)
+            while (prepared := pending.result()) is not None:
+                pending = prefetch.submit(prepare_next)
+                with conn.begin():
+                    lines = loader.write_baskets(prepared, conn)
+                settle()
+                if lines is None:
+                    committed.add(prepared)
+                else:
+                    in_flight = (writer.submit(write_lines, lines), prepared)
+        finally:
+            settle()
 
 
 @contextmanager
@@ -142,11 +220,19 @@ def _sqlite_foreign_keys_off(conn: Connection) -> Iterator[None]:
 
 
 SQLITE_IMPORT_CACHE_KIB = 64 * 1024
+SQLITE_IMPORT_CHECKPOINT_PAGES = 64 * 1024  # 256 MB of WAL between checkpoints (4 KB pages)
 
 
 @contextmanager
-def _sqlite_page_cache(conn: Connection, kib: int = SQLITE_IMPORT_CACHE_KIB) -> Iterator[None]:
-    """A large page cache on the importer's connection, then the old size back.
+def _sqlite_bulk_settings(conn: Connection, kib: int = SQLITE_IMPORT_CACHE_KIB) -> Iterator[None]:
+    """A large page cache and rarer WAL checkpoints on the importer's connection, then the old
+    settings back.
+
+    Checkpoints: SQLite's default copies the WAL into the database (and syncs both) once the
+    WAL passes 1,000 pages, i.e. after every chunk, rewriting the index pages each chunk
+    touches again and again; every 256 MB of WAL instead (bounded whatever the file size), and
+    one passive checkpoint at the end. On the 1M-line benchmark: 0.58x the bare load against
+    0.36-0.52x in the same alternation.
 
     With SQLite's default 2 MB, the index pages the import keeps touching (baskets by member
     and date, scan lines by key, looked up again on re-import) fall out of the cache as the
@@ -159,11 +245,17 @@ def _sqlite_page_cache(conn: Connection, kib: int = SQLITE_IMPORT_CACHE_KIB) -> 
         return
     raw = conn.connection.dbapi_connection
     old = raw.execute("PRAGMA cache_size").fetchone()[0]
+    old_checkpoint = raw.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
     raw.execute(f"PRAGMA cache_size=-{int(kib)}")
+    raw.execute(f"PRAGMA wal_autocheckpoint={SQLITE_IMPORT_CHECKPOINT_PAGES}")
     try:
         yield
     finally:
         raw.execute(f"PRAGMA cache_size={int(old)}")
+        raw.execute(f"PRAGMA wal_autocheckpoint={int(old_checkpoint)}")
+        if not raw.in_transaction:
+            # What the run left in the WAL goes to the database file now (never waits for readers).
+            raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
 
 def _progress_bar(source: Source, progress: bool | None):  # type: ignore[no-untyped-def]

@@ -49,7 +49,9 @@ class RowProblems:
             where = np.flatnonzero(hit)
             texts = [message] * len(where) if isinstance(message, str) else message(rows[where])
             for k, text in zip(where, texts):
-                parts[k].append(text)
+                # Two checks that reach the same verdict on a cell say it once.
+                if text not in parts[k]:
+                    parts[k].append(text)
         return ["; ".join(p) for p in parts]
 
 

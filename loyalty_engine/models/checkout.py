@@ -157,6 +157,29 @@ class Redemption(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ReturnedUnits(Base):
+    """Units of one product a return basket took back from one earlier sale.
+
+    Every returned unit that matched a sale is recorded here, whether or not it reversed a
+    redemption, so the next return of the same sale (by card or by its transaction id) sees
+    what is left to return and what the kept units still support. A return basket is never
+    voided, so its rows never stop counting.
+    """
+
+    __tablename__ = "returned_units"
+    __table_args__ = (
+        CheckConstraint("units > 0", name="units"),
+        Index("ix_returned_units_original", "original_checkout_id", "product_key"),
+        Index("ix_returned_units_return", "return_checkout_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    return_checkout_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("checkouts.id"))
+    original_checkout_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("checkouts.id"))
+    product_key: Mapped[int] = mapped_column(BigInteger, ForeignKey("products.id"))
+    units: Mapped[int] = mapped_column(Integer)
+
+
 __all__ = [
     "CHECKOUT_KINDS",
     "CHECKOUT_STATUSES",
@@ -166,4 +189,5 @@ __all__ = [
     "REDEMPTION_EVENTS",
     "REVERSAL_KINDS",
     "Redemption",
+    "ReturnedUnits",
 ]

@@ -16,6 +16,7 @@ rather than on every production call.
 """
 from __future__ import annotations
 
+import copy
 import functools
 import logging
 import re
@@ -24,16 +25,21 @@ import time
 from datetime import date
 from typing import Any, Callable, Optional
 
+import orjson
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from pydantic import BaseModel, ConfigDict, ValidationError
 from spectree import Response as SpecResponse
 from spectree import SecurityScheme, SpecTree
 from spectree.models import SecuritySchemeData
-from werkzeug.exceptions import HTTPException
+from sqlalchemy.exc import DBAPIError
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from ..checkout.errors import BadRequest, CheckoutError, Unauthorized, UnsupportedMediaType
+from ..checkout.errors import BadRequest, CheckoutError, NotFound, Unauthorized, UnsupportedMediaType
 from ..checkout.lanes import LaneAuth, LaneIdentity, authenticate, parse_key
 from ..checkout.schemas import (
+    CARD_PATTERN,
+    TRANSACTION_ID_MAX,
+    TRANSACTION_ID_PATTERN,
     CheckoutResponse,
     CompleteRequest,
     ErrorBody,
@@ -117,7 +123,8 @@ def _finish_request(response: Response) -> Response:
     response.headers[REQUEST_ID_HEADER] = request_id
     auth: LaneAuth | None = g.get("auth")
     lane: LaneIdentity | None = auth.lane if auth is not None else None
-    if current_app.testing and response.status_code == 200 and request.endpoint in _HOT_ENDPOINTS:
+    if (current_app.testing and response.status_code == 200 and request.method == "POST"
+            and request.endpoint in _HOT_ENDPOINTS):
         # production does not re-validate its own answers; the tests do, against the documented model
         CheckoutResponse.model_validate_json(response.get_data())
     log.info(
@@ -146,20 +153,13 @@ def _authenticate_and_read_body() -> None:
             raise UnsupportedMediaType("send the body as application/json", field="Content-Type",
                                        content_type=request.content_type or "")
         try:
-            if request.endpoint in _HOT_ENDPOINTS:
-                # parsed and validated in one pass by pydantic (see _body); read here for the 413
-                request.get_data(cache=True)
-                return
-            data = request.get_json(silent=True)  # reads the body: 413 if over MAX_CONTENT_LENGTH
+            # Parsed and validated in one pass by pydantic (see _body), whose JSON parser has a
+            # nesting limit; read here for the 413. Python's json module would recurse on a
+            # deeply nested body until the interpreter's limit.
+            request.get_data(cache=True)
         except HTTPException:
             _require_lane()
             raise
-        if data is None:
-            _require_lane()
-            raise BadRequest("the body is not valid JSON", code="malformed_json", field="body")
-        if not isinstance(data, dict):
-            _require_lane()
-            raise ApiValidationError("body: must be a JSON object", field="body")
 
 
 def _presented_key() -> str | None:
@@ -173,9 +173,16 @@ def _presented_key() -> str | None:
 def _require_lane() -> LaneIdentity:
     """The request's lane, checking its key against the database now if not done yet."""
     auth: LaneAuth = g.auth
-    if auth.lane is None:
-        with _service().read_engine.connect() as conn:
-            auth.lane = authenticate(conn, auth.key)
+    for attempt in range(2):
+        if auth.lane is not None:
+            break
+        try:
+            with _service().read_engine.connect() as conn:
+                auth.lane = authenticate(conn, auth.key)
+        except DBAPIError as exc:
+            # a pooled connection the server dropped while idle: once more on a new one
+            if attempt or not exc.connection_invalidated:
+                raise
     return auth.lane
 
 
@@ -215,6 +222,8 @@ def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
         detail = {"field": "body", "max_bytes": current_app.config.get("MAX_CONTENT_LENGTH")}
     response = jsonify({"code": code, "message": exc.description or exc.name, "detail": detail})
     response.status_code = exc.code or 400
+    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+        response.headers["Allow"] = ", ".join(sorted(exc.valid_methods))  # RFC 9110: a 405 lists them
     return response
 
 
@@ -265,7 +274,7 @@ def health():  # type: ignore[no-untyped-def]
 @bp.get("/openapi.json")
 def openapi_document():  # type: ignore[no-untyped-def]
     """The OpenAPI 3.1 document, generated from the request/response schemas."""
-    return jsonify(spec.spec)
+    return _json(_document())
 
 
 @bp.post("/checkout/quote")
@@ -290,12 +299,16 @@ def complete():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/checkout/<transaction_id>/void")
-@spec.validate(json=VoidRequest, resp=SpecResponse(HTTP_200=VoidResponse, **_errors(400, 401, 403, 404, 409, 413, 415, 422)),
-               tags=["checkout"], security=_AUTH,
-               path_parameter_descriptions={"transaction_id": "transaction_id returned by complete"})
+@_documented(json=VoidRequest, resp=SpecResponse(HTTP_200=VoidResponse, **_errors(400, 401, 403, 404, 409, 413, 415, 422)),
+             tags=["checkout"], security=_AUTH,
+             path_parameter_descriptions={"transaction_id": "transaction_id returned by complete"})
 def void(transaction_id: str):  # type: ignore[no-untyped-def]
     """Void a completed sale: reverse its redemptions, restore budgets and limits, drop the basket."""
-    return _json(_service().void(_require_lane(), transaction_id, request.context.json, g.request_id))  # type: ignore[attr-defined]
+    lane = _require_lane()
+    if not _TRANSACTION_ID_RE.match(transaction_id):
+        raise NotFound(f"no lane transaction {transaction_id!r}: not a <store>:<lane>:<pos id>",
+                       code="unknown_transaction", field="transaction_id")
+    return _json(_service().void(lane, transaction_id, _body(VoidRequest), g.request_id))
 
 
 class ListQuery(BaseModel):
@@ -309,8 +322,33 @@ class ListQuery(BaseModel):
                path_parameter_descriptions={"card": "loyalty card number"})
 def member_list(card: str):  # type: ignore[no-untyped-def]
     """The member's current shopping list (lines, benefits, what is left to redeem), for lane display."""
+    lane = _require_lane()
+    if not _CARD_RE.match(card):
+        raise NotFound(f"no member with card {card!r}", code="unknown_card", field="card")
     query: ListQuery = request.context.query  # type: ignore[attr-defined]
-    return _json(_service().member_list(_require_lane(), card, query.as_of))
+    return _json(_service().member_list(lane, card, query.as_of))
+
+
+# What the path parameters accept, stated in the document too (spectree documents them as any string).
+_TRANSACTION_ID_RE = re.compile(TRANSACTION_ID_PATTERN)
+_CARD_RE = re.compile(CARD_PATTERN)
+_PATH_PARAMETERS = {
+    "transaction_id": {"type": "string", "minLength": 5, "maxLength": TRANSACTION_ID_MAX,
+                       "pattern": TRANSACTION_ID_PATTERN},
+    "card": {"type": "string", "minLength": 1, "maxLength": 32, "pattern": CARD_PATTERN},
+}
+
+
+@functools.lru_cache(maxsize=1)
+def _document() -> bytes:
+    """The OpenAPI document as served: spectree's, with the path parameters' exact patterns."""
+    document = copy.deepcopy(spec.spec)
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                if parameter.get("in") == "path" and parameter.get("name") in _PATH_PARAMETERS:
+                    parameter["schema"] = dict(_PATH_PARAMETERS[parameter["name"]])
+    return orjson.dumps(document)
 
 
 spec.register(bp)
@@ -326,9 +364,12 @@ def _request_log_handler(state) -> None:  # type: ignore[no-untyped-def]
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)
-    # A line per request: skip what this format never shows (logging HOWTO, "Optimization"):
-    # the caller's file and line (a stack walk per record), thread and process names.
-    logging._srcfile = None  # type: ignore[attr-defined]
-    logging.logThreads = False
-    logging.logProcesses = False
-    logging.logMultiprocessing = False
+    # A line per request: skip the caller's file and line, a stack walk per record that this
+    # format never shows (logging HOWTO, "Optimization"), on this logger only. The process-wide
+    # switches (logging._srcfile, logProcesses, ...) are left alone: gunicorn's own formats
+    # print the process id, and would fail on every line without it.
+    log.findCaller = _no_caller  # type: ignore[method-assign]
+
+
+def _no_caller(stack_info: bool = False, stacklevel: int = 1) -> tuple[str, int, str, None]:
+    return "(unknown file)", 0, "(unknown function)", None
