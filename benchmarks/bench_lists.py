@@ -204,16 +204,19 @@ def constructed_view(member_keys: np.ndarray, products: pd.DataFrame, seed: int 
     product_need = need_codes
     need_size = np.bincount(product_need, minlength=n_needs).astype(np.float32)
 
-    cache: dict[int, sp.csr_matrix] = {}
+    def scorer_of(rates_by_need: sp.csr_matrix):  # type: ignore[no-untyped-def]
+        cache: dict[int, sp.csr_matrix] = {}
 
-    def scorer(scopes: Sequence[np.ndarray], horizon: int, positions: np.ndarray) -> sp.csr_matrix:
-        W = cache.get(id(scopes))
-        if W is None:
-            W = cache[id(scopes)] = need_shares(scopes)
-        expected = (R[positions] @ W).tocsr()
-        expected.data = (1.0 - np.exp(-expected.data * (horizon / 7.0))).astype(np.float32)
-        expected.eliminate_zeros()
-        return expected
+        def scorer(scopes: Sequence[np.ndarray], horizon: int, positions: np.ndarray) -> sp.csr_matrix:
+            W = cache.get(id(scopes))
+            if W is None:
+                W = cache[id(scopes)] = need_shares(scopes)
+            expected = (rates_by_need[positions] @ W).tocsr()
+            expected.data = (1.0 - np.exp(-expected.data * (horizon / 7.0))).astype(np.float32)
+            expected.eliminate_zeros()
+            return expected
+
+        return scorer
 
     def need_shares(scopes: Sequence[np.ndarray]) -> sp.csr_matrix:
         # W[need, scope] = share of the need's products in the scope (uniform choice within a need)
@@ -242,11 +245,17 @@ def constructed_view(member_keys: np.ndarray, products: pd.DataFrame, seed: int 
     value_tier = np.searchsorted(np.quantile(total, [0.2, 0.4, 0.6, 0.8]), total).astype(np.int8)
     stage = rng.choice(5, size=n, p=[0.05, 0.15, 0.65, 0.1, 0.05]).astype(np.int8)
     spend = (3000 + 4000 * total / total.mean()).astype(np.int64)
-    return ModelView(
-        member_key=member_keys, categories=categories, brand_loyalty=loyalty, usage_tier=tier,
-        lifecycle_stage=stage, value_tier=value_tier, n_value_tiers=5, weekly_spend_cents=spend,
-        prior_weekly_spend_cents=spend, scorer=scorer, as_of=PERIOD, source="constructed (bench)",
-    )
+    def view_of(rows: np.ndarray) -> ModelView:
+        """The view of the members at ``rows``; it scores from its own rows of the rates, as a
+        member shard's model slice does, and slices further relative to itself."""
+        return ModelView(
+            member_key=member_keys[rows], categories=categories, brand_loyalty=loyalty[rows], usage_tier=tier[rows],
+            lifecycle_stage=stage[rows], value_tier=value_tier[rows], n_value_tiers=5, weekly_spend_cents=spend[rows],
+            prior_weekly_spend_cents=spend[rows], scorer=scorer_of(R[rows]), as_of=PERIOD,
+            source="constructed (bench)", for_members=lambda positions: view_of(rows[positions]),
+        )
+
+    return view_of(np.arange(n))
 
 
 def subset_view(view: ModelView, n: int) -> ModelView:

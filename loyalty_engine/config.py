@@ -47,6 +47,13 @@ class Config:
     statement_grace_days: int = 14  # days after a period closes before its statements are issued (late returns)
     min_group_size: int = 10  # analytics: a group of fewer distinct members is suppressed
     trial_weeks: int = 12  # analytics: a trier had not bought the brand for this many weeks before the period
+    # The list build on member shards (docs/scale.md): worker processes of the local cluster
+    # (0: one per core, and in this process for small chains), a running Dask scheduler's
+    # address (tcp://host:8786), member shards (0: automatic), at most this many members a shard.
+    workers: int = 0
+    dask_scheduler: str = ""
+    shards: int = 0
+    shard_members: int = 50_000
     # console: sessions end after this long without a request, and at the latest this long after sign-in
     console_idle_minutes: int = 30
     console_session_hours: int = 12

@@ -45,10 +45,17 @@ def lists_group() -> None:
 @click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
               help="Use this saved model state (.npz) instead of fitting one as of --as-of.")
 @click.option("--json", "as_json", is_flag=True, help="Print the build's counts as JSON.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes for the member shards (default: LOYALTY_WORKERS, else one per core; "
+                   "in-process for small chains).")
+@click.option("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://host:8786 "
+              "(default: LOYALTY_DASK_SCHEDULER, else a local cluster).")
 @pass_cli
 def build(cli: CliContext, period_start: date, cohort: str | None, as_of: date | None, rebuild: bool,
-          model_path: Path | None, as_json: bool) -> None:
+          model_path: Path | None, as_json: bool, workers: int | None, scheduler: str | None) -> None:
     """Build one cohort's lists for the period starting --period-start (idempotent)."""
+    from ..distributed.build import sharded_select
+    from ..distributed.cluster import ClusterSettings
     from ..shopping_lists.build import BuildError, build_lists
     from ..shopping_lists.model_source import ModelUnavailable, model_provider
     from ..shopping_lists.settings import ListSettings
@@ -57,7 +64,8 @@ def build(cli: CliContext, period_start: date, cohort: str | None, as_of: date |
     try:
         with session_scope(cli.engine) as session:
             result = build_lists(session, period_start, model_provider(cli.engine, cli.config, model_path),
-                                 settings, cohort=cohort, as_of=as_of, rebuild=rebuild)
+                                 settings, cohort=cohort, as_of=as_of, rebuild=rebuild,
+                                 select=sharded_select(ClusterSettings.from_config(cli.config).override(workers, scheduler)))
     except (BuildError, ModelUnavailable) as exc:
         raise InputError(str(exc)) from None
     if as_json:

@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from ..config import Config
 from .context import CliContext, InputError, pass_cli
 
 
@@ -17,8 +18,13 @@ from .context import CliContext, InputError, pass_cli
 @click.option("--holder", default=None, help="Name of this scheduler in the lease (default host:pid).")
 @click.option("--run-for", type=float, default=None, help="Stop after this many seconds (default: run until stopped).")
 @click.option("--show", is_flag=True, help="Print the configured jobs and their next run, then exit.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes for the list build's member shards (default: LOYALTY_WORKERS).")
+@click.option("--scheduler", "dask_scheduler", default=None,
+              help="Dask scheduler address for the list build, tcp://host:8786 (default: LOYALTY_DASK_SCHEDULER).")
 @pass_cli
-def scheduler(cli: CliContext, holder: str | None, run_for: float | None, show: bool) -> None:
+def scheduler(cli: CliContext, holder: str | None, run_for: float | None, show: bool, workers: int | None,
+              dask_scheduler: str | None) -> None:
     """Run the job scheduler: weekly lists, nightly model and lifecycle, daily expiry.
 
     Only one scheduler runs jobs at a time (a database lease); another one started
@@ -30,7 +36,7 @@ def scheduler(cli: CliContext, holder: str | None, run_for: float | None, show: 
         settings = SchedulerSettings.from_config(cli.config)
     except ScheduleError as exc:
         raise InputError(str(exc)) from None
-    service = SchedulerService(cli.engine, cli.config, settings, holder=holder)
+    service = SchedulerService(cli.engine, _with_cluster(cli.config, workers, dask_scheduler), settings, holder=holder)
     if show:
         for job_id, spec, next_time in service.planned():
             click.echo(f"{job_id:<14} {spec:<12} next {next_time.isoformat() if next_time else '-'}")
@@ -89,15 +95,20 @@ def history(cli: CliContext, limit: int, job_id: str | None, as_json: bool) -> N
 @click.argument("job_id")
 @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="Business date the job runs for (default: today).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes for the list build's member shards (default: LOYALTY_WORKERS).")
+@click.option("--scheduler", "dask_scheduler", default=None,
+              help="Dask scheduler address for the list build, tcp://host:8786 (default: LOYALTY_DASK_SCHEDULER).")
 @pass_cli
-def run(cli: CliContext, job_id: str, as_of: object) -> None:
+def run(cli: CliContext, job_id: str, as_of: object, workers: int | None, dask_scheduler: str | None) -> None:
     """Run one job now (weekly_lists, refresh_model, expire, lifecycle), logged in the history."""
     from jobs.runtime import RunContext
     from jobs.schedule import ScheduleError, SchedulerSettings, default_holder, run_now
 
     settings = SchedulerSettings.from_config(cli.config)
     day = as_of.date() if as_of else date.today()  # type: ignore[attr-defined]
-    context = RunContext(cli.engine, cli.config, holder=f"manual {default_holder()}", timezone=settings.timezone)
+    context = RunContext(cli.engine, _with_cluster(cli.config, workers, dask_scheduler),
+                         holder=f"manual {default_holder()}", timezone=settings.timezone)
     try:
         outcome = run_now(context, job_id, day)
     except ScheduleError as exc:
@@ -105,6 +116,12 @@ def run(cli: CliContext, job_id: str, as_of: object) -> None:
     click.echo(f"{job_id} as of {day}: {outcome.status} {json.dumps(outcome.counts, default=str)}")
     if outcome.status == "failed":
         raise SystemExit(1)
+
+
+def _with_cluster(config: Config, workers: int | None, dask_scheduler: str | None) -> Config:
+    """The config with the command line's list-build cluster options, where given."""
+    return config.with_overrides(workers=workers or config.workers,
+                                 dask_scheduler=dask_scheduler or config.dask_scheduler)
 
 
 commands: list[click.Command] = [scheduler, jobs_group]

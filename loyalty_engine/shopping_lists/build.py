@@ -422,8 +422,13 @@ def build_lists(
     as_of: date | None = None,
     rebuild: bool = False,
     clock: Clock | None = None,
+    select: Callable[..., Selection] | None = None,
 ) -> BuildResult:
-    """Build (or find) the lists of one cohort for the period starting ``period_start``."""
+    """Build (or find) the lists of one cohort for the period starting ``period_start``.
+
+    ``select`` replaces :func:`select_for` (same arguments), e.g. the member-sharded selection
+    of ``loyalty_engine.distributed``; lists are written only once it returned, in the same
+    transaction as the build row, so a failed selection leaves nothing half-active."""
     clock = clock or SystemClock()
     cohort = (cohort or cohort_for_date(period_start, settings.cohort_anchor)).upper()
     if cohort not in COHORTS:
@@ -457,7 +462,7 @@ def build_lists(
         exclude_build=None, min_probability=settings.min_probability,
     )
     timings["prepare_s"] = time.perf_counter() - started - sum(timings.values())
-    selection = select_for(view, prepared, members, settings, seed)
+    selection = (select or select_for)(view, prepared, members, settings, seed)
     timings["select_s"] = time.perf_counter() - started - sum(timings.values())
     content_items = content_valid_in(session, period_start, end)
     content = choose_content(content_items, view, members, settings.max_content)

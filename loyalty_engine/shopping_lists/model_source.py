@@ -149,6 +149,12 @@ def model_view_from_state(state: ModelState, weekly_spend_cents: np.ndarray | No
     def scorer(scopes, horizon_days: int, member_positions: np.ndarray) -> sp.csr_matrix:  # type: ignore[no-untyped-def]
         return score_offer_scopes(state, scopes, horizon_days, member_positions)
 
+    def for_members(positions: np.ndarray) -> ModelView:
+        from ..distributed.state_slice import state_for_members
+
+        return model_view_from_state(state_for_members(state, positions), np.asarray(weekly_spend_cents)[positions],
+                                     np.asarray(prior_weekly_spend_cents)[positions], source=source)
+
     return ModelView(
         member_key=state.member_key.astype(np.int64),
         categories=[str(c) for c in state.category_names],
@@ -162,6 +168,7 @@ def model_view_from_state(state: ModelState, weekly_spend_cents: np.ndarray | No
         scorer=scorer,
         as_of=state.as_of,
         source=source,
+        for_members=for_members,
     )
 
 

@@ -33,6 +33,9 @@ class ModelView:
     scorer: Scorer
     as_of: object = None  # the model's cut-off date (for audit)
     source: str = ""  # what built it (model file, fitted now, ...)
+    # The same view restricted to the members at some (ascending) positions, renumbered from 0:
+    # member shards score from it without holding the whole chain. None: not sliceable.
+    for_members: Callable[[np.ndarray], "ModelView"] | None = None
 
     def __post_init__(self) -> None:
         n = self.member_key.shape[0]
