@@ -1,7 +1,9 @@
 """The ``loyalty-engine scheduler`` service: APScheduler 3 with its job store in the database.
 
 - Jobs (configurable, in the chain's timezone): ``weekly_lists`` (default Monday 05:00),
-  ``refresh_model`` (01:30 nightly), ``expire`` (00:10 daily), ``lifecycle`` (02:30 nightly).
+  ``refresh_model`` (01:30 nightly), ``expire`` (00:10 daily), ``lifecycle`` (02:30 nightly),
+  ``statements`` (04:00 daily: issues statements of periods closed ``LOYALTY_STATEMENT_GRACE_DAYS`` ago),
+  ``results`` (03:30 nightly: measures and stores the results of periods under way or ended in the last 28 days).
   A schedule is ``"mon 05:00"`` (weekly), ``"05:00"`` (daily), ``"every 30s"`` / ``"every 5m"``
   (interval) or ``"off"``; set with ``LOYALTY_SCHEDULE_<JOB>``.
 - One active scheduler: a service only starts APScheduler while it holds the database lease,
@@ -43,6 +45,8 @@ DEFAULT_SCHEDULES = {
     "refresh_model": "01:30",
     "expire": "00:10",
     "lifecycle": "02:30",
+    "statements": "04:00",
+    "results": "03:30",
 }
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 

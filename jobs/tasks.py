@@ -57,9 +57,29 @@ def recompute_lifecycle(context: RunContext, as_of: date) -> dict[str, Any]:
     return recompute(context.engine, context.config, as_of)
 
 
+def issue_statements(context: RunContext, as_of: date) -> dict[str, Any]:
+    """Issue the manufacturer statements of periods closed longer than the grace period for returns."""
+    from loyalty_engine.results.statement_files import issue_due_statements
+
+    written = issue_due_statements(context.config, context.engine, as_of=as_of, now=context.clock.now(),
+                                   grace_days=context.config.statement_grace_days)
+    return {"statements_issued": len(written), "statements": [doc.number for doc, _files in written],
+            "total_due_cents": sum(doc.total_due_cents for doc, _files in written)}
+
+
+def compute_results(context: RunContext, as_of: date) -> dict[str, Any]:
+    """Measure and store the results of the list periods under way or recently ended."""
+    from loyalty_engine.results.store import compute_recent_periods
+
+    periods = compute_recent_periods(context.engine, as_of, now=context.clock.now())
+    return {"periods": [p.isoformat() for p in periods]}
+
+
 TASKS: dict[str, Task] = {
     "weekly_lists": weekly_lists,
     "refresh_model": refresh_model,
     "expire": expire_ended,
     "lifecycle": recompute_lifecycle,
+    "statements": issue_statements,
+    "results": compute_results,
 }

@@ -43,6 +43,10 @@ class Config:
     segment_lookback_weeks: int = 26
     import_chunk_rows: int = 200_000
     max_request_bytes: int = 256 * 1024
+    # manufacturer statements and analytics
+    statement_grace_days: int = 14  # days after a period closes before its statements are issued (late returns)
+    min_group_size: int = 10  # analytics: a group of fewer distinct members is suppressed
+    trial_weeks: int = 12  # analytics: a trier had not bought the brand for this many weeks before the period
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, delete, func, select
 from .db import session_scope
 from .model.state import ModelState
 from .models.model_state import MemberProfile
+from .results.lifecycle import record_stage_history
 from .shopping_lists.bulk import bulk_insert_columns
 
 def profile_columns(state: ModelState) -> dict[str, list[Any]]:
@@ -42,6 +43,9 @@ def store_member_profiles(engine: Engine, state: ModelState) -> dict[str, Any]:
     with session_scope(engine) as session:
         session.execute(delete(MemberProfile))
         written = bulk_insert_columns(session, MemberProfile.__table__, columns)  # type: ignore[arg-type]
+        # profiles keep only the latest run; the history keeps each member's stage per week
+        record_stage_history(session, state.as_of, columns["member_key"], columns["lifecycle_stage"],
+                             columns["value_tier"])
         stages = dict(session.execute(
             select(MemberProfile.lifecycle_stage, func.count()).group_by(MemberProfile.lifecycle_stage)
         ).all())

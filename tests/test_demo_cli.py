@@ -23,7 +23,8 @@ def test_demo_tells_a_short_story_that_ends_with_what_to_open(cli, engine, clien
     assert len(lines) < 80, result.output
     for step in ("Generate a synthetic chain", "Import the chain", "nothing doubled", "Fit the purchase-cycle model",
                  "Members by lifecycle stage", "segments", "Build the lists", "One member's list",
-                 "Render the PDFs", "retried complete: HTTP 200, same answer, nothing redeemed twice"):
+                 "Render the PDFs", "retried complete: HTTP 200, same answer, nothing redeemed twice",
+                 "lift against the hold-out", "all offers (pooled)", "planted truth:"):
         assert step in result.output, step
     assert "given explicitly: used as it is, never deleted" in lines[1]
     # the last lines: the addresses to open, a working lane key and the member link

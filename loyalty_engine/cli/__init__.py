@@ -5,8 +5,11 @@ import click
 
 from .context import CliContext
 from . import db, demo, generate, imports, lanes, lists, model, offers, render, scheduler, serve, stores
+from . import analytics, statements
+from . import results
 
-COMMAND_MODULES = (db, imports, generate, model, offers, lists, render, stores, lanes, scheduler, serve, demo)
+COMMAND_MODULES = (db, imports, generate, model, offers, lists, render, stores, lanes, scheduler, serve, demo,
+                   statements, analytics, results)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

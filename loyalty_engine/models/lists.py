@@ -199,6 +199,13 @@ class ListHoldout(Base):
     # for an offer hold-out: the probability and expected value the member would have had
     probability: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
     detail: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    # What results compare by (migration 0009): an offer hold-out's cell in the offer's
+    # segment category ('' = unsegmented), as its line would have had; the member's stage;
+    # and, for a member hold-out, the list it would have had ('regular' or 'winback').
+    brand_loyalty: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    usage_tier: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    lifecycle_stage: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    list_kind: Mapped[str] = mapped_column(String(16), default="", server_default="")
 
 
 __all__ = [

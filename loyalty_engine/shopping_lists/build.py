@@ -70,6 +70,15 @@ class _Members:
     face_target_cents: np.ndarray
 
 
+@dataclass
+class HeldMembers:
+    """The build's member-level hold-out: who, their stage, and whether theirs would be a win-back list."""
+
+    member_key: np.ndarray
+    lifecycle_stage: np.ndarray  # int8 index into LIFECYCLE_STAGES
+    winback: np.ndarray  # bool
+
+
 def face_caps(value_tier: np.ndarray, n_value_tiers: int, caps: tuple[int, ...]) -> np.ndarray:
     """The member's list face-value cap: the value tier scaled onto the configured caps."""
     caps_arr = np.asarray(caps, dtype=np.int64)
@@ -130,7 +139,7 @@ def _recent_regular_list_members(session: Session, since: date, before: date) ->
 
 def choose_members(
     session: Session, view: ModelView, cohort: str, seed: int, settings: ListSettings, as_of: date
-) -> tuple[_Members, dict[str, int], np.ndarray]:
+) -> tuple[_Members, dict[str, int], HeldMembers]:
     """Eligible members of the cohort, minus the member-level hold-out (returned separately)."""
     table = _member_table(session)
     keys = table["member_key"]
@@ -172,7 +181,7 @@ def choose_members(
         "eligible_winback": int((eligibility.winback & known).sum()),
         "held_out": int(held.sum()),
     }
-    return members, counts, keys[held]
+    return members, counts, HeldMembers(keys[held], stage[held], eligibility.winback[held])
 
 
 def score_members(
@@ -265,7 +274,7 @@ def _store(
     selection: Selection,
     content: tuple[np.ndarray, np.ndarray],
     content_items: list[ContentItem],
-    held_member_keys: np.ndarray,
+    held: HeldMembers,
     settings: ListSettings,
     now: datetime,
     model_as_of: str,
@@ -350,14 +359,24 @@ def _store(
                  for m, p, i in zip(cm.tolist(), position.tolist(), ci.tolist())))
 
     offer_ids = [o.id for o in offers]
-    holdout_rows = [(build.id, build.period_start, int(k), None, None, "member hold-out") for k in held_member_keys.tolist()]
+    # Results compare each hold-out with the members who got the list or line, by cell and
+    # stage, so the hold-out rows carry what the list or line would have carried.
+    holdout_rows = [
+        (build.id, build.period_start, int(k), None, None, "member hold-out", "", "", stage_names[st],
+         "winback" if wb else "regular")
+        for k, st, wb in zip(held.member_key.tolist(), held.lifecycle_stage.tolist(), held.winback.tolist())
+    ]
+    held_loyalty = np.array(["", *BRAND_LOYALTIES], dtype=object)[selection.holdout_brand_loyalty.astype(np.int64) + 1]
+    held_tier = np.array(["", *USAGE_TIERS], dtype=object)[selection.holdout_usage_tier.astype(np.int64) + 1]
     holdout_rows += [
-        (build.id, build.period_start, int(members.member_key[m]), offer_ids[o], float(p), "offer hold-out")
-        for m, o, p in zip(selection.holdout_member.tolist(), selection.holdout_offer.tolist(),
-                           selection.holdout_probability.tolist())
+        (build.id, build.period_start, int(members.member_key[m]), offer_ids[o], float(p), "offer hold-out",
+         lo, ti, stage_names[members.lifecycle_stage[m]], "")
+        for m, o, p, lo, ti in zip(selection.holdout_member.tolist(), selection.holdout_offer.tolist(),
+                                   selection.holdout_probability.tolist(), held_loyalty.tolist(), held_tier.tolist())
     ]
     bulk_insert(session, ListHoldout.__table__,
-                ["build_id", "period_start", "member_key", "offer_id", "probability", "detail"], holdout_rows)
+                ["build_id", "period_start", "member_key", "offer_id", "probability", "detail",
+                 "brand_loyalty", "usage_tier", "lifecycle_stage", "list_kind"], holdout_rows)
     return {
         "lists": int(list_members.shape[0]),
         "lines": n_lines,

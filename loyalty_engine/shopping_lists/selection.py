@@ -94,6 +94,9 @@ class Selection:
     shortfall: np.ndarray = field(default_factory=lambda: np.empty(0, np.int8))
     rounds: int = 0
     stats: dict[str, int] = field(default_factory=dict)
+    # the held-back pairs' cells, as their lines would have had them (-1 unsegmented)
+    holdout_brand_loyalty: np.ndarray = field(default_factory=lambda: np.empty(0, np.int8))
+    holdout_usage_tier: np.ndarray = field(default_factory=lambda: np.empty(0, np.int8))
 
     def __len__(self) -> int:
         return int(self.member.shape[0])
@@ -385,6 +388,8 @@ def select_lines(
         holdout_member=held_lines.member,
         holdout_offer=held_lines.offer,
         holdout_probability=held_lines.probability,
+        holdout_brand_loyalty=held_lines.loyalty,
+        holdout_usage_tier=held_lines.tier,
         candidates_per_offer=candidates_per_offer,
         budget_limited=budget_limited,
         face_total_cents=face_total,
