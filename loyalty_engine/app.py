@@ -24,7 +24,8 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
         __name__,
         instance_path=str(config.instance_path),
         template_folder=str(PROJECT_ROOT / "templates"),
-        static_folder=None,
+        static_folder=str(PROJECT_ROOT / "static"),  # the console's CSS and scripts: never a CDN
+        static_url_path="/static",
     )
     app.config.update(
         SECRET_KEY=config.secret_key,
@@ -41,6 +42,7 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     app.session_interface = _NoApiSessions()
     app.teardown_appcontext(_close_session)
     _register_blueprints(app)
+    _register_console(app, config)
     _register_json_errors(app)
     return app
 
@@ -137,6 +139,14 @@ def _register_blueprints(app: Flask) -> None:
 
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
+
+
+def _register_console(app: Flask, config: Config) -> None:
+    """Sign-in, CSRF, security headers and the route gate of the console and portal."""
+    from .web import authz, security
+
+    security.init_app(app, config)
+    authz.init_app(app)
 
 
 def _register_json_errors(app: Flask) -> None:

@@ -47,6 +47,18 @@ class Config:
     statement_grace_days: int = 14  # days after a period closes before its statements are issued (late returns)
     min_group_size: int = 10  # analytics: a group of fewer distinct members is suppressed
     trial_weeks: int = 12  # analytics: a trier had not bought the brand for this many weeks before the period
+    # console: sessions end after this long without a request, and at the latest this long after sign-in
+    console_idle_minutes: int = 30
+    console_session_hours: int = 12
+    # failed sign-ins per user name: free ones, then a doubling delay, then a lock-out
+    signin_free_failures: int = 3
+    signin_lockout_failures: int = 10
+    signin_lockout_minutes: int = 30
+    # maker-checker: an offer is activated by an approver other than its submitter (the
+    # default); an admin can turn it off on the settings page for small chains
+    maker_checker: bool = True
+    # send the console's cookie over HTTPS only (set it behind TLS; the demo serves plain HTTP)
+    session_cookie_secure: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":
@@ -73,6 +85,8 @@ class Config:
 
 def _coerce(type_name: Any, raw: str) -> Any:
     name = type_name if isinstance(type_name, str) else getattr(type_name, "__name__", str(type_name))
+    if name == "bool":
+        return raw.strip().lower() in ("1", "true", "yes", "on")
     if name == "int":
         return int(raw)
     if name == "float":

@@ -29,6 +29,8 @@ def profile_columns(state: ModelState) -> dict[str, list[Any]]:
         "weekly_spend_cents": m.avg_weekly_spend_cents.astype(np.int64).tolist(),
         "clv_cents": m.clv_cents.astype(np.int64).tolist(),
         "trips_per_week": np.round(m.trips_per_week.astype(np.float64), 4).tolist(),
+        "norm_trips_per_week": [None if r < 0 else r for r in
+                                np.round(m.norm_trips_per_week.astype(np.float64), 4).tolist()],
         "repeat_rate": np.round(m.repeat_rate.astype(np.float64), 4).tolist(),
         "top_category_share": np.round(m.top_category_share.astype(np.float64), 4).tolist(),
         "p_alive": np.round(m.p_alive.astype(np.float64), 4).tolist(),

@@ -39,6 +39,16 @@ def _with_search_path(url: str, schema: str) -> str:
     return parsed.set(query=query).render_as_string(hide_password=False)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashing() -> None:
+    """Console tests hash and check many passwords: argon2id at its cheapest parameters, not 64 MiB each."""
+    from argon2 import PasswordHasher, profiles
+
+    from loyalty_engine.console import passwords
+
+    passwords._HASHER = PasswordHasher.from_parameters(profiles.CHEAPEST)
+
+
 @pytest.fixture(scope="session")
 def database_backend() -> str:
     return "postgresql" if PG_URL else "sqlite"

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from console_support import sign_in
+
 from loyalty_engine.models.checkout import Redemption
 from loyalty_engine.models.lists import ShoppingList
 from loyalty_engine.models.members import Member
@@ -48,6 +50,10 @@ def test_demo_tells_a_short_story_that_ends_with_what_to_open(cli, engine, clien
     assert redeemed > 0 and profiles == 200
 
     assert client.get(link).status_code == 200
+    # the console's demo users, passwords printed once: the admin's signs in
+    assert "Console: http://127.0.0.1:5000/console/" in result.output
+    admin_password = re.search(r"^\s+admin\s+user admin\s+password (\S+)$", result.output, re.M).group(1)  # type: ignore[union-attr]
+    assert sign_in(client, "admin", admin_password).headers["Location"] == "/console/"
     answer = client.get(f"/api/v1/members/{card}/list", headers={"Authorization": f"Bearer {key}"})
     assert answer.status_code == 200, answer.get_json()
     assert client.get(f"/api/v1/members/{card}/list", headers={"Authorization": "Bearer lk_x.y"}).status_code == 401

@@ -4,11 +4,11 @@ from __future__ import annotations
 import click
 
 from .context import CliContext
-from . import db, demo, generate, imports, lanes, lists, model, offers, render, scheduler, serve, stores
+from . import db, demo, generate, imports, lanes, lists, model, offers, render, scheduler, serve, stores, users
 from . import analytics, statements
 from . import results
 
-COMMAND_MODULES = (db, imports, generate, model, offers, lists, render, stores, lanes, scheduler, serve, demo,
+COMMAND_MODULES = (db, imports, generate, model, offers, lists, render, stores, lanes, scheduler, serve, users, demo,
                    statements, analytics, results)
 
 

@@ -20,7 +20,10 @@ import click
 
 from ..clock import SystemClock
 from .context import CliContext, pass_cli
-from .demo_story import STEPS, DemoRun, run_steps
+from .demo_story import STEPS, DemoRun, Step, add_step, run_steps
+from .users import demo_step as console_users_step
+
+add_step(Step("Create the console's users", console_users_step))
 
 
 @click.command("demo")
@@ -74,6 +77,8 @@ def _closing(run: DemoRun) -> None:
     click.secho("\nOpen these", fg="cyan", bold=True)
     click.echo(f"PDFs:            {run.pdf_dir}")
     click.echo(f"Keep exploring:  export LOYALTY_DATABASE_URL={run.database_url}")
+    for line in run.facts.get("console_users", ()):
+        click.echo(line)
     click.echo(f"Lane API:        {base}/api/v1/openapi.json")
     if "lane_key" in run.facts:
         store, lane = run.facts["lane"]

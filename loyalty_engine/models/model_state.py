@@ -32,6 +32,8 @@ class MemberProfile(Base):
     weekly_spend_cents: Mapped[int] = mapped_column(BigInteger)  # average over the last 8 weeks
     clv_cents: Mapped[int] = mapped_column(BigInteger)
     trips_per_week: Mapped[float] = mapped_column(Float)
+    # the member's own norm: trips per week over the 26 weeks before the last 8 (None: no norm yet)
+    norm_trips_per_week: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
     repeat_rate: Mapped[float] = mapped_column(Float)  # share of purchases repeating an earlier one
     top_category_share: Mapped[float] = mapped_column(Float)  # share of spend in the top 3 categories
     p_alive: Mapped[float] = mapped_column(Float)

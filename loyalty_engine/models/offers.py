@@ -28,7 +28,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from .base import Base, BigIntPK, utcnow
 from .catalog import Manufacturer
 
-OFFER_STATUSES = ("draft", "active", "paused", "ended")
+# "submitted": waiting in the approval queue (maker-checker); an approver makes it "active".
+OFFER_STATUSES = ("draft", "submitted", "active", "paused", "ended")
 BENEFIT_KINDS = ("amount_off", "percent_off", "fixed_price")
 FUNDER_KINDS = ("manufacturer", "retailer")
 SCOPE_KINDS = ("skus", "brand", "subcategory", "category")
@@ -130,6 +131,11 @@ class Offer(Base):
     discount_given_cents: Mapped[int] = mapped_column(BigInteger, default=0)
 
     definition: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the validated file
+    # Approval workflow (maker-checker): who asked for activation and who granted it, by user name.
+    submitted_by: Mapped[Optional[str]] = mapped_column(String(100), nullable=True)
+    submitted_at: Mapped[Optional[datetime]] = mapped_column(nullable=True)
+    approved_by: Mapped[Optional[str]] = mapped_column(String(100), nullable=True)
+    approved_at: Mapped[Optional[datetime]] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -190,12 +190,15 @@ def prune_states(config: Config, keep: int) -> int:
 
 
 def recompute_lifecycle(engine: Engine, config: Config, as_of: date) -> dict[str, Any]:
-    """Store every member's lifecycle stage, value tier and measures as of ``as_of``."""
+    """Store every member's lifecycle stage, value tier and measures as of ``as_of``, and the
+    console's aggregates (segment grids, redemptions per day) from the same state."""
+    from ..analytics.nightly import store_console_aggregates
     from ..member_profiles import store_member_profiles
 
     state, source = load_or_fit(engine, config, as_of)
     counts = store_member_profiles(engine, state)
-    return {"as_of": as_of.isoformat(), "source": source, **counts}
+    aggregates = store_console_aggregates(engine, config, state, as_of)
+    return {"as_of": as_of.isoformat(), "source": source, **counts, **aggregates}
 
 
 __all__ = [
