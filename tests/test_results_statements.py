@@ -19,6 +19,7 @@ from loyalty_engine.results.statements import get_statement
 from test_checkout_support import NOON, PERIOD, Chain, basket, chain  # noqa: F401
 
 COMPLETE = "/api/v1/checkout/complete"
+QUOTE = "/api/v1/checkout/quote"
 PERIOD2 = (date(2027, 3, 18), date(2027, 3, 31))
 WEEK1, WEEK2 = date(2027, 3, 4), date(2027, 3, 11)
 
@@ -32,6 +33,10 @@ def _at(app, moment: datetime) -> datetime:  # type: ignore[no-untyped-def]
 
 
 def _post(client, chain: Chain, body: dict) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    if any(line["quantity"] < 0 for line in body["lines"]):  # a refund tenders exactly what is due back
+        quote = client.post(QUOTE, json={k: v for k, v in body.items() if k != "tender"}, headers=chain.headers())
+        assert quote.status_code == 200, quote.json
+        body["tender"]["amount_cents"] = quote.json["total_due_cents"]
     answer = client.post(COMPLETE, json=body, headers=chain.headers())
     assert answer.status_code == 200, answer.json
     return answer.json  # type: ignore[no-any-return]
