@@ -70,3 +70,6 @@ def results() -> str:
                       "Funded per day, last 8 weeks", value_format="${:,.0f}") if days else None
     return render_template("portal/results.html", funder=funder, totals=totals, chart=chart,
                            due_cents=sum(t.due_cents for t in totals))
+
+
+from . import portal_results  # noqa: E402,F401  (lift, analytics and statements: registers their views on bp)

@@ -91,3 +91,4 @@ def index() -> Response | str:
 
 from . import account, admin_users, admin_lanes, admin_settings  # noqa: E402,F401  (register the views)
 from . import offers, insights, content  # noqa: E402,F401  (offers, approvals, segments, members at risk, content, dashboard)
+from . import results  # noqa: E402,F401  (results by offer, cell, store, week, with lift)
