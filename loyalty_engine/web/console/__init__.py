@@ -42,6 +42,7 @@ NAV: list[NavItem] = [
     NavItem("Audit log", "console.audit_log", "audit.view", "admin"),
     NavItem("Offers", "portal.offers", "portal.view"),
     NavItem("Results", "portal.results", "portal.view"),
+    NavItem("Lift", "portal.lift", "portal.view"),
     NavItem("Analytics", "portal.analytics", "portal.view"),
     NavItem("Statements", "portal.statements", "portal.view"),
 ]
