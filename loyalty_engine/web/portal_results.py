@@ -54,9 +54,9 @@ def lift() -> str:
     charts = {}
     if period is not None:
         _summary, rows = stored_rows(db_session(), period.start, "offer", funder.id)
-        charts["units"] = lift_chart(lift_points(rows, "name"), "Lift in units per targeted member", "units")
+        charts["units"] = lift_chart(lift_points(rows, "slug"), "Lift in units per targeted member", "units")
         charts["sales"] = lift_chart([LiftPoint(p.label, p.estimate / 100, p.low / 100, p.high / 100)
-                                      for p in lift_points(rows, "name", "sales_cuped_")],
+                                      for p in lift_points(rows, "slug", "sales_cuped_")],
                                      "Lift in net sales per targeted member ($)", "$")
     return render_template("portal/lift.html", funder=funder, periods=known, period=period, rows=rows, charts=charts)
 

@@ -51,11 +51,10 @@ def _charts(period: date) -> dict[str, Any]:
     """Lift with intervals: per offer (units and net sales), pooled per funder and category."""
     db = db_session()
     _s, offers = stored_rows(db, period, "offer")
+    # largest lift first: the offers worth a look are at the top
+    by_lift = sorted(lift_points(offers, "slug"), key=lambda p: -p.estimate)
     charts: dict[str, Any] = {
-        "offer_units": lift_chart(lift_points(offers, "name"), "Lift in units per targeted member, by offer", "units"),
-        "offer_sales": lift_chart([LiftPoint(p.label, p.estimate / 100, p.low / 100, p.high / 100)
-                                   for p in lift_points(offers, "name", "sales_cuped_")],
-                                  "Lift in net sales per targeted member ($), by offer", "$"),
+        "offer_units": lift_chart(by_lift, "Lift in units per targeted member, by offer", "units"),
     }
     for dim in ("funder", "category"):
         _s, rows = stored_rows(db, period, dim)
