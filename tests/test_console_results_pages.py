@@ -12,10 +12,12 @@ import re
 from datetime import date
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from console_support import add_user, post_form, sign_in
+from loyalty_engine.console.results_view import pool_groups
 from loyalty_engine.models.checkout import Redemption
 from loyalty_engine.models.console import AuditEntry
 from loyalty_engine.models.results import ResultRow
@@ -89,6 +91,16 @@ def test_console_results_pages_for_each_role(app, cli, engine, tmp_path: Path) -
     assert analyst.get("/console/results?period=2030-01-07").status_code == 404
     assert analyst.get(f"/console/results?period={PERIOD}&by=member").status_code == 400
 
+    # the tile pools the stored per-funder pools; pooling the per-category pools instead gives the same
+    with Session(engine) as s:
+        pools = {dim: s.execute(select(ResultRow.data).where(ResultRow.dimension == dim)).scalars().all()
+                 for dim in ("funder", "category")}
+    by_funder, by_category = pool_groups(pools["funder"]), pool_groups(pools["category"])
+    assert by_funder is not None and by_category is not None
+    with_interval = [o for o in offers if o.get("units_cuped_ci_low") is not None
+                     and o["units_cuped_ci_low"] < o["units_cuped_ci_high"]]  # a zero-width one has no weight
+    assert by_funder[0] == by_category[0] == len(with_interval)
+    assert by_funder[1:] == pytest.approx(by_category[1:], abs=1e-3)
     tile = analyst.get("/console/dashboard").get_data(as_text=True).split("Lift so far")[1][:600]
     assert re.search(r"[+-]\d+\.\d\d units", tile) and f"offers of the period {PERIOD}" in tile
 

@@ -22,7 +22,7 @@ from ..results.estimators import inverse_variance_pool
 
 # the dimensions a staff user can choose on the results page, in the page's order
 DIMENSIONS = ("offer", "offer_cell", "cell", "store", "week", "stage", "funder", "category", "program")
-Z95 = 1.959964  # the stored intervals are 95 %: half-width / Z95 is the standard error
+Z95 = 1.959964  # the stored pools' intervals are normal 95 %: half-width / Z95 is the standard error
 
 
 @dataclass(frozen=True)
@@ -94,31 +94,34 @@ def latest_computed(session: Session) -> PeriodInfo | None:
     return PeriodInfo(_day(row[0]), _day(row[1]), row[2]) if row else None
 
 
-def pool_offers(rows: Sequence[dict[str, Any]], prefix: str) -> tuple[int, float, float, float] | None:
-    """(offers, estimate, low, high): the stored offer rows' CUPED lifts pooled by inverse variance
-    (``prefix`` "units_" or "sales_"); offers without an interval are left out."""
-    est = np.array([_num(r.get(prefix + "cuped_lift")) for r in rows], dtype=np.float64)
-    low = np.array([_num(r.get(prefix + "cuped_ci_low")) for r in rows], dtype=np.float64)
-    high = np.array([_num(r.get(prefix + "cuped_ci_high")) for r in rows], dtype=np.float64)
-    if not len(est):
+def pool_groups(rows: Sequence[dict[str, Any]], outcome: str = "units") -> tuple[int, float, float, float] | None:
+    """(offers, estimate, low, high): stored pooled rows (per funder or per category) pooled again.
+
+    Fixed-effect inverse-variance pooling is associative: pooling the per-funder pools gives the
+    pool over all their offers. The stored pools' intervals are normal (estimate +- Z95 x se), so
+    each se is the interval's half-width / Z95. Rows without an interval are left out.
+    """
+    chosen = [r for r in rows if r.get("outcome") == outcome and r.get("estimate") is not None
+              and r.get("ci_low") is not None and r.get("ci_high") is not None]
+    if not chosen:
         return None
-    pooled = inverse_variance_pool(est, (high - low) / (2 * Z95), np.zeros(len(est), dtype=np.int64), 1)
+    est = np.array([float(r["estimate"]) for r in chosen])
+    se = np.array([(float(r["ci_high"]) - float(r["ci_low"])) / (2 * Z95) for r in chosen])
+    pooled = inverse_variance_pool(est, se, np.zeros(len(chosen), dtype=np.int64), 1)
     if not pooled.n_groups[0] or not np.isfinite(pooled.estimate[0]):
         return None
-    return int(pooled.n_groups[0]), float(pooled.estimate[0]), float(pooled.ci_low[0]), float(pooled.ci_high[0])
-
-
-def _num(value: Any) -> float:
-    return float(value) if value is not None else float("nan")
+    offers = sum(int(r.get("offers") or 0) for r, ok in zip(chosen, np.isfinite(se) & (se > 0)) if ok)
+    return offers, float(pooled.estimate[0]), float(pooled.ci_low[0]), float(pooled.ci_high[0])
 
 
 def program_lift(session: Session, outcome: str = "units") -> PooledLift | None:
-    """The pooled lift of the latest computed period over all its offers (the dashboard's tile)."""
+    """The pooled lift of the latest computed period over all its offers (the dashboard's tile),
+    from the period's stored per-funder pools."""
     latest = latest_computed(session)
     if latest is None:
         return None
-    _summary, rows = stored_rows(session, latest.start, "offer")
-    pooled = pool_offers(rows, "units_" if outcome == "units" else "sales_")
+    _summary, rows = stored_rows(session, latest.start, "funder")
+    pooled = pool_groups(rows, outcome)
     if pooled is None:
         return None
     return PooledLift(latest.start, latest.end, outcome, *pooled)
@@ -148,4 +151,4 @@ PORTAL_OFFER_COLUMNS = ("slug", "name", "category", "lists_delivered", "lines_pr
 
 
 __all__ = ["DIMENSIONS", "PORTAL_OFFER_COLUMNS", "PeriodInfo", "PooledLift", "funder_periods", "latest_computed", "periods",
-           "pool_offers", "program_lift", "rows_csv", "stored_rows"]
+           "pool_groups", "program_lift", "rows_csv", "stored_rows"]
