@@ -81,9 +81,13 @@ def test_console_results_pages_for_each_role(app, cli, engine, tmp_path: Path) -
                                                                        is not None])
     for o in offers:
         assert o["slug"] in page
-    for by in ("offer_cell", "cell", "store", "week", "stage", "funder", "category", "program"):
+    for by in ("offer_cell", "cell", "store", "week", "stage", "funder", "category", "program", "winback",
+               "calibration"):
         answer = analyst.get(f"/console/results?period={PERIOD}&by={by}")
         assert answer.status_code == 200, by
+        with Session(engine) as s:
+            keys = s.execute(select(ResultRow.key).where(ResultRow.dimension == by)).scalars().all()
+        assert all(str(key).split(" ")[0] in answer.get_data(as_text=True) for key in keys), by
     rows = list(csv.DictReader(io.StringIO(analyst.get(f"/console/results.csv?period={PERIOD}&by=offer")
                                            .get_data(as_text=True))))
     assert len(rows) == len(offers) and sum(int(r["discount_cents"]) for r in rows) == ledger  # ties to the ledger

@@ -21,7 +21,8 @@ from ..models.results import ResultPeriod, ResultRow
 from ..results.estimators import inverse_variance_pool
 
 # the dimensions a staff user can choose on the results page, in the page's order
-DIMENSIONS = ("offer", "offer_cell", "cell", "store", "week", "stage", "funder", "category", "program")
+DIMENSIONS = ("offer", "offer_cell", "cell", "store", "week", "stage", "funder", "category", "program", "winback",
+              "calibration")
 Z95 = 1.959964  # the stored pools' intervals are normal 95 %: half-width / Z95 is the standard error
 
 

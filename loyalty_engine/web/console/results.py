@@ -22,7 +22,8 @@ from . import bp
 
 DIMENSION_LABELS = {"offer": "Offer", "offer_cell": "Offer x cell", "cell": "Cell", "store": "Store",
                     "week": "Week", "stage": "Lifecycle stage", "funder": "Pooled per funder",
-                    "category": "Pooled per category", "program": "Program (global hold-out)"}
+                    "category": "Pooled per category", "program": "Program (global hold-out)",
+                    "winback": "Win-back lists", "calibration": "List accuracy against prediction"}
 
 
 def _period_arg(known: list[PeriodInfo]) -> PeriodInfo | None:
