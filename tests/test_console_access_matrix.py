@@ -78,9 +78,16 @@ EXPECTED: dict[str, Expect] = {
     "portal.offers": Expect(frozenset({"manufacturer"})),
     "portal.offer": Expect(frozenset({"manufacturer"})),
     "portal.results": Expect(frozenset({"manufacturer"})),
-    "portal.statements": Expect(frozenset({"manufacturer"})),
+    # results: stored results, lift, analytics, statements
+    "console.results": Expect(STAFF),
+    "console.results_csv": Expect(STAFF, 404),  # no period computed in this world: nothing to download
+    "console.results_compute": Expect(frozenset({"admin", "category_manager", "approver"})),
+    "portal.lift": Expect(frozenset({"manufacturer"})),
+    "portal.lift_csv": Expect(frozenset({"manufacturer"}), 404),
     "portal.analytics": Expect(frozenset({"manufacturer"})),
-    "portal.analytics_csv": Expect(frozenset({"manufacturer"}), 404),  # no list period in the matrix's world
+    "portal.analytics_csv": Expect(frozenset({"manufacturer"}), 404),
+    "portal.statements": Expect(frozenset({"manufacturer"})),
+    "portal.statement": Expect(frozenset({"manufacturer"})),
     "portal.statement_csv_file": Expect(frozenset({"manufacturer"})),
     "portal.statement_pdf_file": Expect(frozenset({"manufacturer"})),
 }
@@ -109,7 +116,7 @@ def world(app, engine) -> dict[str, list[Sample]]:  # type: ignore[no-untyped-de
         key = issue_key(session.connection(), "S1", "01", datetime.now(timezone.utc))
         item = ContentItem(slug="matrix-tip", kind="tip", title="A tip", body="", category="Snacks")
         session.add(item)
-        statements = {mfr: _statement(session, mfr) for mfr in ("MFR1", "MFR2")}
+        numbers = {mfr: _statement(session, mfr) for mfr in ("MFR1", "MFR2")}
         session.commit()
         return {
             "username": [Sample("victim")],
@@ -117,8 +124,24 @@ def world(app, engine) -> dict[str, list[Sample]]:  # type: ignore[no-untyped-de
             "key_id": [Sample(key.key_id)],
             "offer_id": [Sample(offers["MFR1"], "MFR1"), Sample(offers["MFR2"], "MFR2")],
             "item_id": [Sample(item.id)],
-            "number": [Sample(statements["MFR1"], "MFR1"), Sample(statements["MFR2"], "MFR2")],
+            "number": [Sample(numbers["MFR1"], "MFR1"), Sample(numbers["MFR2"], "MFR2")],
         }
+
+
+def _statement(session: Session, manufacturer: str) -> str:
+    """An issued (empty) statement of ``manufacturer``: the portal's statement pages are per funder."""
+    number = f"ST-20270301-{manufacturer}"
+    session.add(Statement(statement_number=number, manufacturer_id=manufacturer, period_start=date(2027, 3, 1),
+                          period_end=date(2027, 3, 14), issued_on=date(2027, 4, 1),
+                          issued_at=datetime(2027, 4, 1, tzinfo=timezone.utc), retailer_name="Chain",
+                          funder_name=f"Maker {manufacturer}", ledger_watermark=0, ledger_rows=0, redemptions=0,
+                          units=0, face_value_cents=0, funded_cents=0, handling_fee_cents=0, total_due_cents=0,
+                          adjustments_due_cents=0,
+                          reconciliation=dict.fromkeys(("watermark", "ledger_rows", "ledger_due_cents", "earlier_rows",
+                                                        "earlier_due_cents", "this_rows", "this_due_cents",
+                                                        "unbilled_rows", "unbilled_due_cents"), 0)))
+    session.flush()
+    return number
 
 
 def _offer(session: Session, manufacturer: str, n: int) -> int:

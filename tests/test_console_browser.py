@@ -43,9 +43,9 @@ class Shots:
     def __init__(self, tmp: Path) -> None:
         self.tmp, self.keep = tmp, os.environ.get("LOYALTY_SAVE_SCREENSHOTS") == "1"
 
-    def take(self, page, name: str) -> None:  # type: ignore[no-untyped-def]
-        path = self.tmp / f"console-{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+    def take(self, page, name: str, prefix: str = "console", full_page: bool = True) -> None:  # type: ignore[no-untyped-def]
+        path = self.tmp / f"{prefix}-{name}.png"
+        page.screenshot(path=str(path), full_page=full_page)
         assert path.stat().st_size > 5_000
         if self.keep:
             shutil.copy(path, DOCS / path.name)
@@ -62,6 +62,30 @@ def _sign_in(page, base: str, username: str) -> None:  # type: ignore[no-untyped
 def _sign_out(page) -> None:  # type: ignore[no-untyped-def]
     page.click("button:has-text('Sign out')")
     page.wait_for_load_state()
+
+
+def _results_and_statement(page, base: str, chain, engine, maker: str, shots: Shots) -> None:  # type: ignore[no-untyped-def]
+    """The lane's redemption in the period's results (computed from the console), then on the
+    manufacturer's statement in the portal."""
+    page.goto(f"{base}/console/results")
+    page.click(f"button:has-text('Compute the results of {AS_OF.isoformat()}')")
+    row = page.locator("table.grid tr", has_text="coffee-console")
+    assert row.locator("td.num").nth(1).inner_text() == "1"  # its one redemption, net
+    assert page.locator("svg.chart").count() == 3  # lift with intervals: per offer, pooled per funder and per category
+    shots.take(page, "results-redemption")
+    _sign_out(page)
+
+    chain("statements", "issue", "--period", AS_OF.isoformat(), "--funder", maker,
+          "--as-of", (AS_OF + timedelta(days=60)).isoformat())
+    add_user(engine, "mona", "manufacturer", manufacturer_id=maker)
+    _sign_in(page, base, "mona")
+    page.goto(f"{base}/portal/statements")
+    page.click(f"a:has-text('ST-{AS_OF:%Y%m%d}-{maker}')")
+    line = page.locator("table.grid tbody tr", has_text="Coffee trial from the console")
+    assert line.locator("td.num").nth(1).inner_text() == "1"
+    shots.take(page, "statements", prefix="portal")
+    page.goto(f"{base}/portal/lift")
+    assert "coffee-console" in page.inner_text("main")
 
 
 def test_offer_from_wizard_to_redemption_in_chromium(app, engine, chain, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -180,6 +204,7 @@ def test_offer_from_wizard_to_redemption_in_chromium(app, engine, chain, tmp_pat
                 shots.take(page, "segments")
                 page.goto(f"{base}/console/members-at-risk")
                 shots.take(page, "members-at-risk")
+                _results_and_statement(page, base, chain, engine, maker, shots)
                 assert violations == []
             finally:
                 browser.close()

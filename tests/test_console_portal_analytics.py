@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 from console_support import add_user, sign_in
-from loyalty_engine.cli.analytics import report_csv
-from loyalty_engine.results.analytics import funder_analytics
+from loyalty_engine.results.analytics import funder_analytics, report_csv
 from test_results_analytics import P0, chain  # noqa: F401  (fixture: a hand-made chain, funders ACME and ZED)
 
 
@@ -17,9 +16,9 @@ def test_portal_analytics_is_the_funders_suppressed_report(app, engine, chain, c
     page = acme.get(f"/portal/analytics?period={P0.isoformat()}")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert html.count("suppressed</td>") == sum(1 for r in report.rows if r["suppressed"]) > 0
-    lifted = [r for r in report.rows if r["lift_units"] is not None and not r["suppressed"]]
-    assert lifted and all(f"{r['lift_units']:+.3f}" in html for r in lifted)
+    assert html.count("suppressed (small group)</td>") == sum(1 for r in report.rows if r["suppressed"]) > 0
+    lifted = [r for r in report.rows if r["lift_sales_cents"] is not None and not r["suppressed"]]
+    assert lifted and all(f"{r['lift_sales_cents']:+,.1f}" in html for r in lifted)
     csv_answer = acme.get(f"/portal/analytics.csv?period={P0.isoformat()}")
     assert csv_answer.status_code == 200 and csv_answer.get_data(as_text=True) == report_csv(report)
     assert "ACME" in csv_answer.get_data(as_text=True) and "ZED" not in csv_answer.get_data(as_text=True)

@@ -9,20 +9,11 @@ from datetime import datetime
 import click
 
 from ..db import session_scope
-from ..results.analytics import COLUMNS, AnalyticsError, AnalyticsReport, funder_analytics
+from ..results.analytics import AnalyticsError, funder_analytics, report_csv
 from .context import CliContext, InputError, pass_cli
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 
-
-def report_csv(report: AnalyticsReport) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=["funder", "period_start", *COLUMNS], extrasaction="ignore")
-    writer.writeheader()
-    for row in report.rows:
-        writer.writerow({"funder": report.funder, "period_start": report.period_start.isoformat(),
-                         **{k: ("" if v is None else v) for k, v in row.items()}})
-    return out.getvalue()
 
 
 @click.command("analytics")

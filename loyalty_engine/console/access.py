@@ -68,6 +68,8 @@ ROUTE_ACTIONS: dict[str, frozenset[str]] = {
     "offers.approve": frozenset({"approver"}),
     "content.edit": frozenset({"category_manager"}),
     "lists.build": frozenset({"category_manager", "admin"}),
+    # (re)compute a list period's stored results; analysts only read
+    "results.compute": frozenset({"admin", "category_manager", "approver"}),
     "users.manage": frozenset({"admin"}),
     "stores.manage": frozenset({"admin"}),
     "lanes.manage": frozenset({"admin"}),

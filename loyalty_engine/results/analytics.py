@@ -22,6 +22,8 @@ sums (funder = categories, category = offers, offer = cells = stores = weeks).
 """
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -372,3 +374,15 @@ def funder_analytics(conn: Connection, manufacturer_id: str, period_start: date,
     if manufacturer_id not in reports:
         raise AnalyticsError(f"{manufacturer_id} has no offers on the lists of the period {period_start.isoformat()}")
     return reports[manufacturer_id]
+
+
+def report_csv(report: AnalyticsReport) -> str:
+    """The report as CSV text: the funder and period on every row, then the published columns."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=["funder", "period_start", *COLUMNS], extrasaction="ignore")
+    writer.writeheader()
+    for row in report.rows:
+        writer.writerow({"funder": report.funder, "period_start": report.period_start.isoformat(),
+                         **{k: ("" if v is None else v) for k, v in row.items()}})
+    return out.getvalue()
+

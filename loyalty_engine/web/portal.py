@@ -72,4 +72,4 @@ def results() -> str:
                            due_cents=sum(t.due_cents for t in totals))
 
 
-from . import portal_statements  # noqa: E402,F401  (register the statement views on bp)
+from . import portal_results  # noqa: E402,F401  (lift, analytics and statements: registers their views on bp)

@@ -42,6 +42,7 @@ NAV: list[NavItem] = [
     NavItem("Audit log", "console.audit_log", "audit.view", "admin"),
     NavItem("Offers", "portal.offers", "portal.view"),
     NavItem("Results", "portal.results", "portal.view"),
+    NavItem("Lift", "portal.lift", "portal.view"),
     NavItem("Analytics", "portal.analytics", "portal.view"),
     NavItem("Statements", "portal.statements", "portal.view"),
 ]
@@ -91,3 +92,4 @@ def index() -> Response | str:
 
 from . import account, admin_users, admin_lanes, admin_settings  # noqa: E402,F401  (register the views)
 from . import offers, insights, content  # noqa: E402,F401  (offers, approvals, segments, members at risk, content, dashboard)
+from . import results  # noqa: E402,F401  (results by offer, cell, store, week, with lift)

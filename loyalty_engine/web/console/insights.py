@@ -10,6 +10,7 @@ from ...analytics.dashboard import dashboard as dashboard_figures
 from ...analytics.segment_cells import segment_categories, segment_grid
 from ...analytics.segment_moves import category_moves
 from ...app import app_config, db_session
+from ...console.results_view import program_lift
 from ...money import format_money
 from ...shopping_lists.model_source import model_params
 from ..authz import now, requires
@@ -29,7 +30,9 @@ def dashboard() -> str:
     redemptions = bar_chart(day_points([(d.day, d.applications) for d in board.days]),
                             "Redemptions per day, last 8 weeks")
     burn = burn_chart([BurnRow(n, s, b) for n, s, b in board.burn_offers], "Budget burn of the live offers")
-    return render_template("console/dashboard.html", board=board, redemptions_chart=redemptions, burn_chart=burn)
+    lift = program_lift(db_session())  # the latest computed period's stored results, pooled over its offers
+    return render_template("console/dashboard.html", board=board, redemptions_chart=redemptions, burn_chart=burn,
+                           lift=lift)
 
 
 @bp.get("/segments")

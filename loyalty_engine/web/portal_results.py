@@ -1,0 +1,149 @@
+"""The portal's results pages: a manufacturer's own offers' lift, its anonymized analytics and
+its issued statements (list, show, CSV and PDF).
+
+Registered on the portal blueprint (``/portal``, manufacturers only). Lists are filtered to
+the user's funder; a statement is checked per object (``funder.view``: another funder's
+statement is 403). Lift rows are the stored results (``result_rows`` of the funder's
+offers); analytics are ``results.analytics.funder_analytics`` (counts and sums of groups,
+small groups suppressed). Nothing here reads or shows a member, card, name, address or list.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import abort, current_app, render_template, request
+from werkzeug.wrappers import Response
+
+from ..analytics.lift_chart import LiftPoint, lift_chart, lift_points
+from ..app import app_config, db_session
+from ..console.access import FunderRef
+from ..console.results_view import PORTAL_OFFER_COLUMNS, PeriodInfo, funder_periods, periods, rows_csv, stored_rows
+from ..render.settings import RenderSettings
+from ..render.statement_pdf import render_statement_pdf
+from ..results.analytics import AnalyticsError, AnalyticsReport, funder_analytics, report_csv
+from ..results.statement_files import statement_csv
+from ..results.statements import StatementDoc, get_statement, list_statements
+from .authz import authorize, requires
+from .portal import _funder, bp
+
+
+def _chosen(known: list[PeriodInfo]) -> PeriodInfo | None:
+    """``?period=YYYY-MM-DD`` among ``known`` (400 if malformed, 404 if not one of them), else the newest."""
+    raw = request.args.get("period", "")
+    if not raw:
+        return known[0] if known else None
+    try:
+        wanted = date.fromisoformat(raw)
+    except ValueError:
+        abort(400)
+    found = next((p for p in known if p.start == wanted), None)
+    if found is None:
+        abort(404)
+    return found
+
+
+@bp.get("/lift")
+@requires("portal.view")
+def lift() -> str:
+    """The funder's offers in one period: delivery, redemptions, money and lift with 95 % intervals."""
+    funder = _funder()
+    known = funder_periods(db_session(), funder.id)
+    period = _chosen(known)
+    rows: list[dict[str, object]] = []
+    charts = {}
+    if period is not None:
+        _summary, rows = stored_rows(db_session(), period.start, "offer", funder.id)
+        charts["units"] = lift_chart(lift_points(rows, "slug"), "Lift in units per targeted member", "units")
+        charts["sales"] = lift_chart([LiftPoint(p.label, p.estimate / 100, p.low / 100, p.high / 100)
+                                      for p in lift_points(rows, "slug", "sales_cuped_")],
+                                     "Lift in net sales per targeted member ($)", "$")
+    return render_template("portal/lift.html", funder=funder, periods=known, period=period, rows=rows, charts=charts)
+
+
+@bp.get("/lift.csv")
+@requires("portal.view")
+def lift_csv() -> Response:
+    funder = _funder()
+    period = _chosen(funder_periods(db_session(), funder.id))
+    if period is None:
+        abort(404)
+    _summary, rows = stored_rows(db_session(), period.start, "offer", funder.id)
+    return _download(rows_csv(rows, PORTAL_OFFER_COLUMNS), f"lift-{funder.id}-{period.start}.csv", "text/csv")
+
+
+def _analytics(funder_id: str, period: PeriodInfo) -> tuple[AnalyticsReport | None, str | None]:
+    config = app_config(current_app)
+    try:
+        return funder_analytics(db_session().connection(), funder_id, period.start,
+                                min_group_size=config.min_group_size, trial_weeks=config.trial_weeks), None
+    except AnalyticsError as exc:
+        return None, str(exc)
+
+
+@bp.get("/analytics")
+@requires("portal.view")
+def analytics() -> str:
+    """Trial, repeat, source of volume, penetration, units per buyer and lift; small groups suppressed."""
+    funder = _funder()
+    known = periods(db_session())
+    period = _chosen(known)
+    report, message = _analytics(funder.id, period) if period is not None else (None, None)
+    return render_template("portal/analytics.html", funder=funder, periods=known, period=period, report=report,
+                           message=message)
+
+
+@bp.get("/analytics.csv")
+@requires("portal.view")
+def analytics_csv() -> Response:
+    funder = _funder()
+    period = _chosen(periods(db_session()))
+    if period is None:
+        abort(404)
+    report, _message = _analytics(funder.id, period)
+    if report is None:
+        abort(404)
+    return _download(report_csv(report).encode("utf-8"), f"analytics-{funder.id}-{period.start}.csv", "text/csv")
+
+
+@bp.get("/statements")
+@requires("portal.view")
+def statements() -> str:
+    funder = _funder()
+    rows = list_statements(db_session(), funder.id)
+    return render_template("portal/statements.html", funder=funder, statements=list(reversed(rows)))
+
+
+def _statement(number: str) -> StatementDoc:
+    """The issued statement ``number``: 404 if none, 403 if it is another funder's."""
+    doc = get_statement(db_session(), number)
+    if doc is None:
+        abort(404)
+    authorize("funder.view", FunderRef(doc.manufacturer_id))
+    return doc
+
+
+@bp.get("/statements/<number>")
+@requires("portal.view")
+def statement(number: str) -> str:
+    doc = _statement(number)
+    return render_template("portal/statement.html", funder=_funder(), doc=doc)
+
+
+@bp.get("/statements/<number>.csv")
+@requires("portal.view")
+def statement_csv_file(number: str) -> Response:
+    doc = _statement(number)
+    return _download(statement_csv(doc), f"{doc.number}.csv", "text/csv")
+
+
+@bp.get("/statements/<number>.pdf")
+@requires("portal.view")
+def statement_pdf_file(number: str) -> Response:
+    """The issued statement rendered again: the same bytes as the file written at issue."""
+    doc = _statement(number)
+    pdf = render_statement_pdf(doc, RenderSettings.from_config(app_config(current_app)))
+    return _download(pdf, f"{doc.number}.pdf", "application/pdf")
+
+
+def _download(body: bytes, filename: str, mimetype: str) -> Response:
+    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
