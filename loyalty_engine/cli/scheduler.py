@@ -4,7 +4,9 @@ from __future__ import annotations
 import json
 import logging
 import signal
+import sys
 from datetime import date
+from typing import Any
 
 import click
 from rich.console import Console
@@ -80,15 +82,27 @@ def history(cli: CliContext, limit: int, job_id: str | None, as_json: bool) -> N
     if not runs:
         click.echo("no job runs yet")
         return
+    _console().print(_history_table(runs))
+
+
+def _console() -> Console:
+    """The terminal's own width: a table wider than the terminal is wrapped by the terminal
+    itself, which cut a duration such as "32.06s" into "3" and "2.06s" on two lines."""
+    return Console() if sys.stdout.isatty() else Console(width=160)
+
+
+def _history_table(runs: list[Any]) -> Table:
     table = Table(title="Job runs (newest first)")
-    for col in ("id", "job", "scheduled for", "as of", "status", "duration", "holder", "counts"):
-        table.add_column(col)
+    for col in ("id", "job", "scheduled for", "as of", "status", "duration"):
+        table.add_column(col, no_wrap=True)  # short values are never folded or cut
+    table.add_column("holder", overflow="fold")
+    table.add_column("counts", overflow="fold")
     for r in runs:
         counts = ", ".join(f"{k}={v}" for k, v in (r.counts or {}).items() if not isinstance(v, (dict, list)))
         duration = f"{r.duration_ms / 1000:.2f}s" if r.duration_ms is not None else "running"
         table.add_row(str(r.id), r.job_id, f"{r.scheduled_for:%Y-%m-%d %H:%M:%S}", str(r.as_of or ""),
                       r.status, duration, r.holder, counts[:120] or (r.message or "")[:120])
-    Console(width=200).print(table)
+    return table
 
 
 @jobs_group.command("run")
