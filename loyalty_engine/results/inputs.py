@@ -74,14 +74,15 @@ _CONTROL = text("""
 # The offers' products' scan lines of a window, with a flag: 1 = in the period (on or after
 # :p), 0 = the pre-period. PostgreSQL aggregates per (member, product, flag) with a hash; on
 # SQLite a GROUP BY over a million lines sorts them in a temporary B-tree, several times
-# slower than handing over the lines and summing them in numpy. Either way the product ->
+# slower than handing over the lines and summing them in numpy. Scan lines carry their
+# basket's member and business date, so no join to the baskets (a join on the text basket
+# id cost as much as the scan). Either way the product ->
 # offer expansion happens in numpy (joining offer_products in SQL let SQLite drive the join
 # from the products, one scan of the window per product).
 _SCOPE_LINES = """
-    SELECT (s.member_key * :pk + s.product_key) * 2 + CASE WHEN t.business_date >= :p THEN 1 ELSE 0 END{agg}
-    FROM transactions t
-    JOIN scan_lines s ON s.transaction_id = t.transaction_id
-    WHERE t.business_date BETWEEN :a AND :b AND t.member_key IS NOT NULL
+    SELECT (s.member_key * :pk + s.product_key) * 2 + CASE WHEN s.business_date >= :p THEN 1 ELSE 0 END{agg}
+    FROM scan_lines s
+    WHERE s.business_date BETWEEN :a AND :b AND s.member_key IS NOT NULL
       AND s.product_key IN (SELECT product_key FROM offer_products WHERE offer_id IN :offers)
     {group}
 """
