@@ -75,10 +75,10 @@ _CONTROL = text("""
 # :p), 0 = the pre-period. Handed over line by line and summed in numpy on both databases:
 # on SQLite a GROUP BY over a million lines sorts them in a temporary B-tree, several times
 # slower; on PostgreSQL the hash aggregate per (member, product, flag) took 2.6x as long as
-# reading the lines (1.3M lines, 1.1M groups: members rarely buy a product twice). Scan lines carry their
-# basket's member and business date, so no join to the baskets (a join on the text basket
-# id cost as much as the scan). Either way the product ->
-# offer expansion happens in numpy (joining offer_products in SQL let SQLite drive the join
+# reading the lines (1.3M lines, 1.1M groups: members rarely buy a product twice). Scan
+# lines carry their basket's member and business date, so no join to the baskets (a join
+# on the text basket id cost as much as the scan). The product -> offer expansion happens
+# in numpy (joining offer_products in SQL let SQLite drive the join
 # from the products, one scan of the window per product).
 _SCOPE_LINES = """
     SELECT (s.member_key * :pk + s.product_key) * 2 + CASE WHEN s.business_date >= :p THEN 1 ELSE 0 END{agg}
