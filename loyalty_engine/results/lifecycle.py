@@ -49,11 +49,12 @@ _HELD = text("""
     SELECT h.member_key, h.list_kind, h.lifecycle_stage FROM list_holdouts h JOIN list_builds b ON b.id = h.build_id
     WHERE b.period_start = :p AND b.status = 'complete' AND h.offer_id IS NULL
 """)
+# scan lines carry their basket's member and business date: no join to the baskets
 _TRIPS = text("""
-    SELECT t.member_key, COUNT(DISTINCT t.transaction_id), SUM(s.amount_cents)
-    FROM transactions t JOIN scan_lines s ON s.transaction_id = t.transaction_id
-    WHERE t.business_date BETWEEN :a AND :b AND t.member_key IS NOT NULL
-    GROUP BY t.member_key
+    SELECT s.member_key, COUNT(DISTINCT s.transaction_id), SUM(s.amount_cents)
+    FROM scan_lines s
+    WHERE s.business_date BETWEEN :a AND :b AND s.member_key IS NOT NULL
+    GROUP BY s.member_key
 """)
 _STAGE_AFTER = text("""
     SELECT h.member_key, h.lifecycle_stage, h.week_start FROM member_stage_history h

@@ -35,7 +35,7 @@ for the sales outcome, units for the units outcome).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import date, timedelta
 from typing import Any, Callable, Hashable, Sequence
 
@@ -82,7 +82,7 @@ class LiftRow:
     sales_per_retailer_dollar: float | None
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: _clean(v) for k, v in asdict(self).items()}
+        return _shallow(self)
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,13 @@ class PooledRow:
     ci_high: float
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: _clean(v) for k, v in asdict(self).items()}
+        return _shallow(self)
+
+
+def _shallow(row: Any) -> dict[str, Any]:
+    """The row's fields as a dict (every field is a scalar: ``dataclasses.asdict`` would
+    deep-copy each one, most of the time of storing ten thousand rows)."""
+    return {f.name: _clean(getattr(row, f.name)) for f in fields(row)}
 
 
 def _clean(value: Any) -> Any:

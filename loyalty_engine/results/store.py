@@ -60,6 +60,10 @@ def compute(conn: Connection, period_start: date, pre_weeks: int = 8) -> dict[st
     hit = accuracy_by_offer(inputs)
 
     dims = by_dimensions(conn, period_start, period_start)
+    # each offer's lift rows (units, sales) once, not a scan of every offer's rows per offer
+    lift_by_offer: dict[int, dict[str, Any]] = {}
+    for r in lift:
+        lift_by_offer.setdefault(r.offer_id, {}).update(_lift_fields(r))
     offer_rows = []
     for row in dims["offer"]:
         offer_id = int(row["key"])
@@ -67,9 +71,7 @@ def compute(conn: Connection, period_start: date, pre_weeks: int = 8) -> dict[st
         merged = {**row, "offer_id": offer_id, "slug": meta.get("slug", ""), "name": meta.get("name", ""),
                   "manufacturer_id": meta.get("manufacturer_id"), "category": meta.get("category", ""),
                   "hit_rate": hit.get(offer_id)}
-        for r in lift:
-            if r.offer_id == offer_id:
-                merged.update(_lift_fields(r))
+        merged.update(lift_by_offer.get(offer_id, {}))
         merged["key"] = merged["slug"] or str(offer_id)
         offer_rows.append(merged)
     cell_lift: dict[tuple[int, str], dict[str, Any]] = {}
