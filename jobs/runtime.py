@@ -113,20 +113,20 @@ class RunOutcome:
 
 
 def run_logged(
-    context: RunContext, job_id: str, scheduled_for: datetime, as_of: date, task: Callable[[RunContext, date], dict[str, Any]]
+    context: RunContext, job_id: str, scheduled_for: datetime, as_of: date, task: Callable[[RunContext, date], dict[str, Any]],
+    *, manual: bool = False,
 ) -> RunOutcome:
-    """Claim the (job, fire time), run the task, record status, counts and duration."""
-    scheduled_for = _utc(scheduled_for).replace(microsecond=0)
+    """Claim the (job, fire time), run the task, record status, counts and duration.
+
+    A scheduled fire time is claimed once across every scheduler (to the second). A manual run
+    is never skipped: two ``jobs run`` in the same second (or under a fixed clock) each get
+    their own moment, a millisecond apart."""
     started = _utc(context.clock.now())
-    try:
-        with context.engine.begin() as conn:
-            run_id = conn.execute(
-                insert(JobRun).values(job_id=job_id, scheduled_for=scheduled_for, as_of=as_of,
-                                      holder=context.holder, status="running", started_at=started,
-                                      counts={}, message="")
-                .returning(JobRun.id)
-            ).scalar_one()
-    except IntegrityError:
+    scheduled_for = _utc(scheduled_for)
+    if not manual:
+        scheduled_for = scheduled_for.replace(microsecond=0)
+    run_id = _claim(context, job_id, scheduled_for, as_of, started, attempts=MANUAL_CLAIM_ATTEMPTS if manual else 1)
+    if run_id is None:
         log.info("job %s for %s already ran; skipped", job_id, scheduled_for.isoformat())
         return RunOutcome(ran=False)
     t0 = time.perf_counter()
@@ -143,6 +143,27 @@ def run_logged(
             finished_at=_utc(context.clock.now()), duration_ms=duration_ms))
     log.info("job %s (%s) %s in %d ms: %s", job_id, as_of, status, duration_ms, counts)
     return RunOutcome(ran=True, run_id=run_id, status=status, counts=counts)
+
+
+MANUAL_CLAIM_ATTEMPTS = 1000
+
+
+def _claim(context: RunContext, job_id: str, scheduled_for: datetime, as_of: date, started: datetime,
+           attempts: int) -> int | None:
+    """Insert the run's row; ``None`` when every moment tried was taken already."""
+    for attempt in range(attempts):
+        moment = scheduled_for + timedelta(milliseconds=attempt)
+        try:
+            with context.engine.begin() as conn:
+                return int(conn.execute(
+                    insert(JobRun).values(job_id=job_id, scheduled_for=moment, as_of=as_of,
+                                          holder=context.holder, status="running", started_at=started,
+                                          counts={}, message="")
+                    .returning(JobRun.id)
+                ).scalar_one())
+        except IntegrityError:
+            continue
+    return None
 
 
 def _jsonable(value: Any) -> Any:

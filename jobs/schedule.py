@@ -151,7 +151,8 @@ def run_now(context: RunContext, job_id: str, as_of: date) -> RunOutcome:
     if job_id not in TASKS:
         raise ScheduleError(f"unknown job {job_id!r}: one of {', '.join(TASKS)}")
     now = context.clock.now()
-    return run_logged(context, job_id, now if now.tzinfo else now.replace(tzinfo=timezone.utc), as_of, TASKS[job_id])
+    return run_logged(context, job_id, now if now.tzinfo else now.replace(tzinfo=timezone.utc), as_of, TASKS[job_id],
+                      manual=True)
 
 
 def default_holder() -> str:
