@@ -65,7 +65,8 @@ def results(cli: CliContext, period: str | None, by: str, fmt: str, recompute: b
         summary, rows = read_results(conn, start, by)
     if summary is None or recompute:
         try:
-            compute_period(cli.engine, start, pre_weeks=pre_weeks)
+            compute_period(cli.engine, start, pre_weeks=pre_weeks, min_group_size=cli.config.min_group_size,
+                           trial_weeks=cli.config.trial_weeks)
         except ResultsError as exc:
             raise InputError(str(exc)) from exc
         with cli.engine.connect() as conn:

@@ -67,4 +67,19 @@ class ResultRow(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
-__all__ = ["MemberStageHistory", "ResultPeriod", "ResultRow"]
+class ResultAnalytics(Base):
+    """One funder's anonymized analytics report of a computed period, suppression already applied,
+    with the settings it was computed with (so the portal shows it without reading scan lines)."""
+
+    __tablename__ = "result_analytics"
+
+    period_start: Mapped[date] = mapped_column(
+        Date, ForeignKey("result_periods.period_start", ondelete="CASCADE"), primary_key=True
+    )
+    manufacturer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    min_group_size: Mapped[int] = mapped_column(Integer)
+    trial_weeks: Mapped[int] = mapped_column(Integer)
+    report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+__all__ = ["MemberStageHistory", "ResultAnalytics", "ResultPeriod", "ResultRow"]

@@ -3,7 +3,8 @@
 ``compute_period`` measures everything once (delivery, money, accuracy, lift per offer and
 per cell, pooled lift per funder and category, program level, win-back) and replaces the
 period's rows in ``result_periods`` / ``result_rows``. ``read_results`` returns the stored
-rows of one dimension.
+rows of one dimension. The same transaction stores every funder's analytics report
+(:mod:`.analytics_store`), so the manufacturer portal reads it too.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, select, text
 
 from ..models.results import ResultPeriod, ResultRow
+from .analytics_store import store_period_analytics
 from .inputs import load_lift_inputs
 from .lift import LiftRow, lift_from_inputs, pooled_lift
 from .lifecycle import program_level, winback
@@ -121,8 +123,10 @@ def _summary(rows: dict[str, list[dict[str, Any]]], acc: dict[str, Any], end: da
     return total
 
 
-def compute_period(engine: Engine, period_start: date, *, pre_weeks: int = 8, now: datetime | None = None) -> dict[str, Any]:
-    """Compute the period's results and replace what was stored for it; returns the summary."""
+def compute_period(engine: Engine, period_start: date, *, pre_weeks: int = 8, now: datetime | None = None,
+                   min_group_size: int = 10, trial_weeks: int = 12) -> dict[str, Any]:
+    """Compute the period's results and every funder's analytics report (suppressing groups
+    under ``min_group_size`` members) and replace what was stored for it; returns the summary."""
     with engine.begin() as conn:
         rows = compute(conn, period_start, pre_weeks)
         summary = rows.pop("_summary")[0]
@@ -143,6 +147,7 @@ def compute_period(engine: Engine, period_start: date, *, pre_weeks: int = 8, no
                 columns["data"].append(item)
         if columns["data"]:
             _insert_rows(conn, columns)
+        store_period_analytics(conn, period_start, min_group_size=min_group_size, trial_weeks=trial_weeks)
     return summary
 
 
@@ -159,7 +164,8 @@ _RECENT = text("""
 
 
 def compute_recent_periods(engine: Engine, as_of: date, *, refresh_days: int = 28, pre_weeks: int = 8,
-                           now: datetime | None = None) -> list[date]:
+                           now: datetime | None = None, min_group_size: int = 10,
+                           trial_weeks: int = 12) -> list[date]:
     """Recompute every period under way on ``as_of`` or ended in the ``refresh_days`` before
     (returns keep arriving after a period ends); returns the periods computed."""
     from datetime import timedelta
@@ -170,7 +176,8 @@ def compute_recent_periods(engine: Engine, as_of: date, *, refresh_days: int = 2
     done = []
     for start in starts:
         try:
-            compute_period(engine, start, pre_weeks=pre_weeks, now=now)
+            compute_period(engine, start, pre_weeks=pre_weeks, now=now, min_group_size=min_group_size,
+                           trial_weeks=trial_weeks)
         except ResultsError:
             continue  # a period whose build produced no lists has nothing to report
         done.append(start)

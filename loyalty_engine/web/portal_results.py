@@ -4,8 +4,8 @@ its issued statements (list, show, CSV and PDF).
 Registered on the portal blueprint (``/portal``, manufacturers only). Lists are filtered to
 the user's funder; a statement is checked per object (``funder.view``: another funder's
 statement is 403). Lift rows are the stored results (``result_rows`` of the funder's
-offers); analytics are ``results.analytics.funder_analytics`` (counts and sums of groups,
-small groups suppressed). Nothing here reads or shows a member, card, name, address or list.
+offers); analytics are the funder's report stored with the period's results
+(``results.analytics_store``: counts and sums of groups, small groups suppressed). Nothing here reads or shows a member, card, name, address or list.
 """
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ from ..console.access import FunderRef
 from ..console.results_view import PORTAL_OFFER_COLUMNS, PeriodInfo, funder_periods, periods, rows_csv, stored_rows
 from ..render.settings import RenderSettings
 from ..render.statement_pdf import render_statement_pdf
-from ..results.analytics import AnalyticsError, AnalyticsReport, funder_analytics, report_csv
+from ..results.analytics import AnalyticsReport, report_csv
+from ..results.analytics_store import read_funder_analytics
 from ..results.statement_files import statement_csv
 from ..results.statements import StatementDoc, get_statement, list_statements
 from .authz import authorize, requires
@@ -72,12 +73,14 @@ def lift_csv() -> Response:
 
 
 def _analytics(funder_id: str, period: PeriodInfo) -> tuple[AnalyticsReport | None, str | None]:
-    config = app_config(current_app)
-    try:
-        return funder_analytics(db_session().connection(), funder_id, period.start,
-                                min_group_size=config.min_group_size, trial_weeks=config.trial_weeks), None
-    except AnalyticsError as exc:
-        return None, str(exc)
+    """The funder's stored report of the period, or why there is none (never computed on a request)."""
+    if period.computed_at is None:
+        return None, (f"Analytics for the period starting {period.start.isoformat()} are not computed yet: "
+                      "they are computed with the period's results.")
+    report = read_funder_analytics(db_session().connection(), funder_id, period.start)
+    if report is None:
+        return None, f"{funder_id} has no offers on the lists of the period {period.start.isoformat()}."
+    return report, None
 
 
 @bp.get("/analytics")

@@ -14,7 +14,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from werkzeug.wrappers import Response
 
 from ...analytics.lift_chart import LiftPoint, lift_chart, lift_points
-from ...app import db_session
+from ...app import app_config, db_session
 from ...console.results_view import DIMENSIONS, PeriodInfo, periods, rows_csv, stored_rows
 from ...results.store import ResultsError, compute_period
 from ..authz import audit, now, requires
@@ -108,7 +108,9 @@ def results_compute() -> Response:
     db = db_session()
     db.rollback()  # end the request's read transaction: the computation writes on its own connection
     try:
-        summary = compute_period(current_app.extensions["loyalty_engine"]["engine"], period.start, now=now())
+        config = app_config(current_app)
+        summary = compute_period(current_app.extensions["loyalty_engine"]["engine"], period.start, now=now(),
+                                 min_group_size=config.min_group_size, trial_weeks=config.trial_weeks)
     except ResultsError as exc:
         flash(str(exc), "error")
         return redirect(url_for("console.results", period=period.start.isoformat()))
