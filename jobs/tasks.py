@@ -73,7 +73,9 @@ def compute_results(context: RunContext, as_of: date) -> dict[str, Any]:
     """Measure and store the results of the list periods under way or recently ended."""
     from loyalty_engine.results.store import compute_recent_periods
 
-    periods = compute_recent_periods(context.engine, as_of, now=context.clock.now())
+    periods = compute_recent_periods(context.engine, as_of, now=context.clock.now(),
+                                     min_group_size=context.config.min_group_size,
+                                     trial_weeks=context.config.trial_weeks)
     return {"periods": [p.isoformat() for p in periods]}
 
 
