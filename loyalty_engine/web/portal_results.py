@@ -9,9 +9,8 @@ offers); analytics are the funder's report stored with the period's results
 """
 from __future__ import annotations
 
-from datetime import date
 
-from flask import abort, current_app, render_template, request
+from flask import abort, current_app, render_template
 from werkzeug.wrappers import Response
 
 from ..analytics.lift_chart import LiftPoint, lift_chart, lift_points
@@ -24,23 +23,11 @@ from ..results.analytics import AnalyticsReport, report_csv
 from ..results.analytics_store import read_funder_analytics
 from ..results.statement_files import statement_csv
 from ..results.statements import StatementDoc, get_statement, list_statements
+from .periods import chosen_period
 from .authz import authorize, requires
 from .portal import _funder, bp
 
 
-def _chosen(known: list[PeriodInfo]) -> PeriodInfo | None:
-    """``?period=YYYY-MM-DD`` among ``known`` (400 if malformed, 404 if not one of them), else the newest."""
-    raw = request.args.get("period", "")
-    if not raw:
-        return known[0] if known else None
-    try:
-        wanted = date.fromisoformat(raw)
-    except ValueError:
-        abort(400)
-    found = next((p for p in known if p.start == wanted), None)
-    if found is None:
-        abort(404)
-    return found
 
 
 @bp.get("/lift")
@@ -49,7 +36,7 @@ def lift() -> str:
     """The funder's offers in one period: delivery, redemptions, money and lift with 95 % intervals."""
     funder = _funder()
     known = funder_periods(db_session(), funder.id)
-    period = _chosen(known)
+    period = chosen_period(known)
     rows: list[dict[str, object]] = []
     charts = {}
     if period is not None:
@@ -65,7 +52,7 @@ def lift() -> str:
 @requires("portal.view")
 def lift_csv() -> Response:
     funder = _funder()
-    period = _chosen(funder_periods(db_session(), funder.id))
+    period = chosen_period(funder_periods(db_session(), funder.id))
     if period is None:
         abort(404)
     _summary, rows = stored_rows(db_session(), period.start, "offer", funder.id)
@@ -89,7 +76,7 @@ def analytics() -> str:
     """Trial, repeat, source of volume, penetration, units per buyer and lift; small groups suppressed."""
     funder = _funder()
     known = periods(db_session())
-    period = _chosen(known)
+    period = chosen_period(known)
     report, message = _analytics(funder.id, period) if period is not None else (None, None)
     return render_template("portal/analytics.html", funder=funder, periods=known, period=period, report=report,
                            message=message)
@@ -99,7 +86,7 @@ def analytics() -> str:
 @requires("portal.view")
 def analytics_csv() -> Response:
     funder = _funder()
-    period = _chosen(periods(db_session()))
+    period = chosen_period(periods(db_session()))
     if period is None:
         abort(404)
     report, _message = _analytics(funder.id, period)

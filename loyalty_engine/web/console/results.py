@@ -15,8 +15,9 @@ from werkzeug.wrappers import Response
 
 from ...analytics.lift_chart import LiftPoint, lift_chart, lift_points
 from ...app import app_config, db_session
-from ...console.results_view import DIMENSIONS, PeriodInfo, periods, rows_csv, stored_rows
+from ...console.results_view import DIMENSIONS, periods, rows_csv, stored_rows
 from ...results.store import ResultsError, compute_period
+from ..periods import chosen_period
 from ..authz import audit, now, requires
 from . import bp
 
@@ -26,19 +27,6 @@ DIMENSION_LABELS = {"offer": "Offer", "offer_cell": "Offer x cell", "cell": "Cel
                     "winback": "Win-back lists", "calibration": "List accuracy against prediction"}
 
 
-def _period_arg(known: list[PeriodInfo]) -> PeriodInfo | None:
-    """The chosen period (``?period=YYYY-MM-DD``), else the newest computed one, else the newest."""
-    raw = request.args.get("period") or request.form.get("period") or ""
-    if raw:
-        try:
-            wanted = date.fromisoformat(raw)
-        except ValueError:
-            abort(400)
-        found = next((p for p in known if p.start == wanted), None)
-        if found is None:
-            abort(404)
-        return found
-    return next((p for p in known if p.computed_at is not None), known[0] if known else None)
 
 
 def _by_arg() -> str:
@@ -71,7 +59,7 @@ def _charts(period: date) -> dict[str, Any]:
 @requires("console.view")
 def results() -> str:
     known = periods(db_session())
-    period = _period_arg(known)
+    period = chosen_period(known, prefer_computed=True)
     by = _by_arg()
     summary, rows, charts = None, [], {}
     if period is not None and period.computed_at is not None:
@@ -88,7 +76,7 @@ def results() -> str:
 @requires("console.view")
 def results_csv() -> Response:
     known = periods(db_session())
-    period = _period_arg(known)
+    period = chosen_period(known, prefer_computed=True)
     by = _by_arg()
     if period is None or period.computed_at is None:
         abort(404)
@@ -102,7 +90,7 @@ def results_csv() -> Response:
 @requires("results.compute")
 def results_compute() -> Response:
     """Compute (or recompute) a period's results from its lists, scans and ledger, and store them."""
-    period = _period_arg(periods(db_session()))
+    period = chosen_period(periods(db_session()), prefer_computed=True)
     if period is None:
         abort(404)
     db = db_session()
