@@ -60,7 +60,7 @@ from .queries import (LIST_BY_SERIAL_WITH_MEMBER, MEMBER_WITH_CURRENT_LIST, REPL
 from .records import Basket, LineInfo, ListRow, MemberRow, Outcome, transaction_id_for
 from .returns import Original, ReturnPlan
 from .schemas import CompleteRequest, QuoteRequest, VoidRequest
-from .terms import lock_offers, terms_from_rows
+from .terms import lock_offers_and_reevaluate, terms_from_rows
 
 log = logging.getLogger(__name__)
 
@@ -405,8 +405,8 @@ class CheckoutService:
             list_terms, info = terms_from_rows(shopping_list, terms_rows or ())
             evaluation = rules.evaluate(list_terms, basket.basket_lines, basket.business_date)
             if lock_offers and not self.is_sqlite:
-                list_terms, evaluation = lock_offers(conn, basket, list_terms, evaluation,
-                                                      {r.offer_id for r in plan.reversals})
+                list_terms, evaluation = lock_offers_and_reevaluate(conn, basket, list_terms, evaluation,
+                                                                    {r.offer_id for r in plan.reversals})
             terms = {t.list_line_id: t for t in list_terms.lines}
         outcome = Outcome(member, shopping_list, evaluation, terms, info, plan.reversals, plan)
         return _Read(lane, basket, outcome, checkout_id)

@@ -2,7 +2,8 @@
 
 The terms rows (:data:`.queries.LaneQueries.terms_by_list`, or :mod:`.single_statement`'s
 JSON rows of the same columns) become :class:`.rules.ListTerms`; once a conditional counter
-move has missed, :func:`lock_offers` locks the offers and re-evaluates on their counters.
+move has missed, :func:`lock_offers_and_reevaluate` locks the offers and re-evaluates on their
+counters.
 """
 from __future__ import annotations
 
@@ -47,8 +48,9 @@ def terms_from_rows(shopping_list: ListRow, rows: Sequence[Any]) -> tuple[rules.
     return terms, info
 
 
-def lock_offers(conn: Connection, basket: Basket, list_terms: rules.ListTerms, evaluation: rules.Evaluation,
-                reversed_offers: set[int]) -> tuple[rules.ListTerms, rules.Evaluation]:
+def lock_offers_and_reevaluate(conn: Connection, basket: Basket, list_terms: rules.ListTerms,
+                               evaluation: rules.Evaluation,
+                               reversed_offers: set[int]) -> tuple[rules.ListTerms, rules.Evaluation]:
     """Lock the offers the basket could redeem or reverse (one statement, ascending id) and
     re-evaluate on their locked counters.
 
