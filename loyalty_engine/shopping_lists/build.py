@@ -292,8 +292,7 @@ def list_write(
     )
     stamp = BuildStamp(build.id, build.period_start, build.period_end, build.cohort, now, model_as_of,
                        tuple(settings.tier_weights))
-    return ListWrite(batch, OfferColumns.of(prepared, build.period_start, build.period_end), stamp,
-                     list_member=m, line_member=lines, n_members=int(n))
+    return ListWrite(batch, OfferColumns.of(prepared, build.period_start, build.period_end), stamp)
 
 
 def _store(

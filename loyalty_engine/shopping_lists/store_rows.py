@@ -136,28 +136,13 @@ _LINE_FIELDS = {"line_list_id", "line_no", "offer", "probability", "brand_loyalt
                 "expected_value_cents", "expected_funded_cents", "line_stage"}
 
 
-def split_by_member(batch: ListBatch, list_member: np.ndarray, line_member: np.ndarray,
-                    groups: list[np.ndarray], n_members: int) -> list[ListBatch]:
-    """One batch per group of member positions (e.g. member shards): each list and line goes
-    to the group of its member. ``list_member``/``line_member``: the member position (among the
-    build's ``n_members``) of each list and line of ``batch``."""
-    group_of = np.full(n_members, -1, dtype=np.int64)
-    for i, g in enumerate(groups):
-        group_of[g] = i
-    list_group, line_group = group_of[list_member], group_of[line_member]
-    return [batch.part(np.flatnonzero(list_group == i), np.flatnonzero(line_group == i)) for i in range(len(groups))]
-
-
 @dataclass
 class ListWrite:
-    """Everything a list writer needs: the build's lists and lines, and each one's member."""
+    """Everything a list writer needs: the build's lists and lines and what they all carry."""
 
     batch: ListBatch
     offers: OfferColumns
     stamp: BuildStamp
-    list_member: np.ndarray  # member position (among the build's members) of each list
-    line_member: np.ndarray  # ... of each line
-    n_members: int
 
 
 def write_here(session: Session, job: ListWrite) -> dict[str, float]:
