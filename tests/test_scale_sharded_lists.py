@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, select, text, update
 
 from loyalty_engine.db import session_scope
 from loyalty_engine.distributed import list_writer
-from loyalty_engine.distributed.list_writer import STAGE_PREFIX, ShardListWriter, write_shard
+from loyalty_engine.distributed.list_writer import STAGED_STATUS, ShardListWriter, write_shard
 from loyalty_engine.distributed.selection import InProcess, select_sharded, shard_start
 from loyalty_engine.models.lists import (
     ListBuild, ListHoldout, SerialCounter, ShoppingList, ShoppingListContent, ShoppingListLine,
@@ -133,7 +133,7 @@ def test_lists_identical_on_1_2_and_4_shards_and_after_a_lost_worker(  # type: i
     assert write_marker.exists() == (database_backend == "postgresql")
     assert exported == one_process
     assert sharded_counts["lists"] == counts["lists"]
-    assert _stage_tables(engine) == []
+    assert _leftovers(engine) == (0, 0)
     dask_client.wait_for_workers(2, timeout=60)
 
 
@@ -159,8 +159,8 @@ def test_a_shard_failing_mid_write_leaves_nothing_visible_and_a_rerun_completes(
         real_copy = list_writer.copy_columns
         monkeypatch.setattr(list_writer, "copy_columns", lambda cursor, table, columns: half_then_fail(
             lambda c: real_copy(cursor, table, c), columns))
-        # As if the client died too: no clean-up of the failed build's staging tables.
-        monkeypatch.setattr(list_writer, "_drop_build_stages", lambda url, stamp: None)
+        # As if the client died too: nothing of the failed build is cleaned up before the re-run.
+        monkeypatch.setattr(list_writer, "_discard_quietly", lambda engine, staging: None)
     else:
         real_insert = store_rows.bulk_insert_columns
         monkeypatch.setattr(store_rows, "bulk_insert_columns", lambda session, table, columns: half_then_fail(
@@ -168,39 +168,51 @@ def test_a_shard_failing_mid_write_leaves_nothing_visible_and_a_rerun_completes(
     with pytest.raises(RuntimeError, match="worker lost"):
         _build(chain, engine, config, _sharded(InProcess(), 2), write=ShardListWriter(InProcess(), 2))
     with session_scope(engine) as session:
-        for model in (ListBuild, ShoppingList, ShoppingListLine, ShoppingListContent, ListHoldout):
+        # No live build, no list anyone reads (every reader skips 'replaced'), no line of one.
+        assert session.execute(select(func.count()).select_from(ListBuild)
+                               .where(ListBuild.status.in_(("building", "complete")))).scalar_one() == 0
+        assert session.execute(select(func.count()).select_from(ShoppingList)
+                               .where(ShoppingList.status != STAGED_STATUS)).scalar_one() == 0
+        assert session.execute(select(func.count()).select_from(ShoppingListLine).join(ShoppingList)
+                               .where(ShoppingList.status != STAGED_STATUS)).scalar_one() == 0
+        for model in (ShoppingListContent, ListHoldout):
             assert session.execute(select(func.count()).select_from(model)).scalar_one() == 0, model
     if database_backend == "postgresql":
-        # the first shard's complete write is staged, invisible to every reader of the lists
-        assert [n.split("_", 5)[-1] for n in _stage_tables(engine)] == ["0_lines", "0_lists"]
+        staged_lists, staging_builds = _leftovers(engine)
+        assert staged_lists > 0 and staging_builds == 1  # the first shard's whole write, staged
+    exported = chain("lists", "export", "--period-start", AS_OF.isoformat(), "--format", "csv").stdout
+    assert exported.splitlines()[1:] == []  # the period's export: at most its header
     monkeypatch.undo()
 
     _, exported = _build(chain, engine, config, _sharded(InProcess(), 2), write=ShardListWriter(InProcess(), 2))
     assert exported == one_process
-    assert _stage_tables(engine) == []
+    assert _leftovers(engine) == (0, 0)
 
 
-def _stage_tables(engine) -> list[str]:  # type: ignore[no-untyped-def]
-    if engine.dialect.name != "postgresql":
-        return []
+def _leftovers(engine) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """(lists under a staging build, staging build rows)."""
     with engine.connect() as conn:
-        names = conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")).scalars()
-        return sorted(n for n in names if n.startswith(STAGE_PREFIX))
+        builds = conn.execute(text("SELECT count(*) FROM list_builds WHERE status = 'failed'")).scalar_one()
+        lists = conn.execute(text("SELECT count(*) FROM shopping_lists l JOIN list_builds b ON b.id = l.build_id "
+                                  "WHERE b.status = 'failed'")).scalar_one()
+    return int(lists), int(builds)
 
 
-def _kill_writer_once(marker: str, url, tables, batch, offers, stamp):  # type: ignore[no-untyped-def]
+def _kill_writer_once(marker: str, url, staging, batch, offers, stamp):  # type: ignore[no-untyped-def]
     """The first shard write to run ends its worker process half way through its lines' COPY,
-    its transaction still open."""
+    its lists written and its transaction still open."""
     try:
         fd = os.open(marker, os.O_CREAT | os.O_EXCL)
     except FileExistsError:
-        return write_shard(url, tables, batch, offers, stamp)
+        return write_shard(url, staging, batch, offers, stamp)
     os.close(fd)
-    columns = store_rows.line_columns(batch, offers, stamp)
+    lists = store_rows.list_columns(batch, stamp)
+    lists.update(build_id=[staging] * batch.n_lists, status=[STAGED_STATUS] * batch.n_lists)
+    lines = store_rows.line_columns(batch, offers, stamp)
     conn = list_writer._engine(url).connect()
     cursor = conn.connection.dbapi_connection.cursor()
-    list_writer._create_stage(cursor, tables.lines, "shopping_list_lines", store_rows.LINE_COLUMNS)
-    list_writer.copy_columns(cursor, tables.lines, {k: v[: len(v) // 2] for k, v in columns.items()})
+    list_writer.copy_columns(cursor, "shopping_lists", lists)
+    list_writer.copy_columns(cursor, "shopping_list_lines", {k: v[: len(v) // 2] for k, v in lines.items()})
     os._exit(1)
 
 

@@ -1,67 +1,55 @@
-"""Workers write a build's lists and lines straight to PostgreSQL with ``COPY``; the period
-turns active only when the client's build transaction commits.
+"""Workers write a build's lists and lines straight into PostgreSQL's tables with ``COPY``;
+the period turns active only when the client's build transaction commits.
 
-Each member shard's task (on a Dask worker, or in this process) formats its shard's lists and
-lines (:mod:`loyalty_engine.shopping_lists.store_rows`, the client's own code) and copies
-them into two ``UNLOGGED`` staging tables of its own, created **in the same transaction as the
-COPY**: a worker killed mid-write leaves no table at all (PostgreSQL rolls the transaction
-back when the connection drops), and a retried task simply writes its tables again. Staging
-tables have no index, constraint or WAL, so the workers' COPY runs at the speed of the
-formatting and the server's parsing, one backend per worker.
+Why not a staging table and one ``INSERT ... SELECT``: the move is one server backend doing
+every index entry and foreign-key check of every line, measured as slow as the client's own
+writes (docs/scale.md). Here each worker's backend does its shard's share, in parallel.
 
-The client then, inside the build's transaction (where the build row and the previous build's
-``replaced`` lists already are), moves every shard's rows into ``shopping_lists`` and
-``shopping_list_lines`` with one server-side ``INSERT ... SELECT`` each (ordered by list id,
-then line number, so line ids come out as in one process) and drops the staging tables. The
-lists are therefore visible, and ``active``, only when the build commits; a shard that fails
-after Dask's retries fails the build, which rolls back with nothing of it visible. The staging
-tables of a failed build are dropped at once (best effort) and, whatever is left, by the next
-build of the same period and cohort: once that build's row is flushed, the partial unique index
-on live builds guarantees no other builder of the period and cohort is writing.
+How it stays atomic, with no new status and no reader changed:
 
-List numbers are the client's: it reserves one block of serials for the build and hands each
-list its serial in the chain-wide member order, exactly as one process does, so the numbers
-do not depend on which worker writes which shard.
+1. The client commits, on its own connection, a **staging build row** for the period and
+   cohort, with status ``failed`` (outside the unique index of live builds, so it does not
+   conflict with the build in progress, which is uncommitted and has no id the workers could
+   reference) and ``params = {"staging_for": build id}``.
+2. Each shard's task (a Dask worker, or this process) formats its lists and lines (the
+   client's own code, :mod:`loyalty_engine.shopping_lists.store_rows`) and copies them into
+   ``shopping_lists`` and ``shopping_list_lines`` under the staging build, the lists with
+   status ``replaced``: the status every reader already skips (checkout, the member pages,
+   export, render, results, analytics). One transaction per shard: a worker killed mid-COPY
+   leaves nothing (PostgreSQL rolls back when its connection drops), and its task runs again
+   on another worker; a task that runs again after its shard was committed finds it there and
+   does nothing.
+3. The client, in the build's transaction, moves the staged lists to the build and activates
+   them with one ``UPDATE`` (one row per list, about a twelfth of the lines; the lines are not
+   touched) and deletes the staging build row. Commit: the whole period is active at once.
+
+A shard that fails after Dask's retries fails the build, which rolls back: the staged rows are
+deleted at once (best effort) and, whatever is left (say the client died too), by the next
+build of the same period and cohort. Until then they are invisible: status ``replaced``
+under a ``failed`` build. List numbers are the client's: one block of serials reserved for the
+build, handed out in the chain-wide member order exactly as in one process.
 """
 from __future__ import annotations
 
 import functools
 import time
 import warnings
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from ..db import make_engine
+from ..models.lists import ListBuild, ShoppingList
 from ..shopping_lists.store_rows import (
-    LINE_COLUMNS, LIST_COLUMNS, BuildStamp, ListBatch, ListWrite, OfferColumns, line_columns, list_columns,
-    write_here,
+    BuildStamp, ListBatch, ListWrite, OfferColumns, line_columns, list_columns, write_here,
 )
 from .shards import shard_of
 
-STAGE_PREFIX = "list_stage_"
-
-
-@dataclass(frozen=True)
-class StageTables:
-    """One shard's staging tables (lists, lines) of one build."""
-
-    lists: str
-    lines: str
-
-
-def stage_prefix(stamp: BuildStamp) -> str:
-    """Names of every staging table of builds of this period and cohort start with this."""
-    return f"{STAGE_PREFIX}{stamp.period_start:%Y%m%d}_{stamp.cohort.lower()}_"
-
-
-def stage_tables(stamp: BuildStamp, shard: int) -> StageTables:
-    base = f"{stage_prefix(stamp)}{stamp.build_id}_{shard}"
-    return StageTables(f"{base}_lists", f"{base}_lines")
+STAGED_STATUS = "replaced"  # what staged lists carry until the flip: every reader skips it
+STAGING_BUILD_STATUS = "failed"  # outside the live-build unique index; true if the build dies
 
 
 def shard_batches(batch: ListBatch, n_shards: int) -> list[ListBatch]:
@@ -89,67 +77,66 @@ def copy_columns(cursor: Any, table: str, columns: dict[str, list[Any]]) -> int:
     return count
 
 
-def _create_stage(cursor: Any, name: str, like: str, columns: list[str]) -> None:
-    """An empty UNLOGGED table with ``columns`` typed as in ``like`` (no constraint, no index)."""
-    cursor.execute(f'DROP TABLE IF EXISTS "{name}"')
-    cols = ", ".join(f'"{c}"' for c in columns)
-    cursor.execute(f'CREATE UNLOGGED TABLE "{name}" AS SELECT {cols} FROM "{like}" WITH NO DATA')
-
-
-def write_shard(url: str, tables: StageTables, batch: ListBatch, offers: OfferColumns, stamp: BuildStamp) -> int:
-    """A worker's task: its shard's lists and lines into its staging tables, in one
-    transaction (all or nothing). Returns the number of lines written."""
+def write_shard(url: str, staging_build: int, batch: ListBatch, offers: OfferColumns, stamp: BuildStamp) -> int:
+    """A worker's task: its shard's lists (status ``replaced``, under the staging build) and
+    lines, in one transaction (all or nothing). Returns the number of lines of the shard."""
+    if batch.n_lists == 0:
+        return 0
     with _engine(url).begin() as conn:
+        first = int(batch.list_id[0])
+        if conn.execute(select(ShoppingList.id).where(ShoppingList.id == first)).first() is not None:
+            return batch.n_lines  # written by an earlier run of this task (one transaction: all of it)
+        lists = list_columns(batch, stamp)
+        lists["build_id"] = [staging_build] * batch.n_lists
+        lists["status"] = [STAGED_STATUS] * batch.n_lists
         raw = conn.connection.dbapi_connection
         with raw.cursor() as cursor:  # type: ignore[union-attr]
-            _create_stage(cursor, tables.lists, "shopping_lists", LIST_COLUMNS)
-            copy_columns(cursor, tables.lists, list_columns(batch, stamp))
-            _create_stage(cursor, tables.lines, "shopping_list_lines", LINE_COLUMNS)
-            return copy_columns(cursor, tables.lines, line_columns(batch, offers, stamp))
+            copy_columns(cursor, "shopping_lists", lists)
+            return copy_columns(cursor, "shopping_list_lines", line_columns(batch, offers, stamp))
 
 
-def _stage_names(connection: Any, prefix: str) -> list[str]:
-    names = connection.execute(text(
-        "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")).scalars().all()
-    return sorted(n for n in names if n.startswith(prefix))
+def _staging_builds(conn: Connection, stamp: BuildStamp) -> list[int]:
+    """Staging build rows of this period and cohort (of this build or of earlier failed ones)."""
+    rows = conn.execute(select(ListBuild.id, ListBuild.params).where(
+        ListBuild.period_start == stamp.period_start, ListBuild.cohort == stamp.cohort,
+        ListBuild.status == STAGING_BUILD_STATUS)).all()
+    return [int(i) for i, params in rows if isinstance(params, dict) and "staging_for" in params]
 
 
-def _drop(connection: Any, names: list[str]) -> None:
-    if names:
-        connection.execute(text("DROP TABLE IF EXISTS " + ", ".join(f'"{n}"' for n in names)))
+def _discard(conn: Connection, builds: list[int]) -> None:
+    """Staged lists (their lines and content go with them: ON DELETE CASCADE) and build rows."""
+    if builds:
+        lists = ShoppingList.__table__
+        conn.execute(delete(lists).where(lists.c.build_id.in_(builds), lists.c.status == STAGED_STATUS))
+        conn.execute(delete(ListBuild.__table__).where(ListBuild.__table__.c.id.in_(builds)))
 
 
-def _drop_build_stages(url: str, stamp: BuildStamp) -> None:
-    """After a failed build: drop its staging tables (best effort; the next build of the
-    period and cohort drops whatever is left)."""
+def _open_staging_build(engine: Engine, stamp: BuildStamp) -> int:
+    """Commit the staging build row the workers' lists reference, after discarding what
+    failed builds of the period and cohort left. Safe: once this build's (uncommitted) row is
+    in the live-build unique index, no other builder of the period and cohort gets this far."""
+    with engine.begin() as conn:
+        _discard(conn, _staging_builds(conn, stamp))
+        return int(conn.execute(insert(ListBuild).values(
+            period_start=stamp.period_start, period_end=stamp.period_end, cohort=stamp.cohort,
+            as_of=stamp.period_start, status=STAGING_BUILD_STATUS, holdout_seed=0,
+            params={"staging_for": stamp.build_id}, counts={}, started_at=stamp.created_at,
+        ).returning(ListBuild.id)).scalar_one())
+
+
+def _discard_quietly(engine: Engine, staging_build: int) -> None:
     try:
-        with _engine(url).begin() as conn:
-            _drop(conn, _stage_names(conn, f"{stage_prefix(stamp)}{stamp.build_id}_"))
+        with engine.begin() as conn:
+            _discard(conn, [staging_build])
     except Exception:  # noqa: BLE001 - the build's own error is the one to report
         pass
 
 
-def _move_into_tables(session: Session, names: list[StageTables]) -> tuple[int, int]:
-    """Every shard's staged rows into the real tables, in the session's transaction, then the
-    staging tables dropped (also in it). Returns (lists, lines) inserted."""
-    counts = []
-    for table, columns, stages, order in (
-        ("shopping_lists", LIST_COLUMNS, [t.lists for t in names], "id"),
-        ("shopping_list_lines", LINE_COLUMNS, [t.lines for t in names], "list_id, line_no"),
-    ):
-        cols = ", ".join(f'"{c}"' for c in columns)
-        union = " UNION ALL ".join(f'SELECT {cols} FROM "{s}"' for s in stages)
-        result = session.execute(text(f'INSERT INTO "{table}" ({cols}) SELECT {cols} FROM ({union}) AS s ORDER BY {order}'))
-        counts.append(int(result.rowcount or 0))
-    _drop(session.connection(), [n for t in names for n in (t.lists, t.lines)])
-    return counts[0], counts[1]
-
-
 class ShardListWriter:
     """A list writer for ``build_lists``: on PostgreSQL, one ``write_shard`` task per member
-    shard on ``runner`` (a ``distributed.Client`` or ``InProcess``), then the move into the real
-    tables in the build's transaction; on SQLite (one writer) the client writes, as always.
-    ``task`` replaces :func:`write_shard` (same arguments), e.g. to disturb a write in a test."""
+    shard on ``runner`` (a ``distributed.Client`` or ``InProcess``), then the flip in the
+    build's transaction; on SQLite (one writer) the client writes, as always. ``task``
+    replaces :func:`write_shard` (same arguments), e.g. to disturb a write in a test."""
 
     def __init__(self, runner: Any, n_shards: int, task: Callable[..., int] | None = None) -> None:
         self.runner = runner
@@ -160,24 +147,32 @@ class ShardListWriter:
         if session.connection().dialect.name != "postgresql":
             return write_here(session, job)
         started = time.perf_counter()
-        url = session.get_bind().url.render_as_string(hide_password=False)
-        stamp = job.stamp
-        _drop(session.connection(), _stage_names(session.connection(), stage_prefix(stamp)))  # earlier failures
-        shards = [(i, b) for i, b in enumerate(shard_batches(job.batch, self.n_shards)) if b.n_lists]
-        names = [stage_tables(stamp, i) for i, _ in shards]
+        engine = session.get_bind()
+        url = engine.url.render_as_string(hide_password=False)  # type: ignore[union-attr]
+        staging = _open_staging_build(engine, job.stamp)  # type: ignore[arg-type]
         try:
-            with warnings.catch_warnings():
-                # A shard's rows travel in its task (so a lost worker's task can run again elsewhere).
-                warnings.filterwarnings("ignore", message=".*[Ll]arge (object|graph).*")
-                futures = [self.runner.submit(self.task, url, n, b, job.offers, stamp, pure=False, retries=2)
-                           for n, (_, b) in zip(names, shards)]
-            written = sum(self.runner.gather(futures))
+            written = self._write_shards(url, staging, job)
         except BaseException:
-            _drop_build_stages(url, stamp)
+            _discard_quietly(engine, staging)  # type: ignore[arg-type]
             raise
-        staged = time.perf_counter()
-        n_lists, n_lines = _move_into_tables(session, names) if names else (0, 0)
-        if (n_lists, n_lines, written) != (job.batch.n_lists, job.batch.n_lines, job.batch.n_lines):
-            raise RuntimeError(f"staged {n_lists} lists and {n_lines} lines ({written} reported by the shards), "
+        written_at = time.perf_counter()
+        lists, builds = ShoppingList.__table__, ListBuild.__table__
+        moved = session.execute(
+            update(lists).where(lists.c.build_id == bindparam("staging"))
+            .values(build_id=job.stamp.build_id, status="active"), {"staging": staging},
+        ).rowcount
+        session.execute(delete(builds).where(builds.c.id == staging))
+        if (moved, written) != (job.batch.n_lists, job.batch.n_lines):
+            raise RuntimeError(f"the shards wrote {moved} lists and {written} lines, "
                                f"expected {job.batch.n_lists} and {job.batch.n_lines}")
-        return {"workers_s": staged - started, "insert_select_s": time.perf_counter() - staged}
+        return {"workers_s": written_at - started, "activate_s": time.perf_counter() - written_at}
+
+    def _write_shards(self, url: str, staging: int, job: ListWrite) -> int:
+        batches = [b for b in shard_batches(job.batch, self.n_shards) if b.n_lists]
+        with warnings.catch_warnings():
+            # A shard's rows travel in its task, so a lost worker's task can run again elsewhere.
+            warnings.filterwarnings("ignore", message=".*[Ll]arge (object|graph).*")
+            futures = [self.runner.submit(self.task, url, staging, b, job.offers, job.stamp, pure=False, retries=2)
+                       for b in batches]
+        return int(sum(self.runner.gather(futures)))
+
