@@ -125,8 +125,7 @@ def store_rates(one: dict, sharded: dict, dialect: str) -> str:  # type: ignore[
             f"({one_t['store_s']:.1f}s); sharded ({'workers COPY' if dialect == 'postgresql' else 'client writes'}) "
             f"{sharded['lines'] / sh_t['store_s']:,.0f} lines/s ({sh_t['store_s']:.1f}s")
     if "store_workers_s" in sh_t:
-        text += (f": workers' COPY {sh_t['store_workers_s']:.1f}s, move into the tables "
-                 f"{sh_t['store_insert_select_s']:.1f}s")
+        text += (f": workers' COPY {sh_t['store_workers_s']:.1f}s, activation {sh_t['store_activate_s']:.1f}s")
     return text + f"); ratio {sh_t['store_s'] / one_t['store_s']:.2f}x time"
 
 

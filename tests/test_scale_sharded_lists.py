@@ -72,10 +72,11 @@ def chain(cli, chain_dir: Path, engine):  # type: ignore[no-untyped-def]
     return cli
 
 
-def _build(cli, engine, config, select=None, options=(), write=None) -> tuple[dict, str]:  # type: ignore[no-untyped-def]
-    """One build of the period (``lists build`` with ``options`` unless a ``select`` is given),
-    its export, then the period's lists removed and the list serial counter put back, so the
-    next build gets the same list numbers."""
+def _build(cli, engine, config, select=None, options=(), write=None):  # type: ignore[no-untyped-def]
+    """One build of the period (``lists build`` with ``options`` unless a ``select`` is given;
+    ``write`` replaces the client's writes), returning (counts, export); then the period's
+    lists are removed and the list serial counter put back, so the next build gets the same
+    list numbers."""
     with session_scope(engine) as session:
         serial = current_value(session, LIST_SERIAL)
     if select is None:

@@ -23,7 +23,7 @@ from ..models.lists import ListBuild, ListHoldout, ShoppingList, ShoppingListCon
 from ..models.members import Member
 from ..models.offers import BRAND_LOYALTIES, LIFECYCLE_STAGES, USAGE_TIERS, ContentItem
 from ..offers.service import content_valid_in
-from .bulk import bulk_insert, bulk_insert_columns, sqlite_page_cache
+from .bulk import bulk_insert, sqlite_page_cache
 from .cadence import COHORTS, cohort_for_date, holdout_seed, member_cohorts, period_end
 from .eligibility import EligibilityInputs, eligible_members
 from .model_view import ModelView
