@@ -236,8 +236,15 @@ class PostgresBulkIO(BulkIO):
 
     def lock_references(self, table: str, key: str, keys: Sequence[Any]) -> int:
         """Take ``FOR KEY SHARE`` on the rows of ``table`` whose ``key`` is in ``keys`` (what the
-        foreign-key triggers would have taken, once per distinct key); returns how many exist."""
-        return len(self.fetch_by_keys(table, [key], key, keys, lock=True))
+        foreign-key triggers would have taken, once per distinct key); returns how many exist.
+        Only the count travels back: not a row per key for the client to build and drop."""
+        if len(keys) == 0:
+            return 0
+        values, array = _array_parameter(_as_list(keys))
+        with self.raw.cursor() as cursor:
+            cursor.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE {key} = ANY({array}) "
+                           "FOR KEY SHARE) AS locked", (values,))
+            return int(cursor.fetchone()[0])
 
     def _copy(self, cursor: Any, target: str, names: Sequence[str], data: Mapping[str, ColumnData]) -> None:
         arrow = pa.table({n: _as_arrow(data[n]) for n in names})

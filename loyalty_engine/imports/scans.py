@@ -294,7 +294,7 @@ class ScanLoader:
         good_rows = rows[good]
         # Reversed assignment leaves the smallest index per basket.
         first[codes[good_rows][::-1]] = good_rows[::-1]
-        has_member = good & np.asarray(pc.greater(pc.utf8_length(member), 0), dtype=bool)
+        has_member = good & np.asarray(pc.greater(pc.binary_length(member), 0), dtype=bool)
         first_member = first.copy()
         member_rows = rows[has_member]
         first_member[codes[member_rows][::-1]] = member_rows[::-1]
