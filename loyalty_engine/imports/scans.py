@@ -212,7 +212,7 @@ class ScanLoader:
             "business_date": head_date,
             "source": ["import"] * len(heads),
         }
-        new_ids = pa.array(bulk.insert_new("transactions", baskets, "transaction_id"), pa.string())
+        new_ids = bulk.insert_new("transactions", baskets, "transaction_id").cast(pa.string())
         inserted_baskets = len(new_ids)
         if checking_references and inserted_baskets:
             self._check_basket_references(bulk, baskets, new_ids)
