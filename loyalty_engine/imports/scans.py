@@ -360,6 +360,8 @@ class ScanLoader:
 
 
 def _rows(columns: dict[str, Any], rows: np.ndarray) -> dict[str, Any]:
+    if len(rows) == len(next(iter(columns.values()))) and (len(rows) == 0 or rows[-1] == len(rows) - 1):
+        return columns  # every row, in order (rows are sorted, distinct): no copy
     take = pa.array(rows, type=pa.int64())
     return {name: (values.take(take) if isinstance(values, pa.Array) else values[rows])
             for name, values in columns.items()}
