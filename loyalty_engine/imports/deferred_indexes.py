@@ -16,7 +16,8 @@ process die before that (killed, power cut), :func:`restore_missing` (run at the
 scan import) rebuilds any that is missing. The definitions come from the models (the same ones
 the migrations create, which a test checks), so a rebuilt index is the migrated one.
 On PostgreSQL dropping an index waits for the table's lock: at most ``LOCK_TIMEOUT``, after
-which the import keeps the indexes (a lane basket being recorded is never held up for long).
+which the import keeps the indexes (a lane basket being recorded is never held up for long);
+a role that does not own the table keeps them too.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from sqlalchemy import Connection, Engine, Index, inspect, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from ..models.scans import Transaction
 
@@ -95,8 +96,9 @@ def _drop_if_wanted(engine: Engine, lines: int) -> bool:
             for index in secondary_indexes():
                 index.drop(conn, checkfirst=True)
         return True
-    except OperationalError:
-        # PostgreSQL: a reader or writer held the table past the lock timeout; keep the indexes.
+    except DBAPIError:
+        # PostgreSQL: a reader or writer held the table past the lock timeout, or the importing
+        # role does not own the table (only its owner may drop an index): keep the indexes.
         return False
     finally:
         conn.close()
