@@ -11,7 +11,9 @@ peak memory is per run:
   on SQLite (see ``child_bare``);
 - for each database: a fresh, migrated database, the stores / manufacturers / products /
   members files imported, then ``scans`` imported (timed: lines/s, rate / the bare load's rate
-  (target >= 0.70), time / parse time, peak RSS), then ``scans`` imported again (must insert 0).
+  (target >= 0.70), time / parse time, peak RSS), then ``scans`` imported again (must insert 0);
+  with the CPU seconds of both loads, client and local server (PostgreSQL backends read from
+  ``/proc``), whose ratio is steadier than the wall clock's on a shared machine.
 
 ``--real`` instead runs the real-data check: products, members and scans of the shared grocery
 sample (742,567 lines) into a fresh SQLite database and a fresh PostgreSQL schema, with the
