@@ -52,7 +52,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT.parent / "shared" / "data" / "grocery-sample"
+# LOYALTY_GROCERY_SAMPLE points at another copy (as for the tests), e.g. from a git worktree.
+SAMPLE = Path(os.environ.get("LOYALTY_GROCERY_SAMPLE") or ROOT.parent / "shared" / "data" / "grocery-sample")
 SAMPLE_LINES = 742_567
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 LINES_PER_MEMBER_YEAR = 290  # about what the synthetic chain produces (52 weeks)
