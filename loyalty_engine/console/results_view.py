@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any, Iterable, Sequence
 
 import numpy as np
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from ..models.results import ResultPeriod, ResultRow
@@ -23,6 +23,8 @@ from ..results.estimators import inverse_variance_pool
 # the dimensions a staff user can choose on the results page, in the page's order
 DIMENSIONS = ("offer", "offer_cell", "cell", "store", "week", "stage", "funder", "category", "program", "winback",
               "calibration")
+PAGE_ROWS = 100  # rows of a results table per page (the CSV has them all)
+CHART_ROWS = 30  # rows of a lift chart: the largest lifts
 Z95 = 1.959964  # the stored pools' intervals are normal 95 %: half-width / Z95 is the standard error
 
 
@@ -77,6 +79,32 @@ def stored_rows(session: Session, period_start: date, dimension: str,
     if manufacturer_id is not None:
         query = query.where(ResultRow.manufacturer_id == manufacturer_id)
     return summary, list(session.execute(query.order_by(ResultRow.id)).scalars())
+
+
+def stored_page(session: Session, period_start: date, dimension: str, page: int,
+                page_size: int = PAGE_ROWS) -> tuple[dict[str, Any] | None, list[dict[str, Any]], int]:
+    """One page of a dimension's stored rows (in stored order) and how many rows it has: a
+    period of 500 offers has 5,000 offer x cell rows, more than a page should draw."""
+    summary = session.execute(select(ResultPeriod.summary).where(ResultPeriod.period_start == period_start)).scalar()
+    if summary is None:
+        return None, [], 0
+    where = (ResultRow.period_start == period_start, ResultRow.dimension == dimension)
+    total = session.execute(select(func.count()).select_from(ResultRow).where(*where)).scalar_one()
+    rows = session.execute(select(ResultRow.data).where(*where).order_by(ResultRow.id)
+                           .limit(page_size).offset((max(page, 1) - 1) * page_size)).scalars()
+    return summary, list(rows), int(total)
+
+
+def largest_lifts(session: Session, period_start: date, dimension: str, n: int = CHART_ROWS,
+                  prefix: str = "units_cuped_") -> tuple[list[dict[str, Any]], int]:
+    """The ``n`` stored rows of a dimension with the largest lift (``prefix`` + ``lift``), sorted
+    by the database, and how many rows have a lift: a chart draws these, not all 5,000."""
+    lift = ResultRow.data[prefix + "lift"].as_float()
+    where = (ResultRow.period_start == period_start, ResultRow.dimension == dimension,
+             ResultRow.data[prefix + "lift"].as_string().is_not(None))
+    total = session.execute(select(func.count()).select_from(ResultRow).where(*where)).scalar_one()
+    rows = session.execute(select(ResultRow.data).where(*where).order_by(lift.desc(), ResultRow.id).limit(n)).scalars()
+    return list(rows), int(total)
 
 
 def funder_periods(session: Session, manufacturer_id: str) -> list[PeriodInfo]:
@@ -152,4 +180,5 @@ PORTAL_OFFER_COLUMNS = ("slug", "name", "category", "lists_delivered", "lines_pr
 
 
 __all__ = ["DIMENSIONS", "PORTAL_OFFER_COLUMNS", "PeriodInfo", "PooledLift", "funder_periods", "latest_computed", "periods",
-           "pool_groups", "program_lift", "rows_csv", "stored_rows"]
+           "pool_groups", "program_lift", "rows_csv", "stored_rows", "stored_page", "largest_lifts",
+           "PAGE_ROWS", "CHART_ROWS"]
