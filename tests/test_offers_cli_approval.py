@@ -98,3 +98,15 @@ def test_maker_checker_off_the_operator_activates_alone(cli, engine, config: Con
     assert "is active" in cli("offers", "activate", "tylenol-save", "--today", "2027-02-15").output
     (entry,) = _trail(engine, draft)
     assert entry.action == "offer.activate" and entry.after["status"] == "active" and entry.after["approved_by"] is None
+
+
+def test_a_file_cannot_activate_an_offer_past_maker_checker(cli, engine, config: Config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    make_small_chain(engine)
+    active = write(tmp_path, OFFER_TOML.replace('holdout_share = 0.1', 'holdout_share = 0.1\nstatus = "active"'))
+    out = cli("offers", "create", str(active), "--today", "2027-02-15", expect=2).output
+    assert "maker-checker is on: tylenol-save cannot be activated from a file" in out
+    with Session(engine) as session:
+        assert session.execute(select(Offer)).first() is None
+        set_maker_checker(session, config, False, actor="test", at=NOW)
+        session.commit()
+    assert "tylenol-save) code 000001: active" in cli("offers", "create", str(active), "--today", "2027-02-15").output

@@ -64,9 +64,17 @@ def create(cli: CliContext, file: Path, today: date | None) -> None:
 
     An offer whose slug exists as a draft or paused offer is updated; all or nothing.
     """
+    from ..console.settings import maker_checker
+
     try:
         definitions = load_definition_file(file)
         with session_scope(cli.engine) as session:
+            at_once = [d.slug for d in definitions.offers if d.status == "active"]
+            if at_once and maker_checker(session, cli.config):
+                # maker-checker: a file cannot activate an offer past its approver
+                raise InputError(f"maker-checker is on: {', '.join(at_once)} cannot be activated from a file; "
+                                 "give them status = \"draft\" and run loyalty-engine offers activate SLUG "
+                                 "--approved-by USER")
             counts = save_definitions(session, definitions, _today(today))
             rows = [(o.slug, session.execute(select(Offer).where(Offer.slug == o.slug)).scalar_one())
                     for o in definitions.offers]
