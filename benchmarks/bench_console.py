@@ -22,7 +22,10 @@ a page sends reads ``scan_lines``. Baselines measured in the same run: a bare ``
 round trip through the app's engine, and the cheapest signed-in page (the password form).
 
     python benchmarks/bench_console.py [--members 100000] [--scan-weeks 52] [--requests 40]
-        [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
+        [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test] [--keep-schema | --reuse-schema S]
+
+The build takes about 11 minutes at 100k members on the shared 2-core machine; ``--keep-schema``
+keeps it and ``--reuse-schema bench_console_xxxxxxxx`` measures it again (drop it when done).
 """
 from __future__ import annotations
 
@@ -44,7 +47,7 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from console_world import NOW, P0, PASSWORD, build_world  # noqa: E402
+from console_world import NOW, P0, PASSWORD, build_world, world_objects  # noqa: E402
 from loyalty_engine.clock import FixedClock  # noqa: E402
 from loyalty_engine.config import Config  # noqa: E402
 from loyalty_engine.console.access import ROUTE_ACTIONS  # noqa: E402
@@ -221,9 +224,12 @@ def run(args: argparse.Namespace, url: str) -> tuple[list[Page], list[float], in
                         secret_key="bench-" + uuid.uuid4().hex).resolved()
         engine = make_engine(url)
         started = time.perf_counter()
-        print(f"building the chain ({args.members:,} members, {args.scan_weeks} weeks of scans):", flush=True)
-        world = build_world(engine, config, args.members, args.scan_weeks, rng)
-        print(f"built in {time.perf_counter() - started:.0f} s; load average {os.getloadavg()[0]:.1f}", flush=True)
+        if args.reuse_schema:
+            world = world_objects(engine)
+        else:
+            print(f"building the chain ({args.members:,} members, {args.scan_weeks} weeks of scans):", flush=True)
+            world = build_world(engine, config, args.members, args.scan_weeks, rng)
+            print(f"built in {time.perf_counter() - started:.0f} s; load average {os.getloadavg()[0]:.1f}", flush=True)
         engine.dispose()
         app = create_app(config)
         app.extensions["loyalty_engine"]["clock"] = FixedClock(NOW)
@@ -263,16 +269,23 @@ def main() -> None:
     parser.add_argument("--scan-weeks", type=int, default=52)
     parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--keep-schema", action="store_true", help="leave the schema (its name is printed)")
+    parser.add_argument("--reuse-schema", default="", metavar="SCHEMA",
+                        help="measure a chain a --keep-schema run built (and keep it)")
     parser.add_argument("--database-url", default=os.environ.get(
         "LOYALTY_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
     args = parser.parse_args()
     if make_url(args.database_url).get_backend_name() != "postgresql":
         raise SystemExit("the console's target is on PostgreSQL: give a postgresql+psycopg:// URL")
-    schema = f"bench_console_{uuid.uuid4().hex[:8]}"
+    schema = args.reuse_schema or f"bench_console_{uuid.uuid4().hex[:8]}"
+    args.keep_schema = args.keep_schema or bool(args.reuse_schema)
     admin = make_engine(args.database_url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    print(f"schema {schema}; load average {os.getloadavg()[0]:.1f}", flush=True)
+    if not args.reuse_schema:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    import loyalty_engine
+
+    print(f"schema {schema}; code {Path(loyalty_engine.__file__).parent}; load average {os.getloadavg()[0]:.1f}",
+          flush=True)
     start_load = os.getloadavg()[0]
     try:
         pages, baseline, statements = run(args, _schema_url(args.database_url, schema))

@@ -129,7 +129,7 @@ def _definition(offer_id: int, maker: str) -> Any:
 
 def shape_offers(engine: Engine, rng: np.random.Generator) -> str:
     """A program's mix: 2 in 10 offers are new drafts for the next period (their definitions
-    saved through the offer service), a quarter of those submitted for approval, 1 in 25 paused;
+    saved through the offer service), half of those submitted for approval, 1 in 25 paused;
     the rest stay active with their windows running past today."""
     from loyalty_engine.models.offers import Offer
     from loyalty_engine.offers.service import save_offer
@@ -310,7 +310,6 @@ def add_people(engine: Engine) -> dict[str, Any]:
     from loyalty_engine.checkout.lanes import issue_key
     from loyalty_engine.console.users import create_user
     from loyalty_engine.models.offers import ContentItem, Offer
-    from loyalty_engine.models.statements import Statement
 
     with session_scope(engine) as s:
         drafts = s.execute(select(Offer).where(Offer.status.in_(("draft", "submitted"))).order_by(Offer.id)).scalars().all()
@@ -329,7 +328,19 @@ def add_people(engine: Engine) -> dict[str, Any]:
         item = ContentItem(slug="bench-manager-tip", kind="tip", title="A tip of the manager's", body="Read me.",
                            category=categories[0], priority=1)
         s.add(item)
-        s.flush()
+    return world_objects(engine)
+
+
+def world_objects(engine: Engine) -> dict[str, Any]:
+    """The objects the pages are requested with (from a built chain; ``--reuse-schema`` too)."""
+    from loyalty_engine.console.users import get_user
+    from loyalty_engine.models.offers import ContentItem, Offer
+    from loyalty_engine.models.statements import Statement
+
+    with session_scope(engine) as s:
+        manager = get_user(s, "bench-manager")
+        categories = sorted(manager.categories)  # type: ignore[union-attr]
+        drafts = s.execute(select(Offer).where(Offer.status.in_(("draft", "submitted"))).order_by(Offer.id)).scalars().all()
         editable = next(o for o in drafts if o.segment_category in categories and o.status == "draft")
         submitted = next(o for o in drafts if o.status == "submitted")
         statement = s.execute(select(Statement.statement_number).where(Statement.manufacturer_id == "MFR00")
@@ -340,7 +351,9 @@ def add_people(engine: Engine) -> dict[str, Any]:
         paused = s.execute(select(Offer.id).where(Offer.status == "paused").order_by(Offer.id)).scalars().first()
         top_category = s.execute(text(
             "SELECT category FROM segment_cells GROUP BY category ORDER BY sum(members) DESC LIMIT 1")).scalar_one()
-        return {"categories": categories, "item_id": item.id, "draft_id": editable.id, "submitted_id": submitted.id,
-                "active_id": int(busiest), "paused_id": paused, "statement": statement, "store_id": stores[0],
+        item = s.execute(select(ContentItem.id).where(ContentItem.slug == "bench-manager-tip")).scalar_one()
+        return {"categories": categories, "item_id": item, "draft_id": editable.id, "submitted_id": submitted.id,
+                "active_id": int(busiest), "paused_id": paused, "statement": statement,
+                "store_id": s.execute(text("SELECT id FROM stores ORDER BY id LIMIT 1")).scalar_one(),
                 "key_id": s.execute(text("SELECT key_id FROM lane_api_keys WHERE revoked_at IS NULL ORDER BY id "
                                          "LIMIT 1")).scalar_one(), "top_category": top_category}
