@@ -87,6 +87,8 @@ def test_console_results_pages_for_each_role(app, cli, engine, tmp_path: Path) -
         assert s.execute(select(func.count()).select_from(AuditEntry)
                          .where(AuditEntry.action == "results.compute")).scalar_one() == 1
         offers = s.execute(select(ResultRow.data).where(ResultRow.dimension == "offer")).scalars().all()
+        # the lift charts' column holds each row's stored lift (what they sort on)
+        assert all(row.units_lift == row.data.get("units_cuped_lift") for row in s.execute(select(ResultRow)).scalars())
         ledger = s.execute(select(func.coalesce(func.sum(Redemption.discount_cents), 0))).scalar_one()
 
     page = analyst.get(f"/console/results?period={PERIOD}").get_data(as_text=True)

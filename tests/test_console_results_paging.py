@@ -17,9 +17,10 @@ def _rows(engine, lifts: list[float | None]) -> None:  # type: ignore[no-untyped
         session.add(ResultPeriod(period_start=PERIOD, period_end=date(2027, 3, 14), pre_weeks=8, summary={"x": 1}))
         session.flush()
         for i, lift in enumerate(lifts):
-            session.add(ResultRow(period_start=PERIOD, dimension="offer_cell", key=f"k{i:03d}",
+            session.add(ResultRow(period_start=PERIOD, dimension="offer_cell", key=f"k{i:03d}", units_lift=lift,
                                   data={"key": f"k{i:03d}", "units_cuped_lift": lift}))
-        session.add(ResultRow(period_start=PERIOD, dimension="offer", key="other", data={"units_cuped_lift": 99.0}))
+        session.add(ResultRow(period_start=PERIOD, dimension="offer", key="other", units_lift=99.0,
+                              data={"units_cuped_lift": 99.0}))
         session.commit()
 
 
@@ -40,3 +41,23 @@ def test_largest_lifts_by_the_database(engine) -> None:  # type: ignore[no-untyp
         rows, total = largest_lifts(session, PERIOD, "offer_cell", 3)
     assert total == 6  # the rows with a lift; 'offer' rows are another dimension
     assert [r["units_cuped_lift"] for r in rows] == [3.25, 1.5, 0.5]
+
+
+def test_migration_0015_fills_the_lift_of_stored_periods(engine) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select, text
+
+    from loyalty_engine import migrate
+
+    migrate.downgrade(engine, "0013")
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO result_periods (period_start, period_end, computed_at, pre_weeks, summary) "
+                              "VALUES (:p, :e, :at, 8, '{}')"), {"p": PERIOD, "e": date(2027, 3, 14), "at": PERIOD})
+            for key, data in (("a", '{"units_cuped_lift": 1.25}'), ("b", '{"units_cuped_lift": null}'), ("c", "{}")):
+                conn.execute(text("INSERT INTO result_rows (period_start, dimension, key, data) "
+                                  "VALUES (:p, 'offer', :k, :d)"), {"p": PERIOD, "k": key, "d": data})
+    finally:
+        migrate.upgrade(engine)
+    with Session(engine) as session:
+        assert dict(session.execute(select(ResultRow.key, ResultRow.units_lift).order_by(ResultRow.key)).all()) == {
+            "a": 1.25, "b": None, "c": None}
