@@ -225,6 +225,10 @@ def run(args: argparse.Namespace, url: str) -> tuple[list[Page], list[float], in
         engine = make_engine(url)
         started = time.perf_counter()
         if args.reuse_schema:
+            from loyalty_engine import migrate
+
+            migrate.upgrade(engine)  # a chain built by an earlier revision takes the newer migrations
+            print(f"migrated in {time.perf_counter() - started:.1f} s", flush=True)
             world = world_objects(engine)
         else:
             print(f"building the chain ({args.members:,} members, {args.scan_weeks} weeks of scans):", flush=True)
