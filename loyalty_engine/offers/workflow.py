@@ -60,6 +60,15 @@ def latest_forecast(session: Session, offer: Offer) -> OfferForecastRecord | Non
     return session.get(OfferForecastRecord, offer.id)
 
 
+def latest_forecasts(session: Session, offers: list[Offer]) -> dict[int, OfferForecastRecord]:
+    """The stored forecast of each of ``offers`` that has one, in one query (the approval queue)."""
+    if not offers:
+        return {}
+    records = session.execute(select(OfferForecastRecord).where(
+        OfferForecastRecord.offer_id.in_([o.id for o in offers]))).scalars()
+    return {r.offer_id: r for r in records}
+
+
 def definition_digest(offer: Offer) -> str:
     return hashlib.sha256(json.dumps(offer.definition, sort_keys=True).encode()).hexdigest()
 
