@@ -12,6 +12,21 @@ from loyalty_engine.results.store import compute_period
 from test_results_analytics import P0, chain  # noqa: F401  (fixture: a hand-made chain, funders ACME and ZED)
 
 
+def _every_level(client, url: str) -> str:  # type: ignore[no-untyped-def]
+    """Every level of the report, every page of each, as one text (the page shows one level at a time)."""
+    texts = []
+    for level in ("summary", "cell", "store", "week"):
+        page = 1
+        while True:
+            answer = client.get(f"{url}&level={level}&page={page}")
+            assert answer.status_code == 200
+            texts.append(answer.get_data(as_text=True))
+            if f"page={page + 1}" not in texts[-1]:
+                break
+            page += 1
+    return "\n".join(texts)
+
+
 def test_portal_analytics_is_the_funders_suppressed_report(app, engine, chain, config) -> None:  # type: ignore[no-untyped-def]
     add_user(engine, "acme", "manufacturer", manufacturer_id="ACME")
     add_user(engine, "zed", "manufacturer", manufacturer_id="ZED")
@@ -31,13 +46,14 @@ def test_portal_analytics_is_the_funders_suppressed_report(app, engine, chain, c
     app_engine = app.extensions["loyalty_engine"]["engine"]
     event.listen(app_engine, "before_cursor_execute", _record)
     try:
-        page = acme.get(f"/portal/analytics?period={P0.isoformat()}")
+        html = _every_level(acme, f"/portal/analytics?period={P0.isoformat()}")
         csv_answer = acme.get(f"/portal/analytics.csv?period={P0.isoformat()}")
     finally:
         event.remove(app_engine, "before_cursor_execute", _record)
     assert statements and not [s for s in statements if "scan_lines" in s]
-    html = page.get_data(as_text=True)
-    assert page.status_code == 200
+    summary = acme.get(f"/portal/analytics?period={P0.isoformat()}").get_data(as_text=True)
+    assert "<td>store</td>" not in summary and "<td>offer</td>" in summary  # the totals first, breakdowns apart
+    assert acme.get(f"/portal/analytics?period={P0.isoformat()}&level=member").status_code == 400
     assert html.count("suppressed (small group)</td>") == sum(1 for r in report.rows if r["suppressed"]) > 0
     lifted = [r for r in report.rows if r["lift_sales_cents"] is not None and not r["suppressed"]]
     assert lifted and all(f"{r['lift_sales_cents']:+,.1f}" in html for r in lifted)

@@ -15,6 +15,7 @@ from loyalty_engine.models.offers import ContentItem, Offer, OfferProduct
 from loyalty_engine.offers.forecast import forecast_offer
 from loyalty_engine.offers.service import find_offer
 from loyalty_engine.shopping_lists.settings import ListSettings
+from console_support import add_user
 from test_lists_helpers import hand_model, make_small_chain
 
 OFFER_TOML = """
@@ -78,7 +79,9 @@ def test_create_list_show_activate_pause(cli, engine, chain, tmp_path) -> None: 
     # a draft can be changed by creating it again
     cli("offers", "create", str(write(tmp_path, OFFER_TOML.replace('high = "2.00"', 'high = "2.50"'))))
     assert json.loads(cli("offers", "show", "1", "--json").stdout)["benefit"]["high"] == 250
-    assert "is active" in cli("offers", "activate", "tylenol-save", "--today", "2027-02-15").output
+    add_user(engine, "ann", "approver")
+    assert "is active, approved by ann" in cli("offers", "activate", "tylenol-save", "--approved-by", "ann",
+                                                "--today", "2027-02-15").output
     refused = cli("offers", "create", str(write(tmp_path, OFFER_TOML)), expect=2).output
     assert "is active; pause it before changing it" in refused
     assert "is paused" in cli("offers", "pause", "1").output
@@ -108,12 +111,14 @@ def test_catalog_refusals_are_clear(cli, engine, chain, tmp_path, change, messag
         assert s.execute(select(Offer)).first() is None  # nothing half-created
 
 
-def test_fixed_price_that_saves_nothing_and_ended_window(cli, chain, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_fixed_price_that_saves_nothing_and_ended_window(cli, engine, chain, tmp_path) -> None:  # type: ignore[no-untyped-def]
     text = OFFER_TOML.replace('kind = "amount_off"\nlow = "1.00"\nmedium = "1.50"\nhigh = "2.00"',
                               'kind = "fixed_price"\nvalue = "9.50"')
     assert "the offer saves nothing" in cli("offers", "create", str(write(tmp_path, text)), expect=2).output
     cli("offers", "create", str(write(tmp_path, OFFER_TOML)))
-    assert "its window is over" in cli("offers", "activate", "1", "--today", "2027-05-01", expect=2).output
+    add_user(engine, "ann", "approver")
+    assert "its window is over" in cli("offers", "activate", "1", "--approved-by", "ann", "--today", "2027-05-01",
+                                       expect=2).output
     assert "1 offers ended" in cli("offers", "expire", "--as-of", "2027-05-01").output
 
 

@@ -19,7 +19,6 @@ from ..offers.benefits import benefit_text
 from ..offers.definition import DefinitionError, load_definition_file
 from ..offers.service import (
     OfferError,
-    activate_offer,
     expire_offers,
     find_offer,
     offer_benefit_texts,
@@ -65,9 +64,17 @@ def create(cli: CliContext, file: Path, today: date | None) -> None:
 
     An offer whose slug exists as a draft or paused offer is updated; all or nothing.
     """
+    from ..console.settings import maker_checker
+
     try:
         definitions = load_definition_file(file)
         with session_scope(cli.engine) as session:
+            at_once = [d.slug for d in definitions.offers if d.status == "active"]
+            if at_once and maker_checker(session, cli.config):
+                # maker-checker: a file cannot activate an offer past its approver
+                raise InputError(f"maker-checker is on: {', '.join(at_once)} cannot be activated from a file; "
+                                 "give them status = \"draft\" and run loyalty-engine offers activate SLUG "
+                                 "--approved-by USER")
             counts = save_definitions(session, definitions, _today(today))
             rows = [(o.slug, session.execute(select(Offer).where(Offer.slug == o.slug)).scalar_one())
                     for o in definitions.offers]
@@ -200,14 +207,43 @@ def show(cli: CliContext, offer_ref: str, as_json: bool) -> None:
 
 @offers_group.command("activate")
 @click.argument("offer_ref")
+@click.option("--approved-by", "approved_by", default=None, metavar="USER",
+              help="The approver who signed the offer off (needed while maker-checker is on): an enabled "
+                   "console user with the approver role who did not create or submit the offer.")
 @_date_option("--today", "Today's date (default: the system date).")
 @pass_cli
-def activate(cli: CliContext, offer_ref: str, today: date | None) -> None:
-    """Activate a draft or paused offer (its scope is resolved again)."""
+def activate(cli: CliContext, offer_ref: str, approved_by: str | None, today: date | None) -> None:
+    """Activate a draft, submitted or paused offer (its scope is resolved again), audited.
+
+    Maker-checker (on by default, switched in the console's settings) holds here as in the
+    console: the offer is activated only with --approved-by naming another person, an approver."""
+    from datetime import datetime, timezone
+
+    from ..console.audit import record_change
+    from ..console.settings import maker_checker
+    from ..console.users import get_user
+    from ..offers.workflow import operator_activate
+    from .users import cli_actor
+
+    operator = cli_actor()
+    # the audit log's time: today's date at the current time of day when --today is given
+    now = datetime.now(timezone.utc)
+    if today is not None:
+        now = datetime.combine(today, now.time(), tzinfo=timezone.utc)
     try:
         with session_scope(cli.engine) as session:
-            offer = activate_offer(session, find_offer(session, offer_ref), _today(today))
-            click.echo(f"offer {offer.id} ({offer.slug}) is active")
+            offer = find_offer(session, offer_ref)
+            if offer.status == "active":
+                click.echo(f"offer {offer.id} ({offer.slug}) is already active")
+                return
+            approver = get_user(session, approved_by) if approved_by else None
+            if approved_by and approver is None:
+                raise InputError(f"no console user {approved_by!r} (loyalty-engine users list)")
+            step = operator_activate(session, offer, operator=operator, approver=approver, now=now,
+                                     approval_required=maker_checker(session, cli.config))
+            record_change(session, operator, f"offer.{step.action}", "offer", offer.id, step.before, step.after, at=now)
+            by = f", approved by {approver.username}" if approver is not None else ""
+            click.echo(f"offer {offer.id} ({offer.slug}) is active{by}")
     except (DefinitionError, OfferError) as exc:
         raise _input_errors(exc) from None
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Iterable, Sequence
 
 import numpy as np
-from sqlalchemy import select, text
+import orjson
+from sqlalchemy import Text, cast, func, select, text
 from sqlalchemy.orm import Session
 
 from ..models.results import ResultPeriod, ResultRow
@@ -23,6 +25,8 @@ from ..results.estimators import inverse_variance_pool
 # the dimensions a staff user can choose on the results page, in the page's order
 DIMENSIONS = ("offer", "offer_cell", "cell", "store", "week", "stage", "funder", "category", "program", "winback",
               "calibration")
+PAGE_ROWS = 100  # rows of a results table per page (the CSV has them all)
+CHART_ROWS = 30  # rows of a lift chart: the largest lifts
 Z95 = 1.959964  # the stored pools' intervals are normal 95 %: half-width / Z95 is the standard error
 
 
@@ -66,6 +70,24 @@ def periods(session: Session) -> list[PeriodInfo]:
     return sorted(out.values(), key=lambda p: p.start, reverse=True)
 
 
+def _data(session: Session, query: Any) -> list[dict[str, Any]]:
+    """The stored rows' ``data`` of ``query`` (a select of ``_DATA_TEXT``): fetched as text and
+    decoded with orjson, three times faster than the driver's json module on 5,000 rows."""
+    return [_loads(text_) for text_ in session.execute(query).scalars()]
+
+
+def _loads(raw: str | dict[str, Any]) -> dict[str, Any]:
+    if isinstance(raw, dict):
+        return raw
+    try:
+        return orjson.loads(raw)  # type: ignore[no-any-return]
+    except orjson.JSONDecodeError:  # NaN written by SQLite's json module: the standard library reads it
+        return json.loads(raw)  # type: ignore[no-any-return]
+
+
+_DATA_TEXT = cast(ResultRow.data, Text)
+
+
 def stored_rows(session: Session, period_start: date, dimension: str,
                 manufacturer_id: str | None = None) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """The period's stored summary and rows of one dimension; with ``manufacturer_id`` only the
@@ -73,10 +95,36 @@ def stored_rows(session: Session, period_start: date, dimension: str,
     summary = session.execute(select(ResultPeriod.summary).where(ResultPeriod.period_start == period_start)).scalar()
     if summary is None:
         return None, []
-    query = select(ResultRow.data).where(ResultRow.period_start == period_start, ResultRow.dimension == dimension)
+    query = select(_DATA_TEXT).where(ResultRow.period_start == period_start, ResultRow.dimension == dimension)
     if manufacturer_id is not None:
         query = query.where(ResultRow.manufacturer_id == manufacturer_id)
-    return summary, list(session.execute(query.order_by(ResultRow.id)).scalars())
+    return summary, _data(session, query.order_by(ResultRow.id))
+
+
+def stored_page(session: Session, period_start: date, dimension: str, page: int,
+                page_size: int = PAGE_ROWS) -> tuple[dict[str, Any] | None, list[dict[str, Any]], int]:
+    """One page of a dimension's stored rows (in stored order) and how many rows it has: a
+    period of 500 offers has 5,000 offer x cell rows, more than a page should draw."""
+    summary = session.execute(select(ResultPeriod.summary).where(ResultPeriod.period_start == period_start)).scalar()
+    if summary is None:
+        return None, [], 0
+    where = (ResultRow.period_start == period_start, ResultRow.dimension == dimension)
+    total = session.execute(select(func.count()).select_from(ResultRow).where(*where)).scalar_one()
+    rows = _data(session, select(_DATA_TEXT).where(*where).order_by(ResultRow.id)
+                 .limit(page_size).offset((max(page, 1) - 1) * page_size))
+    return summary, rows, int(total)
+
+
+def largest_lifts(session: Session, period_start: date, dimension: str,
+                  n: int = CHART_ROWS) -> tuple[list[dict[str, Any]], int]:
+    """The ``n`` stored rows of a dimension with the largest units lift, and how many rows have
+    one: a chart draws these, not all 5,000 offer x cells. Read through the ``units_lift``
+    column's index (migration 0015), not by opening every row's JSON."""
+    where = (ResultRow.period_start == period_start, ResultRow.dimension == dimension,
+             ResultRow.units_lift.is_not(None))
+    total = session.execute(select(func.count()).select_from(ResultRow).where(*where)).scalar_one()
+    rows = _data(session, select(_DATA_TEXT).where(*where).order_by(ResultRow.units_lift.desc(), ResultRow.id).limit(n))
+    return rows, int(total)
 
 
 def funder_periods(session: Session, manufacturer_id: str) -> list[PeriodInfo]:
@@ -152,4 +200,5 @@ PORTAL_OFFER_COLUMNS = ("slug", "name", "category", "lists_delivered", "lines_pr
 
 
 __all__ = ["DIMENSIONS", "PORTAL_OFFER_COLUMNS", "PeriodInfo", "PooledLift", "funder_periods", "latest_computed", "periods",
-           "pool_groups", "program_lift", "rows_csv", "stored_rows"]
+           "pool_groups", "program_lift", "rows_csv", "stored_rows", "stored_page", "largest_lifts",
+           "PAGE_ROWS", "CHART_ROWS"]

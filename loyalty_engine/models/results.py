@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Optional
 
-from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, Date, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, BigIntPK, utcnow
@@ -54,6 +54,8 @@ class ResultRow(Base):
     __table_args__ = (
         Index("ix_result_rows_period_dimension", "period_start", "dimension"),
         Index("ix_result_rows_offer", "offer_id"),
+        # the results page's lift charts: a period's largest lifts of a dimension (migration 0015)
+        Index("ix_result_rows_lift", "period_start", "dimension", "units_lift"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
@@ -65,6 +67,8 @@ class ResultRow(Base):
     offer_id: Mapped[Optional[int]] = mapped_column(BigInteger, nullable=True)
     manufacturer_id: Mapped[Optional[str]] = mapped_column(String(64), nullable=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # data['units_cuped_lift'] again, as a column the lift charts sort on (None: not measured)
+    units_lift: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
 
 
 class ResultAnalytics(Base):

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from ..models.analytics import OfferForecastRecord
+from ..models.console import AuditEntry, StaffUser
 from ..models.offers import Offer
 from .definition import OfferDefinition
 from ..config import Config
@@ -57,6 +58,15 @@ def save_draft(session: Session, definition: OfferDefinition, today: date) -> tu
 
 def latest_forecast(session: Session, offer: Offer) -> OfferForecastRecord | None:
     return session.get(OfferForecastRecord, offer.id)
+
+
+def latest_forecasts(session: Session, offers: list[Offer]) -> dict[int, OfferForecastRecord]:
+    """The stored forecast of each of ``offers`` that has one, in one query (the approval queue)."""
+    if not offers:
+        return {}
+    records = session.execute(select(OfferForecastRecord).where(
+        OfferForecastRecord.offer_id.in_([o.id for o in offers]))).scalars()
+    return {r.offer_id: r for r in records}
 
 
 def definition_digest(offer: Offer) -> str:
@@ -109,6 +119,55 @@ def approve_offer(session: Session, offer: Offer, approver: str, now: datetime) 
     offer.approved_by, offer.approved_at = approver, now
     session.flush()
     return Transition(offer, "approve", before, offer_state(offer))
+
+
+# Audit actions whose actor made the offer what it is: that user may not also approve it.
+AUTHOR_ACTIONS = ("offer.create", "offer.edit", "offer.submit")
+
+
+def offer_authors(session: Session, offer: Offer) -> set[str]:
+    """Who created, edited or submitted ``offer`` (its submitter and its audit trail's authors)."""
+    names = set(session.execute(select(AuditEntry.actor_name).where(
+        AuditEntry.object_type == "offer", AuditEntry.object_id == str(offer.id),
+        AuditEntry.action.in_(AUTHOR_ACTIONS))).scalars())
+    return names | ({offer.submitted_by} if offer.submitted_by else set())
+
+
+def operator_activate(session: Session, offer: Offer, *, operator: str, approver: StaffUser | None,
+                      now: datetime, approval_required: bool) -> Transition:
+    """Activate ``offer`` from the command line (``operator``, e.g. ``cli:alice``).
+
+    With maker-checker on, the operator names the approver who signed it off: an enabled user
+    with the approver role who neither created, edited nor submitted the offer, the rule the
+    console applies to its approval queue. The operator counts as the submitter when nobody
+    submitted it. With maker-checker off the operator activates it alone, as a category manager
+    does in the console. The caller records the returned transition in the audit log.
+    """
+    before = offer_state(offer)
+    if approval_required:
+        _check_approver(session, offer, approver)
+    if offer.submitted_by is None:
+        offer.submitted_by, offer.submitted_at = operator, now
+    activate_offer(session, offer, now.date())
+    if approver is not None:
+        offer.approved_by, offer.approved_at = approver.username, now
+    session.flush()
+    return Transition(offer, "approve" if approver is not None else "activate", before,
+                      {**offer_state(offer), "via": operator})
+
+
+def _check_approver(session: Session, offer: Offer, approver: StaffUser | None) -> None:
+    if approver is None:
+        raise OfferError("maker-checker is on: name the approver who signed the offer off with --approved-by USER "
+                         "(an enabled approver who did not create or submit it), or turn maker-checker off in the "
+                         "console's settings")
+    if not approver.is_active:
+        raise OfferError(f"user {approver.username!r} is disabled and cannot approve offers")
+    if approver.role != "approver":
+        raise OfferError(f"user {approver.username!r} is a {approver.role}, not an approver")
+    if approver.username in offer_authors(session, offer):
+        raise OfferError(f"{approver.username} created, edited or submitted offer {offer.slug!r}: "
+                         "another approver has to approve it")
 
 
 def return_to_draft(session: Session, offer: Offer, approver: str, reason: str) -> Transition:

@@ -136,7 +136,7 @@ def compute_period(engine: Engine, period_start: date, *, pre_weeks: int = 8, no
             period_start=period_start, period_end=date.fromisoformat(summary["period_end"]),
             computed_at=now or datetime.now(timezone.utc), pre_weeks=pre_weeks, summary=summary))
         columns: dict[str, list[Any]] = {k: [] for k in ("period_start", "dimension", "key", "offer_id",
-                                                         "manufacturer_id", "data")}
+                                                         "manufacturer_id", "units_lift", "data")}
         for dimension, items in rows.items():
             for item in items:
                 columns["period_start"].append(period_start)
@@ -144,6 +144,7 @@ def compute_period(engine: Engine, period_start: date, *, pre_weeks: int = 8, no
                 columns["key"].append(str(item.get("key", ""))[:200])
                 columns["offer_id"].append(item.get("offer_id"))
                 columns["manufacturer_id"].append(item.get("manufacturer_id"))
+                columns["units_lift"].append(item.get("units_cuped_lift"))
                 columns["data"].append(item)
         if columns["data"]:
             _insert_rows(conn, columns)

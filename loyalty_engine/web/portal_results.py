@@ -10,7 +10,7 @@ offers); analytics are the funder's report stored with the period's results
 from __future__ import annotations
 
 
-from flask import abort, current_app, render_template
+from flask import abort, current_app, render_template, request
 from werkzeug.wrappers import Response
 
 from ..analytics.lift_chart import LiftPoint, lift_chart, lift_points
@@ -70,16 +70,31 @@ def _analytics(funder_id: str, period: PeriodInfo) -> tuple[AnalyticsReport | No
     return report, None
 
 
+# The report's levels a page shows at a time: a funder of 20 offers in 20 stores has 400 store
+# rows; the totals (funder, category, offer) come first, each breakdown on its own page.
+LEVELS = {"summary": ("funder", "category", "offer"), "cell": ("cell",), "store": ("store",), "week": ("week",)}
+LEVEL_LABELS = {"summary": "Totals and offers", "cell": "By cell", "store": "By store", "week": "By week"}
+PAGE_ROWS = 100
+
+
 @bp.get("/analytics")
 @requires("portal.view")
 def analytics() -> str:
-    """Trial, repeat, source of volume, penetration, units per buyer and lift; small groups suppressed."""
+    """Trial, repeat, source of volume, penetration, units per buyer and lift; small groups suppressed.
+    One level of the report at a time (``?level=``), 100 rows a page; the CSV has every row."""
     funder = _funder()
     known = periods(db_session())
     period = chosen_period(known)
+    level = request.args.get("level", "summary")
+    if level not in LEVELS:
+        abort(400)
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), 1_000_000)
     report, message = _analytics(funder.id, period) if period is not None else (None, None)
+    rows = [r for r in report.rows if r.get("level") in LEVELS[level]] if report is not None else []
+    pages = max((len(rows) + PAGE_ROWS - 1) // PAGE_ROWS, 1)
     return render_template("portal/analytics.html", funder=funder, periods=known, period=period, report=report,
-                           message=message)
+                           message=message, rows=rows[(page - 1) * PAGE_ROWS:page * PAGE_ROWS], total=len(rows),
+                           level=level, levels=LEVEL_LABELS, page=page, pages=pages)
 
 
 @bp.get("/analytics.csv")

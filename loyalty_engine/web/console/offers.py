@@ -39,6 +39,7 @@ from ...offers.workflow import (
     approve_offer,
     forecast_is_current,
     latest_forecast,
+    latest_forecasts,
     pause,
     return_to_draft,
     run_forecast,
@@ -290,6 +291,6 @@ def approvals() -> str:
     db = db_session()
     queue = approval_queue(db)
     categories = offer_categories(db, [o.id for o in queue])
-    records = {o.id: latest_forecast(db, o) for o in queue}
-    rows = [(o, records[o.id], allowed("offer.approve", offer_ref(o, categories[o.id]))) for o in queue]
+    records = latest_forecasts(db, queue)
+    rows = [(o, records.get(o.id), allowed("offer.approve", offer_ref(o, categories[o.id]))) for o in queue]
     return render_template("console/approvals.html", rows=rows, maker_checker=maker_checker_on())

@@ -15,7 +15,8 @@ from werkzeug.wrappers import Response
 
 from ...analytics.lift_chart import LiftPoint, lift_chart, lift_points
 from ...app import app_config, db_session
-from ...console.results_view import DIMENSIONS, periods, rows_csv, stored_rows
+from ...console.results_view import (DIMENSIONS, PAGE_ROWS, largest_lifts, periods, rows_csv, stored_page,
+                                      stored_rows)
 from ...results.store import ResultsError, compute_period
 from ..periods import chosen_period
 from ..authz import audit, now, requires
@@ -36,14 +37,14 @@ def _by_arg() -> str:
     return by
 
 
-def _charts(period: date) -> dict[str, Any]:
-    """Lift with intervals: per offer (units and net sales), pooled per funder and category."""
+def _charts(period: date, by: str) -> dict[str, Any]:
+    """Lift with intervals: the offers with the largest lift (units), pooled per funder and
+    category, and with ``by`` offer_cell the offer x cells with the largest lift. A chart draws
+    at most ``CHART_ROWS`` rows, chosen by the database: the table below pages through them all."""
     db = db_session()
-    _s, offers = stored_rows(db, period, "offer")
-    # largest lift first: the offers worth a look are at the top
-    by_lift = sorted(lift_points(offers, "slug"), key=lambda p: -p.estimate)
+    offers, n_offers = largest_lifts(db, period, "offer")
     charts: dict[str, Any] = {
-        "offer_units": lift_chart(by_lift, "Lift in units per targeted member, by offer", "units"),
+        "offer_units": lift_chart(lift_points(offers, "slug"), _chart_title("offers", len(offers), n_offers), "units"),
     }
     for dim in ("funder", "category"):
         _s, rows = stored_rows(db, period, dim)
@@ -52,7 +53,16 @@ def _charts(period: date) -> dict[str, Any]:
                   for r in rows if r.get("outcome") == "units" and r.get("estimate") is not None
                   and r.get("ci_low") is not None and r.get("ci_high") is not None]
         charts[dim] = lift_chart(points, f"Pooled lift in units per targeted member, by {dim}", "units")
+    if by == "offer_cell":
+        cells, n_cells = largest_lifts(db, period, "offer_cell")
+        charts["cells"] = lift_chart(lift_points(cells, "key"), _chart_title("offer x cells", len(cells), n_cells),
+                                     "units")
     return charts
+
+
+def _chart_title(what: str, shown: int, total: int) -> str:
+    largest = f"the {shown} largest of {total:,} {what}" if shown < total else what
+    return f"Lift in units per targeted member, {largest}"
 
 
 @bp.get("/results")
@@ -61,15 +71,14 @@ def results() -> str:
     known = periods(db_session())
     period = chosen_period(known, prefer_computed=True)
     by = _by_arg()
-    summary, rows, charts = None, [], {}
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), 1_000_000)  # an offset the database takes
+    summary, rows, charts, total = None, [], {}, 0
     if period is not None and period.computed_at is not None:
-        summary, rows = stored_rows(db_session(), period.start, by)
-        charts = _charts(period.start)
-        if by == "offer_cell":
-            charts["cells"] = lift_chart(lift_points(rows, "key"), "Lift in units per targeted member, by offer and cell",
-                                         "units")
+        summary, rows, total = stored_page(db_session(), period.start, by, page)
+        charts = _charts(period.start, by)
     return render_template("console/results.html", periods=known, period=period, by=by, summary=summary, rows=rows,
-                           charts=charts, dimensions=DIMENSION_LABELS)
+                           charts=charts, dimensions=DIMENSION_LABELS, page=page, total=total,
+                           pages=max((total + PAGE_ROWS - 1) // PAGE_ROWS, 1))
 
 
 @bp.get("/results.csv")
