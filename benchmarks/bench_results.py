@@ -25,6 +25,9 @@ to the cent, to an independent SQL sum over the ledger.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import hashlib
+import json
 import io
 import tempfile
 import time
@@ -266,6 +269,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--skip-results", action="store_true", help="time analytics and statements only")
     parser.add_argument("--database-url", default="", help="PostgreSQL URL (a schema of its own is made); default SQLite")
+    parser.add_argument("--hash", action="store_true",
+                        help="print a hash of every result row, analytics report and statement (answers unchanged?)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url, cleanup = _database(args.database_url, Path(tmp))
@@ -352,6 +357,35 @@ def run(engine: Engine, url: str, args: argparse.Namespace, tmp: Path) -> None:
     assert billed == due, (billed, due)
     print(f"statements: {len(issued)} issued, ${billed / 100:,.2f} due = the ledger's SQL sum to the cent")
     print(f"total (results + analytics + statements): {total:.1f} s (target < 60 s)")
+    if args.hash:
+        print_hashes(engine, issued)
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def print_hashes(engine: Engine, issued: list[Any]) -> None:
+    """Hashes of what the period's readers get: the stored result rows, the stored analytics
+    reports, analytics computed again, and every statement's lines and totals."""
+    from loyalty_engine.results.store import compute
+
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT dimension, key, offer_id, manufacturer_id, data FROM result_rows "
+                                   "ORDER BY dimension, id")).all()
+        summary = conn.execute(text("SELECT summary FROM result_periods")).scalar_one()
+        reports = conn.execute(text("SELECT manufacturer_id, min_group_size, trial_weeks, report FROM result_analytics "
+                                    "ORDER BY manufacturer_id")).all()
+        computed = compute(conn, P0)
+        again = {f: r.as_dict() for f, r in period_analytics(conn, P0, None, min_group_size=10, trial_weeks=8).items()}
+    as_json = [(d, k, o, m, data if isinstance(data, dict) else json.loads(data)) for d, k, o, m, data in stored]
+    summary = summary if isinstance(summary, dict) else json.loads(summary)
+    statements = [(doc.number, doc.total_due_cents, [dataclasses.astuple(x) for x in doc.lines]) for doc, _c, _f in issued]
+    print(f"hash result rows stored: {_digest(as_json)} ({len(as_json)} rows); summary {_digest(summary)}")
+    print(f"hash result rows computed: {_digest(computed)}")
+    print(f"hash analytics stored: {_digest([(m, k, w, r if isinstance(r, dict) else json.loads(r)) for m, k, w, r in reports])}"
+          f" ({len(reports)} funders); computed (trial 8 weeks): {_digest(again)}")
+    print(f"hash statements: {_digest(statements)} ({len(statements)} statements)")
 
 
 if __name__ == "__main__":
