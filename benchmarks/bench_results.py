@@ -25,9 +25,13 @@ to the cent, to an independent SQL sum over the ledger.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import dataclasses
 import hashlib
 import json
+import os
+import shutil
+import sqlite3
 import io
 import tempfile
 import time
@@ -37,7 +41,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
 
 from loyalty_engine import migrate
@@ -46,6 +50,7 @@ from loyalty_engine.db import make_engine
 from loyalty_engine.list_numbers import make_list_number
 from loyalty_engine.results.analytics import period_analytics
 from loyalty_engine.results.statement_files import issue_and_write
+from loyalty_engine.results.store import compute, compute_period
 
 P0, P1 = date(2027, 3, 1), date(2027, 3, 14)
 N_OFFERS, N_FUNDERS, N_CATS, N_STORES = 500, 25, 50, 20
@@ -253,13 +258,44 @@ def _scans(engine: Engine, rng: np.random.Generator, mid: np.ndarray, home: np.n
 # --------------------------------------------------------------------------- timing
 
 
-def timed(label: str, fn, rows: int, baseline: float | None = None) -> float:  # type: ignore[no-untyped-def]
-    start = time.perf_counter()
-    fn()
-    seconds = time.perf_counter() - start
+class Meter:
+    """Wall and CPU seconds of a part: this process's CPU, plus on PostgreSQL the CPU of the
+    server backends serving this engine's connections (read from /proc, same machine)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.backends: set[int] = set()
+        if engine.dialect.name == "postgresql":
+            event.listen(engine, "connect", self._remember)
+
+    def _remember(self, dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cur:
+            cur.execute("SELECT pg_backend_pid()")
+            self.backends.add(int(cur.fetchone()[0]))
+
+    def db_cpu(self) -> float:
+        total = 0.0
+        for pid in self.backends:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # a backend that ended (its CPU is lost to the count)
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
+    def run(self, fn) -> tuple[float, float, float]:  # type: ignore[no-untyped-def]
+        """(wall, process CPU, database backend CPU) seconds of ``fn()``."""
+        wall, cpu, db = time.perf_counter(), time.process_time(), self.db_cpu()
+        fn()
+        return time.perf_counter() - wall, time.process_time() - cpu, self.db_cpu() - db
+
+
+def report(label: str, seconds: float, rows: int, baseline: float | None = None, cpu: str = "") -> None:
     ratio = f"  {seconds / baseline:6.1f}x baseline" if baseline else ""
-    print(f"{label:<44} {seconds:8.2f} s  {rows / seconds:>12,.0f} rows/s{ratio}", flush=True)
-    return seconds
+    print(f"{label:<46} {seconds:8.2f} s  {rows / seconds:>12,.0f} rows/s{ratio}{cpu}", flush=True)
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def main() -> None:
@@ -267,8 +303,12 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=100_000)
     parser.add_argument("--lines", type=int, default=10)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--skip-results", action="store_true", help="time analytics and statements only")
+    parser.add_argument("--analytics-again", action="store_true",
+                        help="also time analytics computed on demand, as the CLI's `analytics` does (not in the total)")
     parser.add_argument("--database-url", default="", help="PostgreSQL URL (a schema of its own is made); default SQLite")
+    parser.add_argument("--chain-cache", default="", help="SQLite only: reuse the chain built into this file "
+                        "(built there on the first run; each run works on a copy)")
+    parser.add_argument("--profile", default="", help="write a cProfile of the timed part to this file")
     parser.add_argument("--hash", action="store_true",
                         help="print a hash of every result row, analytics report and statement (answers unchanged?)")
     args = parser.parse_args()
@@ -300,63 +340,91 @@ def _database(pg_url: str, tmp: Path):  # type: ignore[no-untyped-def]
     return url, cleanup
 
 
-def run(engine: Engine, url: str, args: argparse.Namespace, tmp: Path) -> None:
+def _chain(engine: Engine, args: argparse.Namespace, tmp: Path) -> dict[str, int]:
+    """Build the chain, or copy it from ``--chain-cache`` (SQLite) when it was built there before."""
+    cache = Path(args.chain_cache) if args.chain_cache and engine.dialect.name == "sqlite" else None
+    target = tmp / "bench.db"
+    if cache is not None and cache.exists():
+        engine.dispose()
+        shutil.copyfile(cache, target)
+        return json.loads(cache.with_suffix(".json").read_text())
     migrate.upgrade(engine)
-    start = time.perf_counter()
     sizes = build_chain(engine, args.members, args.lines, args.seed)
     with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.exec_driver_sql("ANALYZE")
-        else:
-            conn.exec_driver_sql("ANALYZE")
+        conn.exec_driver_sql("ANALYZE")
+    if cache is not None:
+        engine.dispose()
+        with sqlite3.connect(target) as db:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        shutil.copyfile(target, cache)
+        cache.with_suffix(".json").write_text(json.dumps(sizes))
+    return sizes
+
+
+def run(engine: Engine, url: str, args: argparse.Namespace, tmp: Path) -> None:
+    start = time.perf_counter()
+    sizes = _chain(engine, args, tmp)
     print(f"{engine.dialect.name}: {sizes['members']:,} members, {N_OFFERS} offers, {sizes['lines']:,} list lines, "
           f"{sizes['ledger']:,} ledger rows, {sizes['scan_lines']:,} scan lines (built in "
           f"{time.perf_counter() - start:.0f} s)", flush=True)
+    meter = Meter(engine)
+    print(f"load average at the start (1, 5, 15 min): {load_average()}", flush=True)
     ledger_sql = text("SELECT manufacturer_id, offer_id, COUNT(*), SUM(applications), SUM(discount_cents), "
                       "SUM(funded_cents), SUM(handling_fee_cents) FROM redemptions GROUP BY manufacturer_id, offer_id")
-    scans_sql = text("SELECT s.product_key, SUM(s.quantity), SUM(s.amount_cents) FROM transactions t "
-                     "JOIN scan_lines s ON s.transaction_id = t.transaction_id "
-                     "WHERE t.business_date BETWEEN :a AND :b GROUP BY s.product_key")
+    # the window's scan lines: alone (what results and analytics read) and joined to their baskets
+    scans_sql = text("SELECT product_key, SUM(quantity), SUM(amount_cents) FROM scan_lines "
+                     "WHERE business_date BETWEEN :a AND :b GROUP BY product_key")
+    joined_sql = text("SELECT s.product_key, SUM(s.quantity), SUM(s.amount_cents) FROM transactions t "
+                      "JOIN scan_lines s ON s.transaction_id = t.transaction_id "
+                      "WHERE t.business_date BETWEEN :a AND :b GROUP BY s.product_key")
 
     def bare(sql, **params):  # type: ignore[no-untyped-def]
         with engine.connect() as conn:
             conn.execute(sql, params).all()
 
-    ledger_base = timed("baseline: GROUP BY over the ledger", lambda: bare(ledger_sql), sizes["ledger"])
-    scans_base = timed("baseline: GROUP BY over the window's scans",
-                       lambda: bare(scans_sql, a=P0 - timedelta(weeks=12), b=P1), sizes["scan_lines"])
-    total = 0.0
-    if args.skip_results:
-        print("results: skipped (--skip-results)")
-    try:
-        if args.skip_results:
-            raise ImportError
-        from loyalty_engine.results.store import compute_period
-
-        total += timed("results (compute_period, all dimensions + lift)",
-                       lambda: compute_period(engine, P0), sizes["lines"], scans_base)
-    except ImportError:
-        if not args.skip_results:
-            print("results: loyalty_engine.results.store not available; skipped")
-    funders = [f"MFR{i:02d}" for i in range(N_FUNDERS)]
-
-    def analytics() -> None:
-        with engine.connect() as conn:
-            reports = period_analytics(conn, P0, funders, min_group_size=10, trial_weeks=8)
-        assert len(reports) == N_FUNDERS
-
-    total += timed(f"analytics ({N_FUNDERS} funders)", analytics, sizes["lines"], scans_base)
+    window = {"a": P0 - timedelta(weeks=12), "b": P1}
+    ledger_base = meter.run(lambda: bare(ledger_sql))[0]
+    report("baseline: GROUP BY over the ledger", ledger_base, sizes["ledger"])
+    scans_base = meter.run(lambda: bare(scans_sql, **window))[0]
+    report("baseline: GROUP BY over the window's scan lines", scans_base, sizes["scan_lines"])
+    report("  (the same joined to their baskets)", meter.run(lambda: bare(joined_sql, **window))[0], sizes["scan_lines"])
+    # CPU time: the shared machine's load would blur wall-clock profiles
+    profiler = cProfile.Profile(time.process_time) if args.profile else None
+    if profiler is not None:
+        profiler.enable()
+    parts: dict[str, float] = {}
+    wall, cpu, db = meter.run(lambda: compute_period(engine, P0, timings=parts))
+    report("results (compute_period: every dimension, lift)", parts["results"], sizes["lines"], scans_base)
+    report(f"analytics ({N_FUNDERS} funders, stored by compute_period)", parts["analytics"], sizes["lines"], scans_base)
     config = Config(database_url=url, instance_path=tmp / "instance", secret_key="bench").resolved()
     issued: list[Any] = []
-    total += timed(f"statements ({N_FUNDERS} funders, PDF + CSV)", lambda: issued.extend(issue_and_write(
-        config, engine, P0, None, as_of=P1 + timedelta(days=1), now=datetime.now(timezone.utc))),
-        sizes["ledger"], ledger_base)
+    s_wall, s_cpu, s_db = meter.run(lambda: issued.extend(issue_and_write(
+        config, engine, P0, None, as_of=P1 + timedelta(days=1), now=datetime.now(timezone.utc))))
+    report(f"statements ({N_FUNDERS} funders, PDF + CSV)", s_wall, sizes["ledger"], ledger_base)
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(args.profile)
+    total = wall + s_wall
+    db_note = f" + database backends {db + s_db:.1f} s" if engine.dialect.name == "postgresql" else " (SQLite runs in it)"
+    print(f"total (results + analytics + statements): {total:.1f} s (target < 60 s), "
+          f"{(sizes['scan_lines'] + sizes['ledger']) / total:,.0f} scan and ledger rows/s, "
+          f"{total / (scans_base + ledger_base):.1f}x the two baselines together", flush=True)
+    print(f"CPU seconds: this process {cpu + s_cpu:.1f} s{db_note}; "
+          f"load average at the end: {load_average()}", flush=True)
+    if args.analytics_again:
+        def analytics() -> None:
+            with engine.connect() as conn:
+                reports = period_analytics(conn, P0, [f"MFR{i:02d}" for i in range(N_FUNDERS)], min_group_size=10,
+                                           trial_weeks=8)
+            assert len(reports) == N_FUNDERS
+
+        report("(not in the total) analytics again, on demand (CLI)", meter.run(analytics)[0], sizes["lines"],
+               scans_base)
     with engine.connect() as conn:
         due = conn.execute(text("SELECT SUM(funded_cents + handling_fee_cents) FROM redemptions")).scalar_one()
     billed = sum(doc.total_due_cents for doc, _created, _files in issued)
     assert billed == due, (billed, due)
     print(f"statements: {len(issued)} issued, ${billed / 100:,.2f} due = the ledger's SQL sum to the cent")
-    print(f"total (results + analytics + statements): {total:.1f} s (target < 60 s)")
     if args.hash:
         print_hashes(engine, issued)
 
@@ -368,8 +436,6 @@ def _digest(value: Any) -> str:
 def print_hashes(engine: Engine, issued: list[Any]) -> None:
     """Hashes of what the period's readers get: the stored result rows, the stored analytics
     reports, analytics computed again, and every statement's lines and totals."""
-    from loyalty_engine.results.store import compute
-
     with engine.connect() as conn:
         stored = conn.execute(text("SELECT dimension, key, offer_id, manufacturer_id, data FROM result_rows "
                                    "ORDER BY dimension, id")).all()

@@ -21,6 +21,7 @@ import numpy as np
 from sqlalchemy import Connection, bindparam, text
 
 from .inputs import CELL_NAMES
+from .scan_window import ScanWindows
 
 
 @dataclass
@@ -122,7 +123,7 @@ def period_offers(conn: Connection, period_start: date, funders: Sequence[str] |
 
 
 def load_analytics_inputs(conn: Connection, period: tuple[date, date], funders: Sequence[str] | None,
-                          trial_weeks: int) -> AnalyticsInputs:
+                          trial_weeks: int, scans: ScanWindows | None = None) -> AnalyticsInputs:
     """Everything the funders' analytics need for the list period ``period`` (inclusive)."""
     start, end = period
     offers = period_offers(conn, start, funders)
@@ -153,7 +154,7 @@ def load_analytics_inputs(conn: Connection, period: tuple[date, date], funders: 
                                pair_keys(redeemed[:, 0], _positions(offer_ids, redeemed[:, 1]), len(offers)),
                                redeemed[:, 2])
     # the window also covers the lift's pre-period (8 weeks) for its CUPED covariate
-    scans = window_scans(conn, start - timedelta(weeks=max(trial_weeks, 8)), end, start, _ints(prods[0]))
+    scans = window_scans(conn, start - timedelta(weeks=max(trial_weeks, 8)), end, start, _ints(prods[0]), scans)
     return AnalyticsInputs(
         offers=offers, offer_category=_ints([cat_id[o["category"]] for o in offers]),
         brand_offer=_ints([b[0] for b in offer_brands]), brand_id=_ints([b[1] for b in offer_brands]),
@@ -185,37 +186,25 @@ def _lookup(keys: np.ndarray, table_keys: np.ndarray, table_values: np.ndarray) 
     return out
 
 
-def window_scans(conn: Connection, first: date, last: date, day0: date, products: np.ndarray) -> np.ndarray:
-    """(member, product, day - day0, units, net cents) of members' scan lines of ``products``.
+def window_scans(conn: Connection, first: date, last: date, day0: date, products: np.ndarray,
+                 scans: ScanWindows | None = None) -> np.ndarray:
+    """(member, product, day - day0, units, net cents) of members' scan lines of ``products``
+    in ``[first, last]``, through ``scans`` (a read shared with the results) when given."""
+    return (scans or ScanWindows()).window(conn, first, last, day0, products)
 
-    Read through the DB-API cursor in chunks straight into integers: millions of rows, and a
-    row object each would cost more than the query. The SQL holds only dates and integer
-    keys made here, never outside input.
-    """
-    if not len(products):
-        return np.zeros((0, 5), dtype=np.int64)
-    if conn.dialect.name == "sqlite":
-        day = f"CAST(julianday(business_date) - julianday('{day0.isoformat()}') AS INTEGER)"
-    else:
-        day = f"(business_date - DATE '{day0.isoformat()}')"
-    keys = ",".join(str(int(p)) for p in np.unique(products))
-    # scan lines carry their basket's member and business date: one pass, no join (a voided
-    # basket's lines are deleted, so what is here was bought)
-    sql = (f"SELECT member_key, product_key, {day}, quantity, amount_cents FROM scan_lines "
-           f"WHERE business_date BETWEEN '{first.isoformat()}' AND '{last.isoformat()}' "
-           f"AND member_key IS NOT NULL AND product_key IN ({keys})")
-    cursor = conn.connection.cursor()
-    try:
-        cursor.execute(sql)
-        chunks = []
-        while True:
-            rows = cursor.fetchmany(200_000)
-            if not rows:
-                break
-            chunks.append(np.array(rows, dtype=np.int64).reshape(-1, 5))
-    finally:
-        cursor.close()
-    return np.concatenate(chunks) if chunks else np.zeros((0, 5), dtype=np.int64)
+
+def scan_window_needed(conn: Connection, period: tuple[date, date], funders: Sequence[str] | None,
+                       trial_weeks: int) -> tuple[date, date, np.ndarray]:
+    """The window :func:`load_analytics_inputs` will read (first day, last day, products), so a
+    shared read can cover it."""
+    start, end = period
+    offers = period_offers(conn, start, funders)
+    ids = [o["id"] for o in offers] or [-1]
+    scope = conn.execute(_SCOPE, {"offers": ids}).all()
+    _fill_categories(offers, scope)
+    cats = sorted({o["category"] for o in offers}) or [""]
+    prods = _columns(conn.execute(_CATEGORY_PRODUCTS, {"cats": cats}).all(), 5)
+    return start - timedelta(weeks=max(trial_weeks, 8)), end, _ints(prods[0])
 
 
 def _fill_categories(offers: list[dict[str, Any]], scope: Sequence[Any]) -> None:

@@ -16,6 +16,7 @@ import pandas as pd
 from sqlalchemy import Connection, bindparam, text
 
 from ..models.offers import BRAND_LOYALTIES, LIFECYCLE_STAGES, USAGE_TIERS
+from .scan_window import ScanWindows
 
 CELL_NAMES: tuple[str, ...] = tuple(f"{lo}:{ti}" for lo in BRAND_LOYALTIES for ti in USAGE_TIERS) + ("unsegmented",)
 UNSEGMENTED = len(CELL_NAMES) - 1
@@ -71,24 +72,6 @@ _CONTROL = text("""
     FROM list_holdouts h JOIN list_builds b ON b.id = h.build_id
     WHERE b.period_start BETWEEN :a AND :b AND b.status = 'complete' AND h.offer_id IS NOT NULL
 """)
-# The offers' products' scan lines of a window, with a flag: 1 = in the period (on or after
-# :p), 0 = the pre-period. Handed over line by line and summed in numpy on both databases:
-# on SQLite a GROUP BY over a million lines sorts them in a temporary B-tree, several times
-# slower; on PostgreSQL the hash aggregate per (member, product, flag) took 2.6x as long as
-# reading the lines (1.3M lines, 1.1M groups: members rarely buy a product twice). Scan
-# lines carry their basket's member and business date, so no join to the baskets (a join
-# on the text basket id cost as much as the scan). The product -> offer expansion happens
-# in numpy (joining offer_products in SQL let SQLite drive the join
-# from the products, one scan of the window per product).
-_SCOPE_LINES = """
-    SELECT (s.member_key * :pk + s.product_key) * 2 + CASE WHEN s.business_date >= :p THEN 1 ELSE 0 END{agg}
-    FROM scan_lines s
-    WHERE s.business_date BETWEEN :a AND :b AND s.member_key IS NOT NULL
-      AND s.product_key IN (SELECT product_key FROM offer_products WHERE offer_id IN :offers)
-    {group}
-"""
-_SCOPE_LINES_RAW = text(_SCOPE_LINES.format(agg=", s.quantity, s.amount_cents", group="")).bindparams(
-    bindparam("offers", expanding=True))
 _OFFER_PRODUCTS = text("""
     SELECT product_key, offer_id FROM offer_products WHERE offer_id IN :offers ORDER BY product_key, offer_id
 """).bindparams(bindparam("offers", expanding=True))
@@ -154,10 +137,15 @@ def _day(value: Any) -> int:
 
 
 def window_sums(conn: Connection, pre_start: date, start: date, end: date,
-                offer_ids: Sequence[int]) -> dict[int, tuple[np.ndarray, ...]]:
+                offer_ids: Sequence[int], scans: ScanWindows | None = None) -> dict[int, tuple[np.ndarray, ...]]:
     """Every member's buying of each offer's scope, from scan lines (returns netted; voided
     baskets are gone): ``{1: period [start, end], 0: pre-period [pre_start, start)}``, each
-    (member_key, offer_id, units, net cents) with one row per (member, offer) that bought."""
+    (member_key, offer_id, units, net cents) with one row per (member, offer) that bought.
+
+    The lines come from ``scans`` (a read shared with analytics) when given; the product ->
+    offer expansion and the sums happen in numpy (joining ``offer_products`` in SQL let SQLite
+    drive the join from the products, one scan of the window per product; grouping in SQL
+    cost more than handing the lines over on both databases)."""
     empty = np.empty(0, np.int64)
     out = {flag: (empty, empty, empty, empty) for flag in (0, 1)}
     if not len(offer_ids):
@@ -166,18 +154,12 @@ def window_sums(conn: Connection, pre_start: date, start: date, end: date,
     if not links:
         return out
     link_product, link_offer = (np.array(c, dtype=np.int64) for c in zip(*links))
-    # (member, product, in period) packed into one integer: a third of the values to hand over
-    pk = int(link_product.max()) + 1
-    params = {"a": pre_start, "p": start, "b": end, "pk": pk, "offers": [int(o) for o in offer_ids]}
-    result = conn.execute(_SCOPE_LINES_RAW, params)
-    rows = result.cursor.fetchall() if result.cursor is not None else []  # plain tuples: no Row objects
-    if not rows:
+    lines = (scans or ScanWindows()).window(conn, pre_start, end, start, link_product)
+    if not lines.shape[0]:
         return out
-    table = np.array(rows, dtype=np.int64)  # one C pass over the tuples
-    packed, units, cents = table[:, 0], table[:, 1], table[:, 2]
-    del table
-    flag = packed % 2
-    member, product = (packed // 2) // pk, (packed // 2) % pk
+    member, product, units, cents = lines[:, 0], lines[:, 1], lines[:, 3], lines[:, 4]
+    flag = (lines[:, 2] >= 0).astype(np.int64)
+    del lines
     # each line counts once for every offer whose scope holds its product
     first = np.searchsorted(link_product, product, side="left")
     count = np.searchsorted(link_product, product, side="right") - first
@@ -218,9 +200,10 @@ def lookup_pairs(keys_m: np.ndarray, keys_o: np.ndarray, values: Sequence[np.nda
 
 def load_lift_inputs(
     conn: Connection, period_start: date, period_end: date, *, pre_weeks: int = 8,
-    offer_ids: Sequence[int] | None = None,
+    offer_ids: Sequence[int] | None = None, scans: ScanWindows | None = None,
 ) -> LiftInputs:
-    """Pairs of the list periods starting in ``[period_start, period_end]`` with their outcomes."""
+    """Pairs of the list periods starting in ``[period_start, period_end]`` with their outcomes
+    (scan lines read through ``scans`` when given: a read shared with analytics)."""
     pairs = targeted_pairs(conn, period_start, period_end)
     if pairs and offer_ids is not None:
         keep = np.isin(pairs["offer_id"], np.asarray(list(offer_ids), dtype=np.int64))
@@ -238,7 +221,7 @@ def load_lift_inputs(
         sel = (pairs["start"] == s_day) & (pairs["end"] == e_day)
         start, end = date.fromordinal(s_day), date.fromordinal(e_day)
         window_ids = np.unique(pairs["offer_id"][sel]).tolist()
-        sums = window_sums(conn, start - timedelta(weeks=pre_weeks), start, end, window_ids)
+        sums = window_sums(conn, start - timedelta(weeks=pre_weeks), start, end, window_ids, scans)
         m, o, u, s = sums[1]
         got_u, got_s = lookup_pairs(m, o, [u, s], pairs["member_key"][sel], pairs["offer_id"][sel])
         units[sel], sales[sel] = got_u, got_s

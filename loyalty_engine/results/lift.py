@@ -149,6 +149,8 @@ def lift_from_inputs(inputs: LiftInputs, by_cell: bool = False) -> list[LiftRow]
     estimates = {name: cuped(values, covariate, inputs.treated, group, n_groups)
                  for name, values, covariate in (("units", inputs.units, pre_units),
                                                  ("net_sales_cents", inputs.sales_cents, inputs.pre_sales_cents))}
+    # the derived arrays once (they are properties computed over every group on each access)
+    derived = {name: (est.raw.relative_lift, est.adjusted.significant) for name, est in estimates.items()}
     for g in np.flatnonzero(present).tolist():
         offer = inputs.offers[g // n_cells if by_cell else g]
         cell = inputs.cell_names[g % n_cells] if by_cell else "all"
@@ -161,7 +163,7 @@ def lift_from_inputs(inputs: LiftInputs, by_cell: bool = False) -> list[LiftRow]
             if outcome == "net_sales_cents" and np.isfinite(total):
                 per_funded = round(total / funded, 4) if funded > 0 else None
                 per_retailer = round(total / retailer, 4) if retailer > 0 else None
-            rel = raw.relative_lift[g]
+            rel = derived[outcome][0][g]
             rows.append(LiftRow(
                 offer_id=int(offer["id"]), offer_slug=offer["slug"], offer_name=offer["name"],
                 manufacturer_id=offer["manufacturer_id"], category=offer["category"], cell=cell,
@@ -172,7 +174,7 @@ def lift_from_inputs(inputs: LiftInputs, by_cell: bool = False) -> list[LiftRow]
                 cuped_lift=_f(adj.lift[g]), cuped_ci_low=_f(adj.ci_low[g]), cuped_ci_high=_f(adj.ci_high[g]),
                 cuped_se=_f(adj.se[g]),
                 variance_reduction=_f(est.variance_reduction[g]) if np.isfinite(est.variance_reduction[g]) else None,
-                significant=bool(adj.significant[g]), incremental_total=_f(total, 2),
+                significant=bool(derived[outcome][1][g]), incremental_total=_f(total, 2),
                 discount_cents=discount, funded_cents=funded, retailer_cents=retailer,
                 sales_per_funded_dollar=per_funded, sales_per_retailer_dollar=per_retailer,
             ))
