@@ -16,6 +16,7 @@ import pandas as pd
 from sqlalchemy import Connection, bindparam, text
 
 from ..models.offers import BRAND_LOYALTIES, LIFECYCLE_STAGES, USAGE_TIERS
+from .period_lines import PeriodLines
 from .scan_window import ScanWindows
 
 CELL_NAMES: tuple[str, ...] = tuple(f"{lo}:{ti}" for lo in BRAND_LOYALTIES for ti in USAGE_TIERS) + ("unsegmented",)
@@ -89,18 +90,28 @@ _OFFERS = text("""
 """).bindparams(bindparam("ids", expanding=True))
 
 
-def targeted_pairs(conn: Connection, a: date, b: date) -> dict[str, np.ndarray]:
-    """Treated (list line) and control (offer hold-out) pairs of the periods starting in [a, b]."""
+def targeted_pairs(conn: Connection, a: date, b: date, lines: PeriodLines | None = None) -> dict[str, np.ndarray]:
+    """Treated (list line) and control (offer hold-out) pairs of the periods starting in [a, b]
+    (the treated ones from ``lines`` when the caller read them already)."""
     parts = []
     for query, treated in ((_TREATED, True), (_CONTROL, False)):
+        if treated and lines is not None:
+            continue
         result = conn.execute(query, {"a": a, "b": b})
         rows = result.cursor.fetchall() if result.cursor is not None else []
         if rows:
             parts.append((rows, treated))
-    if not parts:
-        return {}
     cols: dict[str, list[np.ndarray]] = {k: [] for k in ("member_key", "offer_id", "cell", "stage", "start", "end",
                                                           "treated", "probability")}
+    if lines is not None and len(lines):
+        codes, distinct = pd.factorize(lines.stage, sort=False)
+        for name, values in (("member_key", lines.ints["member"]), ("offer_id", lines.ints["offer"]),
+                             ("cell", lines.cell), ("stage", stage_index(list(distinct))[codes]),
+                             ("start", lines.start), ("end", lines.end),
+                             ("treated", np.ones(len(lines), dtype=bool)), ("probability", lines.probability)):
+            cols[name].append(values)
+    elif not parts:
+        return {}
     for rows, treated in parts:
         member, offer, loyalty, tier, stage, start, end, probability = zip(*rows)
         cols["member_key"].append(np.array(member, dtype=np.int64))
@@ -111,6 +122,8 @@ def targeted_pairs(conn: Connection, a: date, b: date) -> dict[str, np.ndarray]:
         cols["end"].append(_days(end))
         cols["treated"].append(np.full(len(rows), treated))
         cols["probability"].append(np.nan_to_num(np.array(probability, dtype=np.float64)))
+    if not cols["member_key"]:
+        return {}
     return {k: np.concatenate(v) for k, v in cols.items()}
 
 
@@ -200,11 +213,12 @@ def lookup_pairs(keys_m: np.ndarray, keys_o: np.ndarray, values: Sequence[np.nda
 
 def load_lift_inputs(
     conn: Connection, period_start: date, period_end: date, *, pre_weeks: int = 8,
-    offer_ids: Sequence[int] | None = None, scans: ScanWindows | None = None,
+    offer_ids: Sequence[int] | None = None, scans: ScanWindows | None = None, lines: PeriodLines | None = None,
 ) -> LiftInputs:
     """Pairs of the list periods starting in ``[period_start, period_end]`` with their outcomes
-    (scan lines read through ``scans`` when given: a read shared with analytics)."""
-    pairs = targeted_pairs(conn, period_start, period_end)
+    (scan lines read through ``scans`` when given: a read shared with analytics; the list
+    lines and their ledger sums from ``lines`` when the caller read them already)."""
+    pairs = targeted_pairs(conn, period_start, period_end, lines)
     if pairs and offer_ids is not None:
         keep = np.isin(pairs["offer_id"], np.asarray(list(offer_ids), dtype=np.int64))
         pairs = {k: v[keep] for k, v in pairs.items()}
@@ -232,7 +246,11 @@ def load_lift_inputs(
               for r in conn.execute(_OFFERS, {"ids": ids.tolist()})]
     offer_pos = np.searchsorted(ids, pairs["offer_id"])
     ledger = np.zeros((ids.shape[0], len(CELL_NAMES), 3), np.int64)
-    ledger_rows = conn.execute(_LEDGER, {"a": period_start, "b": period_end}).all()
+    if lines is not None:
+        _ledger_from_lines(ledger, ids, lines)
+        ledger_rows = []
+    else:
+        ledger_rows = conn.execute(_LEDGER, {"a": period_start, "b": period_end}).all()
     if ledger_rows:
         offer_col, loyalty, tier, *money = zip(*ledger_rows)
         offer_col = np.array(offer_col, dtype=np.int64)
@@ -246,6 +264,17 @@ def load_lift_inputs(
         stage=pairs["stage"], treated=pairs["treated"], units=units, sales_cents=sales, pre_sales_cents=pre,
         offers=offers, ledger_by_cell=ledger, probability=pairs["probability"], pre_units=pre_units,
     )
+
+
+def _ledger_from_lines(ledger: np.ndarray, ids: np.ndarray, lines: PeriodLines) -> None:
+    """Add the lines' net discount, funded and handling-fee cents into ``ledger`` per (offer, cell)."""
+    if not len(lines) or not ids.shape[0]:
+        return
+    offer = lines.ints["offer"]
+    pos = np.minimum(np.searchsorted(ids, offer), ids.shape[0] - 1)
+    known = ids[pos] == offer
+    amounts = np.stack([lines.ints["discount"], lines.ints["funded"], lines.ints["fee"]], axis=1)
+    np.add.at(ledger, (pos[known], lines.cell[known]), amounts[known])
 
 
 def _empty() -> LiftInputs:

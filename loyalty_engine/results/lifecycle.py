@@ -96,9 +96,14 @@ def _compare(y: np.ndarray, treated: np.ndarray) -> dict[str, Any]:
             "ci_low": f(est.ci_low), "ci_high": f(est.ci_high)}
 
 
-def program_level(conn: Connection, a: date, b: date) -> list[dict[str, Any]]:
+def period_arms(conn: Connection, a: date, b: date) -> dict[str, np.ndarray]:
+    """What :func:`program_level` and :func:`winback` read (one pass serves both)."""
+    return _arms(conn, a, b)
+
+
+def program_level(conn: Connection, a: date, b: date, arms: dict[str, np.ndarray] | None = None) -> list[dict[str, Any]]:
     """Members with lists against the member-level hold-out: trips, spend per week, retention."""
-    arms = _arms(conn, a, b)
+    arms = _arms(conn, a, b) if arms is None else arms
     if arms["member"].shape[0] == 0:
         return []
     treated = arms["treated"].astype(bool)
@@ -110,9 +115,10 @@ def program_level(conn: Connection, a: date, b: date) -> list[dict[str, Any]]:
     ]
 
 
-def winback(conn: Connection, a: date, b: date, horizon_weeks: int = 6) -> list[dict[str, Any]]:
+def winback(conn: Connection, a: date, b: date, horizon_weeks: int = 6,
+            arms: dict[str, np.ndarray] | None = None) -> list[dict[str, Any]]:
     """Win-back lists against held-out win-back members: retention, spend and stage transitions."""
-    arms = _arms(conn, a, b)
+    arms = _arms(conn, a, b) if arms is None else arms
     if arms["member"].shape[0] == 0:
         return []
     wb = arms["winback"].astype(bool)
@@ -149,4 +155,4 @@ def _transitions(conn: Connection, arms: dict[str, np.ndarray], wb: np.ndarray, 
              "members": n} for (arm, before, after_stage), n in sorted(counts.items())]
 
 
-__all__ = ["program_level", "record_stage_history", "week_start", "winback"]
+__all__ = ["period_arms", "program_level", "record_stage_history", "week_start", "winback"]

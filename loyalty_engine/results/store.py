@@ -19,8 +19,9 @@ from .analytics_inputs import scan_window_needed
 from .analytics_store import store_period_analytics
 from .inputs import load_lift_inputs
 from .lift import LiftRow, lift_from_inputs, pooled_lift
-from .lifecycle import program_level, winback
+from .lifecycle import period_arms, program_level, winback
 from .measures import accuracy, accuracy_by_offer, by_dimensions, by_week
+from .period_lines import read_period_lines
 from .scan_window import ScanWindows
 from .statements import find_period
 
@@ -61,13 +62,14 @@ def compute(conn: Connection, period_start: date, pre_weeks: int = 8,
     """Every dimension's rows for the period (nothing written); the scan lines are read
     through ``scans`` when given (a read shared with analytics)."""
     end = period_end_of(conn, period_start)
-    inputs = load_lift_inputs(conn, period_start, period_start, pre_weeks=pre_weeks, scans=scans)
+    lines = read_period_lines(conn, period_start, period_start)  # one read: pairs, dimensions, ledger
+    inputs = load_lift_inputs(conn, period_start, period_start, pre_weeks=pre_weeks, scans=scans, lines=lines)
     offers = {int(o["id"]): o for o in inputs.offers}
     lift = lift_from_inputs(inputs)
     by_cell = lift_from_inputs(inputs, by_cell=True)
     hit = accuracy_by_offer(inputs)
 
-    dims = by_dimensions(conn, period_start, period_start)
+    dims = by_dimensions(conn, period_start, period_start, lines)
     # each offer's lift rows (units, sales) once, not a scan of every offer's rows per offer
     lift_by_offer: dict[int, dict[str, Any]] = {}
     for r in lift:
@@ -92,6 +94,7 @@ def compute(conn: Connection, period_start: date, pre_weeks: int = 8,
     pooled = {name: [p.as_dict() | {"key": f"{p.key} {p.outcome}"} for p in pooled_lift(lift, key)]
               for name, key in (("funder", lambda r: r.manufacturer_id or "retailer"),
                                 ("category", lambda r: r.category or "-"))}
+    arms = period_arms(conn, period_start, period_start)
     rows = {
         "offer": offer_rows,
         "offer_cell": list(cell_lift.values()),
@@ -102,8 +105,8 @@ def compute(conn: Connection, period_start: date, pre_weeks: int = 8,
         "calibration": acc["calibration"],
         "funder": pooled["funder"],
         "category": pooled["category"],
-        "program": program_level(conn, period_start, period_start),
-        "winback": winback(conn, period_start, period_start),
+        "program": program_level(conn, period_start, period_start, arms),
+        "winback": winback(conn, period_start, period_start, arms=arms),
     }
     if not rows["stage"]:
         raise ResultsError(f"the period starting {period_start.isoformat()} has no lists: nothing to report")
