@@ -265,6 +265,7 @@ class Meter:
     def __init__(self, engine: Engine) -> None:
         self.backends: set[int] = set()
         if engine.dialect.name == "postgresql":
+            engine.dispose()  # the pool's connections from the build were made before the listener
             event.listen(engine, "connect", self._remember)
 
     def _remember(self, dbapi_connection: Any, _record: Any) -> None:

@@ -21,7 +21,7 @@ from .inputs import load_lift_inputs
 from .lift import LiftRow, lift_from_inputs, pooled_lift
 from .lifecycle import period_arms, program_level, winback
 from .measures import accuracy, accuracy_by_offer, by_dimensions, by_week
-from .period_lines import read_period_lines
+from .period_lines import PeriodLines, read_period_lines
 from .scan_window import ScanWindows
 from .statements import find_period
 
@@ -57,12 +57,14 @@ def _lift_fields(row: LiftRow) -> dict[str, Any]:
     return out
 
 
-def compute(conn: Connection, period_start: date, pre_weeks: int = 8,
-            scans: ScanWindows | None = None) -> dict[str, list[dict[str, Any]]]:
+def compute(conn: Connection, period_start: date, pre_weeks: int = 8, scans: ScanWindows | None = None,
+            lines: PeriodLines | None = None) -> dict[str, list[dict[str, Any]]]:
     """Every dimension's rows for the period (nothing written); the scan lines are read
-    through ``scans`` when given (a read shared with analytics)."""
+    through ``scans`` and the list lines taken from ``lines`` when given (reads shared with
+    analytics)."""
     end = period_end_of(conn, period_start)
-    lines = read_period_lines(conn, period_start, period_start)  # one read: pairs, dimensions, ledger
+    if lines is None:  # one read serves the pairs, the dimensions and the ledger by cell
+        lines = read_period_lines(conn, period_start, period_start)
     inputs = load_lift_inputs(conn, period_start, period_start, pre_weeks=pre_weeks, scans=scans, lines=lines)
     offers = {int(o["id"]): o for o in inputs.offers}
     lift = lift_from_inputs(inputs)
@@ -144,11 +146,12 @@ def compute_period(engine: Engine, period_start: date, *, pre_weeks: int = 8, no
     clock = time.perf_counter()
     with engine.begin() as conn:
         scans = ScanWindows()
+        lines = read_period_lines(conn, period_start, period_start)
         try:
-            scans.plan(*scan_window_needed(conn, _analytics_period(conn, period_start), None, trial_weeks))
+            scans.plan(*scan_window_needed(conn, _analytics_period(conn, period_start), None, trial_weeks, lines))
         except ResultsError:
             pass  # no lists: compute says so below
-        rows = compute(conn, period_start, pre_weeks, scans)
+        rows = compute(conn, period_start, pre_weeks, scans, lines)
         summary = rows.pop("_summary")[0]
         conn.execute(delete(ResultRow).where(ResultRow.period_start == period_start))
         conn.execute(delete(ResultPeriod).where(ResultPeriod.period_start == period_start))
@@ -169,7 +172,7 @@ def compute_period(engine: Engine, period_start: date, *, pre_weeks: int = 8, no
             _insert_rows(conn, columns)
         middle = time.perf_counter()
         store_period_analytics(conn, period_start, min_group_size=min_group_size, trial_weeks=trial_weeks,
-                               scans=scans)
+                               scans=scans, lines=lines)
     if timings is not None:
         timings["results"] = middle - clock
         timings["analytics"] = time.perf_counter() - middle
