@@ -309,12 +309,14 @@ def main() -> None:
     parser.add_argument("--database-url", default="", help="PostgreSQL URL (a schema of its own is made); default SQLite")
     parser.add_argument("--chain-cache", default="", help="SQLite only: reuse the chain built into this file "
                         "(built there on the first run; each run works on a copy)")
+    parser.add_argument("--keep-schema", default="", help="PostgreSQL only: build the chain into this schema once "
+                        "and keep it (later runs empty what a run writes and reuse it)")
     parser.add_argument("--profile", default="", help="write a cProfile of the timed part to this file")
     parser.add_argument("--hash", action="store_true",
                         help="print a hash of every result row, analytics report and statement (answers unchanged?)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        url, cleanup = _database(args.database_url, Path(tmp))
+        url, cleanup = _database(args.database_url, Path(tmp), args.keep_schema)
         engine = make_engine(url)
         try:
             run(engine, url, args, Path(tmp))
@@ -323,28 +325,42 @@ def main() -> None:
             cleanup()
 
 
-def _database(pg_url: str, tmp: Path):  # type: ignore[no-untyped-def]
+def _database(pg_url: str, tmp: Path, keep: str = ""):  # type: ignore[no-untyped-def]
+    """The database URL and its cleanup: a SQLite file in ``tmp``, or a PostgreSQL schema of its
+    own (``keep``: that schema, kept for the next run with the chain in it)."""
     if not pg_url:
         return f"sqlite:///{tmp / 'bench.db'}", lambda: None
-    schema = f"bench_results_{uuid.uuid4().hex[:8]}"
+    schema = keep or f"bench_results_{uuid.uuid4().hex[:8]}"
     admin = make_engine(pg_url)
     with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
     parsed = make_url(pg_url)
     url = parsed.set(query={**parsed.query, "options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
 
     def cleanup() -> None:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        if not keep:
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
 
     return url, cleanup
+
+
+# what a run writes: emptied before a run on a kept PostgreSQL chain
+_WRITTEN = ("statement_coverage", "statement_lines", "statements", "result_analytics", "result_rows", "result_periods")
 
 
 def _chain(engine: Engine, args: argparse.Namespace, tmp: Path) -> dict[str, int]:
     """Build the chain, or copy it from ``--chain-cache`` (SQLite) when it was built there before."""
     cache = Path(args.chain_cache) if args.chain_cache and engine.dialect.name == "sqlite" else None
     target = tmp / "bench.db"
+    if args.keep_schema and engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            built = conn.execute(text("SELECT to_regclass('bench_sizes')")).scalar()
+            if built is not None:
+                conn.execute(text(f"TRUNCATE {', '.join(_WRITTEN)}"))
+                conn.exec_driver_sql("ANALYZE")
+                return dict(conn.execute(text("SELECT name, value FROM bench_sizes")).all())
     if cache is not None and cache.exists():
         engine.dispose()
         shutil.copyfile(cache, target)
@@ -353,6 +369,10 @@ def _chain(engine: Engine, args: argparse.Namespace, tmp: Path) -> dict[str, int
     sizes = build_chain(engine, args.members, args.lines, args.seed)
     with engine.begin() as conn:
         conn.exec_driver_sql("ANALYZE")
+    if args.keep_schema and engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE bench_sizes (name TEXT, value BIGINT)"))
+            conn.execute(text("INSERT INTO bench_sizes VALUES (:n, :v)"), [{"n": k, "v": v} for k, v in sizes.items()])
     if cache is not None:
         engine.dispose()
         with sqlite3.connect(target) as db:

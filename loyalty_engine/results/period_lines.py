@@ -1,10 +1,12 @@
 """The list lines of a range of list periods with their net ledger sums, read once.
 
-The results need the period's lines three ways: as treated pairs for the lift (member,
-offer, cell, stage, probability), grouped by offer, cell, store and stage for delivery and
-money, and their redemptions' money per offer and cell. One query hands every line over
-with its net ledger sums (the ``redemptions`` ledger is signed: returns and voids are
-already netted), brand loyalty and usage tier coded as integers in SQL; the rest is numpy.
+The results (and analytics) need the period's lines several ways: as treated pairs for the
+lift (member, offer, cell, stage, probability), grouped by offer, cell, store and stage for
+delivery and money, and their redemptions' money per offer and cell. Two queries: the lists
+(member, store, stage, opt-ins: what a list's lines share), and every line with its net
+ledger sums (the ``redemptions`` ledger is signed: returns and voids are already netted) as
+numbers only (brand loyalty and usage tier coded in SQL), handed over as one text that numpy
+parses (a Python object per value cost more than the query). The rest is numpy.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import pandas as pd
 from sqlalchemy import Connection, text
 
 from ..models.offers import BRAND_LOYALTIES, USAGE_TIERS
+from .scan_window import read_numbers
 
 # the cell of a line without both a brand loyalty and a usage tier (inputs.CELL_NAMES' last)
 UNSEGMENTED = len(BRAND_LOYALTIES) * len(USAGE_TIERS)
@@ -35,18 +38,24 @@ _LINE_LEDGER = """
     WHERE r.list_id IN (SELECT id FROM shopping_lists WHERE period_start BETWEEN :a AND :b)
     GROUP BY r.list_line_id
 """
-_LINES = text(f"""
-    SELECT l.store_id, l.lifecycle_stage, l.period_start, l.period_end, ln.probability,
-           ln.offer_id, {_case('ln.brand_loyalty', BRAND_LOYALTIES)}, {_case('ln.usage_tier', USAGE_TIERS)},
-           l.id, l.member_key, CASE WHEN m.mail_opt_in THEN 1 ELSE 0 END, CASE WHEN m.app_opt_in THEN 1 ELSE 0 END,
-           ln.face_value_cents, COALESCE(r.apps, 0), COALESCE(r.d, 0), COALESCE(r.f, 0), COALESCE(r.h, 0)
-    FROM shopping_list_lines ln
-    JOIN shopping_lists l ON l.id = ln.list_id
-    JOIN members m ON m.id = l.member_key
-    LEFT JOIN ({_LINE_LEDGER}) r ON r.list_line_id = ln.id
+# Per list (a tenth of the rows): what the lines share. Per line: numbers only, handed over as text.
+_LISTS = text("""
+    SELECT l.id, l.member_key, l.store_id, l.lifecycle_stage, l.period_start, l.period_end,
+           CASE WHEN m.mail_opt_in THEN 1 ELSE 0 END, CASE WHEN m.app_opt_in THEN 1 ELSE 0 END
+    FROM shopping_lists l JOIN members m ON m.id = l.member_key
     WHERE l.period_start BETWEEN :a AND :b AND l.status <> 'replaced'
 """)
-_INTEGERS = ("offer", "loyalty", "tier", "list_id", "member", "mail", "app", "face", "apps", "discount", "funded", "fee")
+_LINE_COLUMNS = ("ln.list_id", "ln.offer_id", _case("ln.brand_loyalty", BRAND_LOYALTIES), _case("ln.usage_tier", USAGE_TIERS),
+                 "ln.face_value_cents", "COALESCE(r.apps, 0)", "COALESCE(r.d, 0)", "COALESCE(r.f, 0)",
+                 "COALESCE(r.h, 0)", "ln.probability")
+_LINES_BODY = f"""
+    FROM shopping_list_lines ln
+    JOIN shopping_lists l ON l.id = ln.list_id
+    LEFT JOIN ({_LINE_LEDGER}) r ON r.list_line_id = ln.id
+    WHERE l.period_start BETWEEN :a AND :b AND l.status <> 'replaced'
+"""
+_LINE_BOUNDS = "SELECT MIN(id), MAX(id) FROM shopping_list_lines"
+_INTEGERS = ("list_id", "offer", "loyalty", "tier", "face", "apps", "discount", "funded", "fee", "member", "mail", "app")
 
 
 @dataclass
@@ -67,21 +76,25 @@ class PeriodLines:
 
 def read_period_lines(conn: Connection, a: date, b: date) -> PeriodLines:
     """Every list line of the periods starting in ``[a, b]`` with its net ledger sums."""
-    result = conn.execute(_LINES, {"a": a, "b": b})
-    rows = result.cursor.fetchall() if result.cursor is not None else []  # plain tuples: no Row objects
-    if not rows:
+    lists = conn.execute(_LISTS, {"a": a, "b": b}).all()
+    numbers = read_numbers(conn, _LINE_COLUMNS, _LINES_BODY, {"a": a, "b": b}, "ln.id", _LINE_BOUNDS)
+    if not lists or not numbers.shape[0]:
         empty = np.empty(0, np.int64)
         return PeriodLines(np.empty(0, object), np.empty(0, object), empty, empty, np.empty(0, np.float64), empty,
                            {k: empty for k in _INTEGERS})
-    store, stage, start, end, probability, *numeric = zip(*rows)
-    del rows
-    numbers = np.array(numeric, dtype=np.int64)
-    ints = dict(zip(_INTEGERS, numbers))
+    list_id, member, store, stage, start, end, mail, app = zip(*lists)
+    ids = np.array(list_id, dtype=np.int64)
+    order = np.argsort(ids)
+    line_list = numbers[:, 0].astype(np.int64)
+    at = order[np.searchsorted(ids[order], line_list)]  # every line's list is among the lists read
+    ints = {name: numbers[:, i].astype(np.int64) for i, name in enumerate(_INTEGERS[:9])}
+    ints.update(member=np.array(member, dtype=np.int64)[at], mail=np.array(mail, dtype=np.int64)[at],
+                app=np.array(app, dtype=np.int64)[at])
     loyalty, tier = ints["loyalty"], ints["tier"]
     cell = np.where((loyalty >= 0) & (tier >= 0), loyalty * len(USAGE_TIERS) + tier, UNSEGMENTED)
     return PeriodLines(
-        store=_text(store), stage=_text(stage), start=_days(start), end=_days(end),
-        probability=np.nan_to_num(np.array(probability, dtype=np.float64)), cell=cell.astype(np.int64), ints=ints)
+        store=_text(store)[at], stage=_text(stage)[at], start=_days(start)[at], end=_days(end)[at],
+        probability=np.nan_to_num(numbers[:, 9]), cell=cell.astype(np.int64), ints=ints)
 
 
 def _text(values: Sequence[Any]) -> np.ndarray:

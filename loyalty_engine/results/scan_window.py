@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any, Sequence
 
 import numpy as np
 from sqlalchemy import Connection, text
@@ -70,6 +71,31 @@ def _read_sqlite(conn: Connection, first: date, where: str) -> np.ndarray:
     return _parse(texts)
 
 
+def read_numbers(conn: Connection, columns: Sequence[str], body: str, params: dict[str, Any],
+                 chunk_key: str, chunk_bounds: str) -> np.ndarray:
+    """The rows of ``SELECT columns body`` (``body``: FROM ... WHERE ...) as an
+    (n, len(columns)) float64 array, handed over as text in chunks of the integer column
+    ``chunk_key`` (``chunk_bounds``: a cheap query of its MIN and MAX). Integers come back
+    exact below 2**53 (keys, counts and cents are far below); floats exactly."""
+    k = len(columns)
+    if conn.dialect.name == "sqlite":
+        # '%!.17g': SQLite's printf keeps 16 digits without the '!' flag (not a round trip)
+        fmt = " ".join("%!.17g" for _ in columns)
+        row = f"printf('{fmt}', {', '.join(columns)})"
+        low, high = conn.execute(text(chunk_bounds)).one()
+        if low is None:
+            return np.zeros((0, k))
+        texts = [conn.execute(text(f"SELECT group_concat({row}, ' ') {body} AND {chunk_key} BETWEEN {start} AND "
+                                   f"{start + SQLITE_CHUNK_ROWS - 1}"), params).scalar()
+                 for start in range(int(low), int(high) + 1, SQLITE_CHUNK_ROWS)]
+    else:
+        row = f"concat_ws(' ', {', '.join(columns)})"
+        texts = list(conn.execute(text(f"SELECT string_agg({row}, ' ') {body} GROUP BY {chunk_key} % {PG_CHUNKS}"),
+                                  params).scalars())
+    parts = [np.fromstring(t, dtype=np.float64, sep=" ") for t in texts if t]
+    return np.concatenate(parts).reshape(-1, k) if parts else np.zeros((0, k))
+
+
 @dataclass
 class _Read:
     first: date
@@ -123,4 +149,4 @@ def _overlaps(planned: tuple[date, date, np.ndarray], first: date, last: date) -
     return planned[0] <= last and first <= planned[1]
 
 
-__all__ = ["ScanWindows", "read_scans"]
+__all__ = ["ScanWindows", "read_numbers", "read_scans"]
