@@ -64,12 +64,14 @@ def by_dimensions(conn: Connection, a: date, b: date, lines: PeriodLines | None 
     for dimension, key in keys.items():
         codes, names = pd.factorize(key, sort=True)
         n = len(names)
+        # a list's opt-ins are its member's: one distinct (group, list) pass counts all three
+        group, first = _distinct_rows(codes, list_id)
         counts: dict[str, np.ndarray] = {
-            "lists_delivered": _distinct(codes, list_id, n),
-            "lists_printed": _distinct(codes, list_id, n, mail > 0),
-            "lists_web": _distinct(codes, list_id, n, app > 0),
+            "lists_delivered": np.bincount(group, minlength=n),
+            "lists_printed": np.bincount(group, weights=(mail[first] > 0), minlength=n).astype(np.int64),
+            "lists_web": np.bincount(group, weights=(app[first] > 0), minlength=n).astype(np.int64),
             "lines_printed": np.bincount(codes, minlength=n),
-            "members_reached": _distinct(codes, member, n),
+            "members_reached": np.bincount(_distinct_rows(codes, member)[0], minlength=n),
         }
         counts.update({name: np.bincount(codes, weights=v, minlength=n).astype(np.int64) for name, v in sums.items()})
         out[dimension] = [_money({"key": str(names[i]), **{m: int(counts[m][i]) for m in _MEASURES}})
@@ -78,13 +80,11 @@ def by_dimensions(conn: Connection, a: date, b: date, lines: PeriodLines | None 
     return out
 
 
-def _distinct(codes: np.ndarray, values: np.ndarray, n: int, where: np.ndarray | None = None) -> np.ndarray:
-    """How many distinct ``values`` each group code has (optionally only rows ``where``)."""
-    if where is not None:
-        codes, values = codes[where], values[where]
+def _distinct_rows(codes: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each distinct (group code, value): its group code and the position of a row holding it."""
     scale = int(values.max(initial=0)) + 1
-    pairs = np.unique(codes.astype(np.int64) * scale + values)
-    return np.bincount(pairs // scale, minlength=n)
+    _, first = np.unique(codes.astype(np.int64) * scale + values, return_index=True)
+    return codes[first].astype(np.int64), first
 
 
 def by_dimension(conn: Connection, dimension: str, a: date, b: date) -> list[dict[str, Any]]:
