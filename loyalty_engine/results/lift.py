@@ -101,10 +101,11 @@ class PooledRow:
 def _shallow(row: Any) -> dict[str, Any]:
     """The row's fields as a dict (every field is a scalar: ``dataclasses.asdict`` would
     deep-copy each one, most of the time of storing ten thousand rows)."""
-    return {f.name: _clean(getattr(row, f.name)) for f in fields(row)}
+    return {f.name: clean_value(getattr(row, f.name)) for f in fields(row)}
 
 
-def _clean(value: Any) -> Any:
+def clean_value(value: Any) -> Any:
+    """A row's value as stored: None for a non-finite float (JSON has no NaN)."""
     if isinstance(value, float) and not np.isfinite(value):
         return None
     return value
@@ -205,5 +206,5 @@ def pre_window(period_start: date, pre_weeks: int) -> tuple[date, date]:
     return period_start - timedelta(weeks=pre_weeks), period_start - timedelta(days=1)
 
 
-__all__ = ["LiftInputs", "LiftRow", "OUTCOMES", "PooledRow", "lift_from_inputs", "offer_lift", "pooled_lift",
+__all__ = ["LiftInputs", "LiftRow", "OUTCOMES", "PooledRow", "clean_value", "lift_from_inputs", "offer_lift", "pooled_lift",
            "pre_window"]
