@@ -192,8 +192,8 @@ def load_analytics_inputs(conn: Connection, period: tuple[date, date], funders: 
         product_national=np.asarray([bt == "national" for bt in prods[3]], dtype=bool), product_brand=product_brand,
         pair_member=pair_member, pair_offer=pair_offer.astype(np.int64), pair_cell=pair_cell.astype(np.int64),
         pair_store=pair_store.astype(np.int64).reshape(-1), pair_redemptions=pair_redemptions, stores=stores,
-        scan_member=scans[:, 0], scan_product=scans[:, 1], scan_day=scans[:, 2], scan_units=scans[:, 3],
-        scan_cents=scans[:, 4], period_start=start, period_days=(end - start).days + 1, trial_weeks=trial_weeks,
+        scan_member=scans[0], scan_product=scans[1], scan_day=scans[2], scan_units=scans[3],
+        scan_cents=scans[4], period_start=start, period_days=(end - start).days + 1, trial_weeks=trial_weeks,
     )
 
 
@@ -216,8 +216,8 @@ def _lookup(keys: np.ndarray, table_keys: np.ndarray, table_values: np.ndarray) 
 
 
 def window_scans(conn: Connection, first: date, last: date, day0: date, products: np.ndarray,
-                 scans: ScanWindows | None = None) -> np.ndarray:
-    """(member, product, day - day0, units, net cents) of members' scan lines of ``products``
+                 scans: ScanWindows | None = None) -> tuple[np.ndarray, ...]:
+    """(member, product, day - day0, units, net cents) columns of members' scan lines of ``products``
     in ``[first, last]``, through ``scans`` (a read shared with the results) when given."""
     return (scans or ScanWindows()).window(conn, first, last, day0, products)
 

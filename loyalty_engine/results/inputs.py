@@ -167,12 +167,10 @@ def window_sums(conn: Connection, pre_start: date, start: date, end: date,
     if not links:
         return out
     link_product, link_offer = (np.array(c, dtype=np.int64) for c in zip(*links))
-    lines = (scans or ScanWindows()).window(conn, pre_start, end, start, link_product)
-    if not lines.shape[0]:
+    member, product, day, units, cents = (scans or ScanWindows()).window(conn, pre_start, end, start, link_product)
+    if not member.shape[0]:
         return out
-    member, product, units, cents = lines[:, 0], lines[:, 1], lines[:, 3], lines[:, 4]
-    flag = (lines[:, 2] >= 0).astype(np.int64)
-    del lines
+    flag = (day >= 0).astype(np.int64)
     # each line counts once for every offer whose scope holds its product
     first = np.searchsorted(link_product, product, side="left")
     count = np.searchsorted(link_product, product, side="right") - first

@@ -101,7 +101,7 @@ class _Read:
     first: date
     last: date
     products: np.ndarray  # sorted, distinct
-    rows: np.ndarray  # (n, 5), day relative to ``first``
+    columns: tuple[np.ndarray, ...]  # member, product, day relative to ``first``, units, net cents
 
     def covers(self, first: date, last: date, products: np.ndarray) -> bool:
         return (self.first <= first and last <= self.last
@@ -119,28 +119,34 @@ class ScanWindows:
         """Announce a window a later caller will ask for, so the first read covers it too."""
         self.planned.append((first, last, np.unique(np.asarray(products, dtype=np.int64))))
 
-    def window(self, conn: Connection, first: date, last: date, day0: date, products: np.ndarray) -> np.ndarray:
-        """(member, product, day - ``day0``, units, net cents) of the scan lines of ``products``
-        in ``[first, last]``, from an earlier read when one covers them."""
+    def window(self, conn: Connection, first: date, last: date, day0: date,
+               products: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(member, product, day - ``day0``, units, net cents) columns of the scan lines of
+        ``products`` in ``[first, last]``, from an earlier read when one covers them (the
+        columns are shared with other callers: read them, never write into them)."""
         products = np.unique(np.asarray(products, dtype=np.int64))
         found = next((r for r in self.reads if r.covers(first, last, products)), None)
         if found is None:
             found = self._read(conn, first, last, products)
-        rows = found.rows
+        member, product, day, units, cents = found.columns
         lo, hi = (first - found.first).days, (last - found.first).days
-        keep = (rows[:, 2] >= lo) & (rows[:, 2] <= hi)
+        keep = (day >= lo) & (day <= hi)
         if len(products) != len(found.products):
-            keep &= np.isin(rows[:, 1], products)
-        out = rows[keep]
-        out[:, 2] += (found.first - day0).days
-        return out
+            keep &= np.isin(product, products)
+        # the whole read (analytics' window, usually): no copy of millions of lines
+        out = list(found.columns) if keep.all() else [c[keep] for c in found.columns]
+        shift = (found.first - day0).days
+        out[2] = out[2] + shift if shift else out[2]
+        return tuple(out)
 
     def _read(self, conn: Connection, first: date, last: date, products: np.ndarray) -> _Read:
         wanted = [(first, last, products)] + [p for p in self.planned if _overlaps(p, first, last)]
         lo = min(w[0] for w in wanted)
         hi = max(w[1] for w in wanted)
         union = np.unique(np.concatenate([w[2] for w in wanted]))
-        read = _Read(lo, hi, union, read_scans(conn, lo, hi, union))
+        rows = read_scans(conn, lo, hi, union)
+        read = _Read(lo, hi, union, tuple(np.ascontiguousarray(rows[:, i]) for i in range(COLUMNS)))
+        del rows
         self.reads.append(read)
         return read
 
