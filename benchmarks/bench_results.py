@@ -25,6 +25,14 @@ to the cent, to an independent SQL sum over the ledger.
 from __future__ import annotations
 
 import argparse
+import cProfile
+import dataclasses
+import hashlib
+import inspect
+import json
+import os
+import shutil
+import sqlite3
 import io
 import tempfile
 import time
@@ -34,7 +42,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
 
 from loyalty_engine import migrate
@@ -43,6 +51,7 @@ from loyalty_engine.db import make_engine
 from loyalty_engine.list_numbers import make_list_number
 from loyalty_engine.results.analytics import period_analytics
 from loyalty_engine.results.statement_files import issue_and_write
+from loyalty_engine.results.store import compute, compute_period
 
 P0, P1 = date(2027, 3, 1), date(2027, 3, 14)
 N_OFFERS, N_FUNDERS, N_CATS, N_STORES = 500, 25, 50, 20
@@ -250,13 +259,45 @@ def _scans(engine: Engine, rng: np.random.Generator, mid: np.ndarray, home: np.n
 # --------------------------------------------------------------------------- timing
 
 
-def timed(label: str, fn, rows: int, baseline: float | None = None) -> float:  # type: ignore[no-untyped-def]
-    start = time.perf_counter()
-    fn()
-    seconds = time.perf_counter() - start
+class Meter:
+    """Wall and CPU seconds of a part: this process's CPU, plus on PostgreSQL the CPU of the
+    server backends serving this engine's connections (read from /proc, same machine)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.backends: set[int] = set()
+        if engine.dialect.name == "postgresql":
+            engine.dispose()  # the pool's connections from the build were made before the listener
+            event.listen(engine, "connect", self._remember)
+
+    def _remember(self, dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cur:
+            cur.execute("SELECT pg_backend_pid()")
+            self.backends.add(int(cur.fetchone()[0]))
+
+    def db_cpu(self) -> float:
+        total = 0.0
+        for pid in self.backends:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # a backend that ended (its CPU is lost to the count)
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
+    def run(self, fn) -> tuple[float, float, float]:  # type: ignore[no-untyped-def]
+        """(wall, process CPU, database backend CPU) seconds of ``fn()``."""
+        wall, cpu, db = time.perf_counter(), time.process_time(), self.db_cpu()
+        fn()
+        return time.perf_counter() - wall, time.process_time() - cpu, self.db_cpu() - db
+
+
+def report(label: str, seconds: float, rows: int, baseline: float | None = None, cpu: str = "") -> None:
     ratio = f"  {seconds / baseline:6.1f}x baseline" if baseline else ""
-    print(f"{label:<44} {seconds:8.2f} s  {rows / seconds:>12,.0f} rows/s{ratio}", flush=True)
-    return seconds
+    print(f"{label:<46} {seconds:8.2f} s  {rows / seconds:>12,.0f} rows/s{ratio}{cpu}", flush=True)
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def main() -> None:
@@ -264,11 +305,21 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=100_000)
     parser.add_argument("--lines", type=int, default=10)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--skip-results", action="store_true", help="time analytics and statements only")
+    parser.add_argument("--joined-baseline", action="store_true",
+                        help="also time the scan baseline joined to the baskets (as the earlier figures did)")
+    parser.add_argument("--analytics-again", action="store_true",
+                        help="also time analytics computed on demand, as the CLI's `analytics` does (not in the total)")
     parser.add_argument("--database-url", default="", help="PostgreSQL URL (a schema of its own is made); default SQLite")
+    parser.add_argument("--chain-cache", default="", help="SQLite only: reuse the chain built into this file "
+                        "(built there on the first run; each run works on a copy)")
+    parser.add_argument("--keep-schema", default="", help="PostgreSQL only: build the chain into this schema once "
+                        "and keep it (later runs empty what a run writes and reuse it)")
+    parser.add_argument("--profile", default="", help="write a cProfile of the timed part to this file")
+    parser.add_argument("--hash", action="store_true",
+                        help="print a hash of every result row, analytics report and statement (answers unchanged?)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        url, cleanup = _database(args.database_url, Path(tmp))
+        url, cleanup = _database(args.database_url, Path(tmp), args.keep_schema)
         engine = make_engine(url)
         try:
             run(engine, url, args, Path(tmp))
@@ -277,81 +328,164 @@ def main() -> None:
             cleanup()
 
 
-def _database(pg_url: str, tmp: Path):  # type: ignore[no-untyped-def]
+def _database(pg_url: str, tmp: Path, keep: str = ""):  # type: ignore[no-untyped-def]
+    """The database URL and its cleanup: a SQLite file in ``tmp``, or a PostgreSQL schema of its
+    own (``keep``: that schema, kept for the next run with the chain in it)."""
     if not pg_url:
         return f"sqlite:///{tmp / 'bench.db'}", lambda: None
-    schema = f"bench_results_{uuid.uuid4().hex[:8]}"
+    schema = keep or f"bench_results_{uuid.uuid4().hex[:8]}"
     admin = make_engine(pg_url)
     with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
     parsed = make_url(pg_url)
     url = parsed.set(query={**parsed.query, "options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
 
     def cleanup() -> None:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        if not keep:
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
 
     return url, cleanup
 
 
-def run(engine: Engine, url: str, args: argparse.Namespace, tmp: Path) -> None:
+# what a run writes: emptied before a run on a kept PostgreSQL chain
+_WRITTEN = ("statement_coverage", "statement_lines", "statements", "result_analytics", "result_rows", "result_periods")
+
+
+def _chain(engine: Engine, args: argparse.Namespace, tmp: Path) -> dict[str, int]:
+    """Build the chain, or copy it from ``--chain-cache`` (SQLite) when it was built there before."""
+    cache = Path(args.chain_cache) if args.chain_cache and engine.dialect.name == "sqlite" else None
+    target = tmp / "bench.db"
+    if args.keep_schema and engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            built = conn.execute(text("SELECT to_regclass('bench_sizes')")).scalar()
+            if built is not None:
+                conn.execute(text(f"TRUNCATE {', '.join(_WRITTEN)}"))
+                conn.exec_driver_sql("ANALYZE")
+                return dict(conn.execute(text("SELECT name, value FROM bench_sizes")).all())
+    if cache is not None and cache.exists():
+        engine.dispose()
+        shutil.copyfile(cache, target)
+        return json.loads(cache.with_suffix(".json").read_text())
     migrate.upgrade(engine)
-    start = time.perf_counter()
     sizes = build_chain(engine, args.members, args.lines, args.seed)
     with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.exec_driver_sql("ANALYZE")
-        else:
-            conn.exec_driver_sql("ANALYZE")
+        conn.exec_driver_sql("ANALYZE")
+    if args.keep_schema and engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE bench_sizes (name TEXT, value BIGINT)"))
+            conn.execute(text("INSERT INTO bench_sizes VALUES (:n, :v)"), [{"n": k, "v": v} for k, v in sizes.items()])
+    if cache is not None:
+        engine.dispose()
+        with sqlite3.connect(target) as db:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        shutil.copyfile(target, cache)
+        cache.with_suffix(".json").write_text(json.dumps(sizes))
+    return sizes
+
+
+def run(engine: Engine, url: str, args: argparse.Namespace, tmp: Path) -> None:
+    start = time.perf_counter()
+    sizes = _chain(engine, args, tmp)
     print(f"{engine.dialect.name}: {sizes['members']:,} members, {N_OFFERS} offers, {sizes['lines']:,} list lines, "
           f"{sizes['ledger']:,} ledger rows, {sizes['scan_lines']:,} scan lines (built in "
           f"{time.perf_counter() - start:.0f} s)", flush=True)
+    meter = Meter(engine)
+    print(f"load average at the start (1, 5, 15 min): {load_average()}", flush=True)
     ledger_sql = text("SELECT manufacturer_id, offer_id, COUNT(*), SUM(applications), SUM(discount_cents), "
                       "SUM(funded_cents), SUM(handling_fee_cents) FROM redemptions GROUP BY manufacturer_id, offer_id")
-    scans_sql = text("SELECT s.product_key, SUM(s.quantity), SUM(s.amount_cents) FROM transactions t "
-                     "JOIN scan_lines s ON s.transaction_id = t.transaction_id "
-                     "WHERE t.business_date BETWEEN :a AND :b GROUP BY s.product_key")
+    # the window's scan lines: alone (what results and analytics read) and joined to their baskets
+    scans_sql = text("SELECT product_key, SUM(quantity), SUM(amount_cents) FROM scan_lines "
+                     "WHERE business_date BETWEEN :a AND :b GROUP BY product_key")
+    joined_sql = text("SELECT s.product_key, SUM(s.quantity), SUM(s.amount_cents) FROM transactions t "
+                      "JOIN scan_lines s ON s.transaction_id = t.transaction_id "
+                      "WHERE t.business_date BETWEEN :a AND :b GROUP BY s.product_key")
 
     def bare(sql, **params):  # type: ignore[no-untyped-def]
         with engine.connect() as conn:
             conn.execute(sql, params).all()
 
-    ledger_base = timed("baseline: GROUP BY over the ledger", lambda: bare(ledger_sql), sizes["ledger"])
-    scans_base = timed("baseline: GROUP BY over the window's scans",
-                       lambda: bare(scans_sql, a=P0 - timedelta(weeks=12), b=P1), sizes["scan_lines"])
-    total = 0.0
-    if args.skip_results:
-        print("results: skipped (--skip-results)")
-    try:
-        if args.skip_results:
-            raise ImportError
-        from loyalty_engine.results.store import compute_period
-
-        total += timed("results (compute_period, all dimensions + lift)",
-                       lambda: compute_period(engine, P0), sizes["lines"], scans_base)
-    except ImportError:
-        if not args.skip_results:
-            print("results: loyalty_engine.results.store not available; skipped")
-    funders = [f"MFR{i:02d}" for i in range(N_FUNDERS)]
-
-    def analytics() -> None:
-        with engine.connect() as conn:
-            reports = period_analytics(conn, P0, funders, min_group_size=10, trial_weeks=8)
-        assert len(reports) == N_FUNDERS
-
-    total += timed(f"analytics ({N_FUNDERS} funders)", analytics, sizes["lines"], scans_base)
+    window = {"a": P0 - timedelta(weeks=12), "b": P1}
+    ledger_base = meter.run(lambda: bare(ledger_sql))[0]
+    report("baseline: GROUP BY over the ledger", ledger_base, sizes["ledger"])
+    scans_base = meter.run(lambda: bare(scans_sql, **window))[0]
+    report("baseline: GROUP BY over the window's scan lines", scans_base, sizes["scan_lines"])
+    if args.joined_baseline:  # the baseline of the earlier figures in docs/results.md
+        report("  (the same joined to their baskets)", meter.run(lambda: bare(joined_sql, **window))[0],
+               sizes["scan_lines"])
+    # CPU time: the shared machine's load would blur wall-clock profiles
+    profiler = cProfile.Profile(time.process_time) if args.profile else None
+    if profiler is not None:
+        profiler.enable()
+    parts: dict[str, float] = {}
+    # an older compute_period (to compare against in the same conditions) has no timings
+    split = "timings" in inspect.signature(compute_period).parameters
+    wall, cpu, db = meter.run(lambda: compute_period(engine, P0, **({"timings": parts} if split else {})))
+    if split:
+        report("results (compute_period: every dimension, lift)", parts["results"], sizes["lines"], scans_base)
+        report(f"analytics ({N_FUNDERS} funders, stored by compute_period)", parts["analytics"], sizes["lines"],
+               scans_base)
+    else:
+        report(f"results + analytics ({N_FUNDERS} funders): compute_period", wall, sizes["lines"], scans_base)
+    print(f"  CPU seconds: this process {cpu:.1f} s" + (f" + database backends {db:.1f} s" if meter.backends else ""))
     config = Config(database_url=url, instance_path=tmp / "instance", secret_key="bench").resolved()
     issued: list[Any] = []
-    total += timed(f"statements ({N_FUNDERS} funders, PDF + CSV)", lambda: issued.extend(issue_and_write(
-        config, engine, P0, None, as_of=P1 + timedelta(days=1), now=datetime.now(timezone.utc))),
-        sizes["ledger"], ledger_base)
+    s_wall, s_cpu, s_db = meter.run(lambda: issued.extend(issue_and_write(
+        config, engine, P0, None, as_of=P1 + timedelta(days=1), now=datetime.now(timezone.utc))))
+    report(f"statements ({N_FUNDERS} funders, PDF + CSV)", s_wall, sizes["ledger"], ledger_base)
+    print(f"  CPU seconds: this process {s_cpu:.1f} s" + (f" + database backends {s_db:.1f} s" if meter.backends else ""))
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(args.profile)
+    total = wall + s_wall
+    db_note = f" + database backends {db + s_db:.1f} s" if engine.dialect.name == "postgresql" else " (SQLite runs in it)"
+    print(f"total (results + analytics + statements): {total:.1f} s (target < 60 s), "
+          f"{(sizes['scan_lines'] + sizes['ledger']) / total:,.0f} scan and ledger rows/s, "
+          f"{total / (scans_base + ledger_base):.1f}x the two baselines together", flush=True)
+    print(f"CPU seconds: this process {cpu + s_cpu:.1f} s{db_note}; "
+          f"load average at the end: {load_average()}", flush=True)
+    if args.analytics_again:
+        def analytics() -> None:
+            with engine.connect() as conn:
+                reports = period_analytics(conn, P0, [f"MFR{i:02d}" for i in range(N_FUNDERS)], min_group_size=10,
+                                           trial_weeks=8)
+            assert len(reports) == N_FUNDERS
+
+        report("(not in the total) analytics again, on demand (CLI)", meter.run(analytics)[0], sizes["lines"],
+               scans_base)
     with engine.connect() as conn:
         due = conn.execute(text("SELECT SUM(funded_cents + handling_fee_cents) FROM redemptions")).scalar_one()
     billed = sum(doc.total_due_cents for doc, _created, _files in issued)
     assert billed == due, (billed, due)
     print(f"statements: {len(issued)} issued, ${billed / 100:,.2f} due = the ledger's SQL sum to the cent")
-    print(f"total (results + analytics + statements): {total:.1f} s (target < 60 s)")
+    if args.hash:
+        print_hashes(engine, issued)
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def print_hashes(engine: Engine, issued: list[Any]) -> None:
+    """Hashes of what the period's readers get: the stored result rows, the stored analytics
+    reports, analytics computed again, and every statement's lines and totals."""
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT dimension, key, offer_id, manufacturer_id, data FROM result_rows "
+                                   "ORDER BY dimension, id")).all()
+        summary = conn.execute(text("SELECT summary FROM result_periods")).scalar_one()
+        reports = conn.execute(text("SELECT manufacturer_id, min_group_size, trial_weeks, report FROM result_analytics "
+                                    "ORDER BY manufacturer_id")).all()
+        computed = compute(conn, P0)
+        again = {f: r.as_dict() for f, r in period_analytics(conn, P0, None, min_group_size=10, trial_weeks=8).items()}
+    as_json = [(d, k, o, m, data if isinstance(data, dict) else json.loads(data)) for d, k, o, m, data in stored]
+    summary = summary if isinstance(summary, dict) else json.loads(summary)
+    statements = [(doc.number, doc.total_due_cents, [dataclasses.astuple(x) for x in doc.lines]) for doc, _c, _f in issued]
+    print(f"hash result rows stored: {_digest(as_json)} ({len(as_json)} rows); summary {_digest(summary)}")
+    print(f"hash result rows computed: {_digest(computed)}")
+    print(f"hash analytics stored: {_digest([(m, k, w, r if isinstance(r, dict) else json.loads(r)) for m, k, w, r in reports])}"
+          f" ({len(reports)} funders); computed (trial 8 weeks): {_digest(again)}")
+    print(f"hash statements: {_digest(statements)} ({len(statements)} statements)")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,8 @@ from sqlalchemy import Connection, text
 from .analytics_inputs import AnalyticsInputs, load_analytics_inputs, pair_keys
 from .analytics_lift import LiftIndex, analytics_lift, scope_rows
 from .inputs import CELL_NAMES
+from .period_lines import PeriodLines
+from .scan_window import ScanWindows
 from .statements import StatementError, find_period
 from .suppression import Relation, suppress
 
@@ -344,12 +346,15 @@ def _suppressed(t: _Table, k: int) -> list[dict[str, Any]]:
 
 
 def period_analytics(conn: Connection, period_start: date, funders: list[str] | None = None, *,
-                     min_group_size: int = 10, trial_weeks: int = 12) -> dict[str, AnalyticsReport]:
-    """Every funder's (or the given funders') anonymized analytics for one list period, in one pass."""
+                     min_group_size: int = 10, trial_weeks: int = 12,
+                     scans: ScanWindows | None = None, lines: PeriodLines | None = None) -> dict[str, AnalyticsReport]:
+    """Every funder's (or the given funders') anonymized analytics for one list period, in one
+    pass (the scan lines through ``scans`` and the list lines from ``lines`` when given: reads
+    shared with the results)."""
     period = find_period(conn, period_start)
     if period is None:
         raise AnalyticsError(f"unknown period {period_start.isoformat()}: no lists were built for a period starting that day")
-    inp = load_analytics_inputs(conn, (period.start, period.end), funders, trial_weeks)
+    inp = load_analytics_inputs(conn, (period.start, period.end), funders, trial_weeks, scans, lines)
     n_weeks = (period.end - period.start).days // 7 + 1
     gs = group_sums(inp, pair_measures(inp, n_weeks))
     lifts = analytics_lift(conn, inp)

@@ -21,6 +21,8 @@ import numpy as np
 from sqlalchemy import Connection, bindparam, text
 
 from .inputs import CELL_NAMES
+from .period_lines import PeriodLines
+from .scan_window import ScanWindows
 
 
 @dataclass
@@ -65,6 +67,13 @@ _OFFERS = text("""
         WHERE l.period_start = :p AND l.status <> 'replaced')
     ORDER BY o.manufacturer_id, o.offer_code
 """)
+_OFFERS_BY_ID = text("""
+    SELECT o.id, o.offer_code, o.name, COALESCE(o.scope_category, ''), o.segment_category,
+           COALESCE(o.scope_brand_type, ''), o.manufacturer_id
+    FROM offers o
+    WHERE o.funder_kind = 'manufacturer' AND o.manufacturer_id IS NOT NULL AND o.id IN :ids
+    ORDER BY o.manufacturer_id, o.offer_code
+""").bindparams(bindparam("ids", expanding=True))
 _SCOPE = text("""
     SELECT op.offer_id, p.id, p.category, p.brand, p.brand_type, COALESCE(p.manufacturer_id, '')
     FROM offer_products op JOIN products p ON p.id = op.product_key
@@ -114,18 +123,44 @@ def pair_keys(member: np.ndarray, offer: np.ndarray, n_offers: int) -> np.ndarra
     return member.astype(np.int64) * max(n_offers, 1) + offer.astype(np.int64)
 
 
-def period_offers(conn: Connection, period_start: date, funders: Sequence[str] | None) -> list[dict[str, Any]]:
+def period_offers(conn: Connection, period_start: date, funders: Sequence[str] | None,
+                  lines: PeriodLines | None = None) -> list[dict[str, Any]]:
+    """The period's manufacturer-funded offers (of ``funders``; None: all), by funder and code;
+    the offers on the lists are taken from ``lines`` when the caller read them already."""
     wanted = set(funders) if funders is not None else None
+    if lines is None:
+        found = conn.execute(_OFFERS, {"p": period_start})
+    else:
+        ids = np.unique(lines.ints["offer"]).tolist() or [-1]
+        found = conn.execute(_OFFERS_BY_ID, {"ids": ids})
     return [dict(id=int(r[0]), offer_code=r[1], name=r[2], category=r[3] or r[4] or "", brand_type=r[5],
                  manufacturer_id=r[6])
-            for r in conn.execute(_OFFERS, {"p": period_start}) if wanted is None or r[6] in wanted]
+            for r in found if wanted is None or r[6] in wanted]
+
+
+def _pairs(conn: Connection, start: date, ids: list[int], lines: PeriodLines | None) -> tuple[np.ndarray, ...]:
+    """The treated pairs of the offers ``ids``: member, offer id, cell, store position; store ids."""
+    if lines is not None:
+        keep = np.isin(lines.ints["offer"], np.asarray(ids, dtype=np.int64))
+        member, offer, cell = lines.ints["member"][keep], lines.ints["offer"][keep], lines.cell[keep]
+        store_names, store = np.unique(lines.store[keep], return_inverse=True)
+        return member, offer, cell, store.reshape(-1), store_names
+    pairs = _fetch(conn, _PAIRS.format(p=start.isoformat(), offers=",".join(str(i) for i in ids)))
+    numbers = np.array([r[:4] for r in pairs], dtype=np.int64).reshape(-1, 4)
+    store_names, store = np.unique(np.array([r[4] for r in pairs], dtype=object), return_inverse=True)
+    segmented = (numbers[:, 2] >= 0) & (numbers[:, 3] >= 0)
+    cell = np.where(segmented, numbers[:, 2] * 3 + numbers[:, 3], len(CELL_NAMES) - 1)
+    return numbers[:, 0], numbers[:, 1], cell, store.reshape(-1), store_names
 
 
 def load_analytics_inputs(conn: Connection, period: tuple[date, date], funders: Sequence[str] | None,
-                          trial_weeks: int) -> AnalyticsInputs:
-    """Everything the funders' analytics need for the list period ``period`` (inclusive)."""
+                          trial_weeks: int, scans: ScanWindows | None = None,
+                          lines: PeriodLines | None = None) -> AnalyticsInputs:
+    """Everything the funders' analytics need for the list period ``period`` (inclusive); the
+    scan lines through ``scans`` and the list lines from ``lines`` (reads shared with the
+    results) when given."""
     start, end = period
-    offers = period_offers(conn, start, funders)
+    offers = period_offers(conn, start, funders, lines)
     ids = [o["id"] for o in offers] or [-1]
     position = {o["id"]: i for i, o in enumerate(offers)}
     scope = conn.execute(_SCOPE, {"offers": ids}).all()
@@ -139,21 +174,16 @@ def load_analytics_inputs(conn: Connection, period: tuple[date, date], funders: 
                            for r in scope})
     offer_ids = _ints([o["id"] for o in offers])
     sql_ids = ",".join(str(i) for i in ids)
-    pairs = _fetch(conn, _PAIRS.format(p=start.isoformat(), offers=sql_ids))
-    numbers = np.array([r[:4] for r in pairs], dtype=np.int64).reshape(-1, 4)
-    store_names, pair_store = np.unique(np.array([r[4] for r in pairs], dtype=object), return_inverse=True)
+    pair_member, pair_offer_id, pair_cell, pair_store, store_names = _pairs(conn, start, ids, lines)
     stores = [str(x) for x in store_names]
-    pair_member = numbers[:, 0]
-    pair_offer = _positions(offer_ids, numbers[:, 1])
-    segmented = (numbers[:, 2] >= 0) & (numbers[:, 3] >= 0)
-    pair_cell = np.where(segmented, numbers[:, 2] * 3 + numbers[:, 3], len(CELL_NAMES) - 1)
+    pair_offer = _positions(offer_ids, pair_offer_id)
     redeemed = np.array(_fetch(conn, _REDEEMED.format(p=start.isoformat(), offers=sql_ids)),
                         dtype=np.int64).reshape(-1, 3)
     pair_redemptions = _lookup(pair_keys(pair_member, pair_offer, len(offers)),
                                pair_keys(redeemed[:, 0], _positions(offer_ids, redeemed[:, 1]), len(offers)),
                                redeemed[:, 2])
     # the window also covers the lift's pre-period (8 weeks) for its CUPED covariate
-    scans = window_scans(conn, start - timedelta(weeks=max(trial_weeks, 8)), end, start, _ints(prods[0]))
+    scans = window_scans(conn, start - timedelta(weeks=max(trial_weeks, 8)), end, start, _ints(prods[0]), scans)
     return AnalyticsInputs(
         offers=offers, offer_category=_ints([cat_id[o["category"]] for o in offers]),
         brand_offer=_ints([b[0] for b in offer_brands]), brand_id=_ints([b[1] for b in offer_brands]),
@@ -162,8 +192,8 @@ def load_analytics_inputs(conn: Connection, period: tuple[date, date], funders: 
         product_national=np.asarray([bt == "national" for bt in prods[3]], dtype=bool), product_brand=product_brand,
         pair_member=pair_member, pair_offer=pair_offer.astype(np.int64), pair_cell=pair_cell.astype(np.int64),
         pair_store=pair_store.astype(np.int64).reshape(-1), pair_redemptions=pair_redemptions, stores=stores,
-        scan_member=scans[:, 0], scan_product=scans[:, 1], scan_day=scans[:, 2], scan_units=scans[:, 3],
-        scan_cents=scans[:, 4], period_start=start, period_days=(end - start).days + 1, trial_weeks=trial_weeks,
+        scan_member=scans[0], scan_product=scans[1], scan_day=scans[2], scan_units=scans[3],
+        scan_cents=scans[4], period_start=start, period_days=(end - start).days + 1, trial_weeks=trial_weeks,
     )
 
 
@@ -185,37 +215,25 @@ def _lookup(keys: np.ndarray, table_keys: np.ndarray, table_values: np.ndarray) 
     return out
 
 
-def window_scans(conn: Connection, first: date, last: date, day0: date, products: np.ndarray) -> np.ndarray:
-    """(member, product, day - day0, units, net cents) of members' scan lines of ``products``.
+def window_scans(conn: Connection, first: date, last: date, day0: date, products: np.ndarray,
+                 scans: ScanWindows | None = None) -> tuple[np.ndarray, ...]:
+    """(member, product, day - day0, units, net cents) columns of members' scan lines of ``products``
+    in ``[first, last]``, through ``scans`` (a read shared with the results) when given."""
+    return (scans or ScanWindows()).window(conn, first, last, day0, products)
 
-    Read through the DB-API cursor in chunks straight into integers: millions of rows, and a
-    row object each would cost more than the query. The SQL holds only dates and integer
-    keys made here, never outside input.
-    """
-    if not len(products):
-        return np.zeros((0, 5), dtype=np.int64)
-    if conn.dialect.name == "sqlite":
-        day = f"CAST(julianday(business_date) - julianday('{day0.isoformat()}') AS INTEGER)"
-    else:
-        day = f"(business_date - DATE '{day0.isoformat()}')"
-    keys = ",".join(str(int(p)) for p in np.unique(products))
-    # scan lines carry their basket's member and business date: one pass, no join (a voided
-    # basket's lines are deleted, so what is here was bought)
-    sql = (f"SELECT member_key, product_key, {day}, quantity, amount_cents FROM scan_lines "
-           f"WHERE business_date BETWEEN '{first.isoformat()}' AND '{last.isoformat()}' "
-           f"AND member_key IS NOT NULL AND product_key IN ({keys})")
-    cursor = conn.connection.cursor()
-    try:
-        cursor.execute(sql)
-        chunks = []
-        while True:
-            rows = cursor.fetchmany(200_000)
-            if not rows:
-                break
-            chunks.append(np.array(rows, dtype=np.int64).reshape(-1, 5))
-    finally:
-        cursor.close()
-    return np.concatenate(chunks) if chunks else np.zeros((0, 5), dtype=np.int64)
+
+def scan_window_needed(conn: Connection, period: tuple[date, date], funders: Sequence[str] | None,
+                       trial_weeks: int, lines: PeriodLines | None = None) -> tuple[date, date, np.ndarray]:
+    """The window :func:`load_analytics_inputs` will read (first day, last day, products), so a
+    shared read can cover it."""
+    start, end = period
+    offers = period_offers(conn, start, funders, lines)
+    ids = [o["id"] for o in offers] or [-1]
+    scope = conn.execute(_SCOPE, {"offers": ids}).all()
+    _fill_categories(offers, scope)
+    cats = sorted({o["category"] for o in offers}) or [""]
+    prods = _columns(conn.execute(_CATEGORY_PRODUCTS, {"cats": cats}).all(), 5)
+    return start - timedelta(weeks=max(trial_weeks, 8)), end, _ints(prods[0])
 
 
 def _fill_categories(offers: list[dict[str, Any]], scope: Sequence[Any]) -> None:

@@ -14,10 +14,13 @@ from sqlalchemy import Connection, delete, select
 
 from ..models.results import ResultAnalytics
 from .analytics import AnalyticsError, AnalyticsReport, period_analytics
+from .period_lines import PeriodLines
+from .scan_window import ScanWindows
 
 
 def store_period_analytics(conn: Connection, period_start: date, *, min_group_size: int = 10,
-                           trial_weeks: int = 12) -> list[str]:
+                           trial_weeks: int = 12, scans: ScanWindows | None = None,
+                           lines: PeriodLines | None = None) -> list[str]:
     """Compute and store every funder's report of the period; returns the funders stored.
 
     The period's ``result_periods`` row must exist (the reports are deleted with it). A period
@@ -25,7 +28,8 @@ def store_period_analytics(conn: Connection, period_start: date, *, min_group_si
     """
     conn.execute(delete(ResultAnalytics).where(ResultAnalytics.period_start == period_start))
     try:
-        reports = period_analytics(conn, period_start, min_group_size=min_group_size, trial_weeks=trial_weeks)
+        reports = period_analytics(conn, period_start, min_group_size=min_group_size, trial_weeks=trial_weeks,
+                                   scans=scans, lines=lines)
     except AnalyticsError:
         return []  # no lists for the period: nothing to store
     if reports:

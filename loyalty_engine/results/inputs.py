@@ -16,6 +16,8 @@ import pandas as pd
 from sqlalchemy import Connection, bindparam, text
 
 from ..models.offers import BRAND_LOYALTIES, LIFECYCLE_STAGES, USAGE_TIERS
+from .period_lines import PeriodLines
+from .scan_window import ScanWindows
 
 CELL_NAMES: tuple[str, ...] = tuple(f"{lo}:{ti}" for lo in BRAND_LOYALTIES for ti in USAGE_TIERS) + ("unsegmented",)
 UNSEGMENTED = len(CELL_NAMES) - 1
@@ -71,24 +73,6 @@ _CONTROL = text("""
     FROM list_holdouts h JOIN list_builds b ON b.id = h.build_id
     WHERE b.period_start BETWEEN :a AND :b AND b.status = 'complete' AND h.offer_id IS NOT NULL
 """)
-# The offers' products' scan lines of a window, with a flag: 1 = in the period (on or after
-# :p), 0 = the pre-period. Handed over line by line and summed in numpy on both databases:
-# on SQLite a GROUP BY over a million lines sorts them in a temporary B-tree, several times
-# slower; on PostgreSQL the hash aggregate per (member, product, flag) took 2.6x as long as
-# reading the lines (1.3M lines, 1.1M groups: members rarely buy a product twice). Scan
-# lines carry their basket's member and business date, so no join to the baskets (a join
-# on the text basket id cost as much as the scan). The product -> offer expansion happens
-# in numpy (joining offer_products in SQL let SQLite drive the join
-# from the products, one scan of the window per product).
-_SCOPE_LINES = """
-    SELECT (s.member_key * :pk + s.product_key) * 2 + CASE WHEN s.business_date >= :p THEN 1 ELSE 0 END{agg}
-    FROM scan_lines s
-    WHERE s.business_date BETWEEN :a AND :b AND s.member_key IS NOT NULL
-      AND s.product_key IN (SELECT product_key FROM offer_products WHERE offer_id IN :offers)
-    {group}
-"""
-_SCOPE_LINES_RAW = text(_SCOPE_LINES.format(agg=", s.quantity, s.amount_cents", group="")).bindparams(
-    bindparam("offers", expanding=True))
 _OFFER_PRODUCTS = text("""
     SELECT product_key, offer_id FROM offer_products WHERE offer_id IN :offers ORDER BY product_key, offer_id
 """).bindparams(bindparam("offers", expanding=True))
@@ -106,18 +90,28 @@ _OFFERS = text("""
 """).bindparams(bindparam("ids", expanding=True))
 
 
-def targeted_pairs(conn: Connection, a: date, b: date) -> dict[str, np.ndarray]:
-    """Treated (list line) and control (offer hold-out) pairs of the periods starting in [a, b]."""
+def targeted_pairs(conn: Connection, a: date, b: date, lines: PeriodLines | None = None) -> dict[str, np.ndarray]:
+    """Treated (list line) and control (offer hold-out) pairs of the periods starting in [a, b]
+    (the treated ones from ``lines`` when the caller read them already)."""
     parts = []
     for query, treated in ((_TREATED, True), (_CONTROL, False)):
+        if treated and lines is not None:
+            continue
         result = conn.execute(query, {"a": a, "b": b})
         rows = result.cursor.fetchall() if result.cursor is not None else []
         if rows:
             parts.append((rows, treated))
-    if not parts:
-        return {}
     cols: dict[str, list[np.ndarray]] = {k: [] for k in ("member_key", "offer_id", "cell", "stage", "start", "end",
                                                           "treated", "probability")}
+    if lines is not None and len(lines):
+        codes, distinct = pd.factorize(lines.stage, sort=False)
+        for name, values in (("member_key", lines.ints["member"]), ("offer_id", lines.ints["offer"]),
+                             ("cell", lines.cell), ("stage", stage_index(list(distinct))[codes]),
+                             ("start", lines.start), ("end", lines.end),
+                             ("treated", np.ones(len(lines), dtype=bool)), ("probability", lines.probability)):
+            cols[name].append(values)
+    elif not parts:
+        return {}
     for rows, treated in parts:
         member, offer, loyalty, tier, stage, start, end, probability = zip(*rows)
         cols["member_key"].append(np.array(member, dtype=np.int64))
@@ -128,6 +122,8 @@ def targeted_pairs(conn: Connection, a: date, b: date) -> dict[str, np.ndarray]:
         cols["end"].append(_days(end))
         cols["treated"].append(np.full(len(rows), treated))
         cols["probability"].append(np.nan_to_num(np.array(probability, dtype=np.float64)))
+    if not cols["member_key"]:
+        return {}
     return {k: np.concatenate(v) for k, v in cols.items()}
 
 
@@ -154,10 +150,15 @@ def _day(value: Any) -> int:
 
 
 def window_sums(conn: Connection, pre_start: date, start: date, end: date,
-                offer_ids: Sequence[int]) -> dict[int, tuple[np.ndarray, ...]]:
+                offer_ids: Sequence[int], scans: ScanWindows | None = None) -> dict[int, tuple[np.ndarray, ...]]:
     """Every member's buying of each offer's scope, from scan lines (returns netted; voided
     baskets are gone): ``{1: period [start, end], 0: pre-period [pre_start, start)}``, each
-    (member_key, offer_id, units, net cents) with one row per (member, offer) that bought."""
+    (member_key, offer_id, units, net cents) with one row per (member, offer) that bought.
+
+    The lines come from ``scans`` (a read shared with analytics) when given; the product ->
+    offer expansion and the sums happen in numpy (joining ``offer_products`` in SQL let SQLite
+    drive the join from the products, one scan of the window per product; grouping in SQL
+    cost more than handing the lines over on both databases)."""
     empty = np.empty(0, np.int64)
     out = {flag: (empty, empty, empty, empty) for flag in (0, 1)}
     if not len(offer_ids):
@@ -166,18 +167,10 @@ def window_sums(conn: Connection, pre_start: date, start: date, end: date,
     if not links:
         return out
     link_product, link_offer = (np.array(c, dtype=np.int64) for c in zip(*links))
-    # (member, product, in period) packed into one integer: a third of the values to hand over
-    pk = int(link_product.max()) + 1
-    params = {"a": pre_start, "p": start, "b": end, "pk": pk, "offers": [int(o) for o in offer_ids]}
-    result = conn.execute(_SCOPE_LINES_RAW, params)
-    rows = result.cursor.fetchall() if result.cursor is not None else []  # plain tuples: no Row objects
-    if not rows:
+    member, product, day, units, cents = (scans or ScanWindows()).window(conn, pre_start, end, start, link_product)
+    if not member.shape[0]:
         return out
-    table = np.array(rows, dtype=np.int64)  # one C pass over the tuples
-    packed, units, cents = table[:, 0], table[:, 1], table[:, 2]
-    del table
-    flag = packed % 2
-    member, product = (packed // 2) // pk, (packed // 2) % pk
+    flag = (day >= 0).astype(np.int64)
     # each line counts once for every offer whose scope holds its product
     first = np.searchsorted(link_product, product, side="left")
     count = np.searchsorted(link_product, product, side="right") - first
@@ -218,10 +211,12 @@ def lookup_pairs(keys_m: np.ndarray, keys_o: np.ndarray, values: Sequence[np.nda
 
 def load_lift_inputs(
     conn: Connection, period_start: date, period_end: date, *, pre_weeks: int = 8,
-    offer_ids: Sequence[int] | None = None,
+    offer_ids: Sequence[int] | None = None, scans: ScanWindows | None = None, lines: PeriodLines | None = None,
 ) -> LiftInputs:
-    """Pairs of the list periods starting in ``[period_start, period_end]`` with their outcomes."""
-    pairs = targeted_pairs(conn, period_start, period_end)
+    """Pairs of the list periods starting in ``[period_start, period_end]`` with their outcomes
+    (scan lines read through ``scans`` when given: a read shared with analytics; the list
+    lines and their ledger sums from ``lines`` when the caller read them already)."""
+    pairs = targeted_pairs(conn, period_start, period_end, lines)
     if pairs and offer_ids is not None:
         keep = np.isin(pairs["offer_id"], np.asarray(list(offer_ids), dtype=np.int64))
         pairs = {k: v[keep] for k, v in pairs.items()}
@@ -238,7 +233,7 @@ def load_lift_inputs(
         sel = (pairs["start"] == s_day) & (pairs["end"] == e_day)
         start, end = date.fromordinal(s_day), date.fromordinal(e_day)
         window_ids = np.unique(pairs["offer_id"][sel]).tolist()
-        sums = window_sums(conn, start - timedelta(weeks=pre_weeks), start, end, window_ids)
+        sums = window_sums(conn, start - timedelta(weeks=pre_weeks), start, end, window_ids, scans)
         m, o, u, s = sums[1]
         got_u, got_s = lookup_pairs(m, o, [u, s], pairs["member_key"][sel], pairs["offer_id"][sel])
         units[sel], sales[sel] = got_u, got_s
@@ -249,7 +244,11 @@ def load_lift_inputs(
               for r in conn.execute(_OFFERS, {"ids": ids.tolist()})]
     offer_pos = np.searchsorted(ids, pairs["offer_id"])
     ledger = np.zeros((ids.shape[0], len(CELL_NAMES), 3), np.int64)
-    ledger_rows = conn.execute(_LEDGER, {"a": period_start, "b": period_end}).all()
+    if lines is not None:
+        _ledger_from_lines(ledger, ids, lines)
+        ledger_rows = []
+    else:
+        ledger_rows = conn.execute(_LEDGER, {"a": period_start, "b": period_end}).all()
     if ledger_rows:
         offer_col, loyalty, tier, *money = zip(*ledger_rows)
         offer_col = np.array(offer_col, dtype=np.int64)
@@ -263,6 +262,17 @@ def load_lift_inputs(
         stage=pairs["stage"], treated=pairs["treated"], units=units, sales_cents=sales, pre_sales_cents=pre,
         offers=offers, ledger_by_cell=ledger, probability=pairs["probability"], pre_units=pre_units,
     )
+
+
+def _ledger_from_lines(ledger: np.ndarray, ids: np.ndarray, lines: PeriodLines) -> None:
+    """Add the lines' net discount, funded and handling-fee cents into ``ledger`` per (offer, cell)."""
+    if not len(lines) or not ids.shape[0]:
+        return
+    offer = lines.ints["offer"]
+    pos = np.minimum(np.searchsorted(ids, offer), ids.shape[0] - 1)
+    known = ids[pos] == offer
+    amounts = np.stack([lines.ints["discount"], lines.ints["funded"], lines.ints["fee"]], axis=1)
+    np.add.at(ledger, (pos[known], lines.cell[known]), amounts[known])
 
 
 def _empty() -> LiftInputs:

@@ -68,21 +68,39 @@ def _day(value: Any) -> date:
 
 def _arms(conn: Connection, a: date, b: date) -> dict[str, np.ndarray]:
     """Per member of each period: treated (has a list) or held out, list kind, stage, outcomes."""
-    cols: dict[str, list[Any]] = {k: [] for k in ("member", "treated", "winback", "stage", "trips", "spend",
-                                                   "weeks", "end")}
+    names = ("member", "treated", "winback", "stage", "trips", "spend", "weeks", "end")
+    cols: dict[str, list[Any]] = {k: [] for k in names}
     for start, end in conn.execute(_PERIODS, {"a": a, "b": b}).all():
         start, end = _day(start), _day(end)
-        members = [(r[0], True, r[1] == "winback", r[2]) for r in conn.execute(_WITH_LISTS, {"p": start})]
-        members += [(r[0], False, r[1] == "winback", r[2]) for r in conn.execute(_HELD, {"p": start})]
-        if not members:
+        arms = [(conn.execute(_WITH_LISTS, {"p": start}).all(), True), (conn.execute(_HELD, {"p": start}).all(), False)]
+        rows = [r for found, _ in arms for r in found]
+        if not rows:
             continue
-        trips = {r[0]: (int(r[1]), int(r[2] or 0)) for r in conn.execute(_TRIPS, {"a": start, "b": end})}
-        weeks = ((end - start).days + 1) / 7.0
-        for key, treated, wb, stage in members:
-            t, s = trips.get(key, (0, 0))
-            for name, value in zip(cols, (key, treated, wb, stage or "", t, s, weeks, end.toordinal())):
-                cols[name].append(value)
-    return {k: np.asarray(v) for k, v in cols.items()}
+        key = np.array([r[0] for r in rows], dtype=np.int64)
+        treated = np.concatenate([np.full(len(found), flag) for found, flag in arms])
+        trips, spend = _trips_of(conn, start, end, key)
+        n = key.shape[0]
+        for name, value in zip(names, (key, treated, np.array([r[1] == "winback" for r in rows], dtype=bool),
+                                       np.asarray([r[2] or "" for r in rows]), trips, spend,
+                                       np.full(n, ((end - start).days + 1) / 7.0), np.full(n, end.toordinal()))):
+            cols[name].append(value)
+    if not cols["member"]:
+        return {k: np.asarray([]) for k in names}
+    return {k: np.concatenate(v) for k, v in cols.items()}
+
+
+def _trips_of(conn: Connection, start: date, end: date, members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each member's trips and spend in ``[start, end]`` (0 for members who made none)."""
+    result = conn.execute(_TRIPS, {"a": start, "b": end})
+    rows = result.cursor.fetchall() if result.cursor is not None else []  # plain tuples
+    table = np.array([(r[0], r[1], r[2] or 0) for r in rows], dtype=np.int64).reshape(-1, 3)
+    trips, spend = np.zeros(members.shape[0], np.int64), np.zeros(members.shape[0], np.int64)
+    if table.shape[0]:
+        order = np.argsort(table[:, 0])
+        at = np.minimum(np.searchsorted(table[order, 0], members), table.shape[0] - 1)
+        found = table[order[at], 0] == members
+        trips[found], spend[found] = table[order[at[found]], 1], table[order[at[found]], 2]
+    return trips, spend
 
 
 def _compare(y: np.ndarray, treated: np.ndarray) -> dict[str, Any]:
@@ -96,9 +114,14 @@ def _compare(y: np.ndarray, treated: np.ndarray) -> dict[str, Any]:
             "ci_low": f(est.ci_low), "ci_high": f(est.ci_high)}
 
 
-def program_level(conn: Connection, a: date, b: date) -> list[dict[str, Any]]:
+def period_arms(conn: Connection, a: date, b: date) -> dict[str, np.ndarray]:
+    """What :func:`program_level` and :func:`winback` read (one pass serves both)."""
+    return _arms(conn, a, b)
+
+
+def program_level(conn: Connection, a: date, b: date, arms: dict[str, np.ndarray] | None = None) -> list[dict[str, Any]]:
     """Members with lists against the member-level hold-out: trips, spend per week, retention."""
-    arms = _arms(conn, a, b)
+    arms = _arms(conn, a, b) if arms is None else arms
     if arms["member"].shape[0] == 0:
         return []
     treated = arms["treated"].astype(bool)
@@ -110,9 +133,10 @@ def program_level(conn: Connection, a: date, b: date) -> list[dict[str, Any]]:
     ]
 
 
-def winback(conn: Connection, a: date, b: date, horizon_weeks: int = 6) -> list[dict[str, Any]]:
+def winback(conn: Connection, a: date, b: date, horizon_weeks: int = 6,
+            arms: dict[str, np.ndarray] | None = None) -> list[dict[str, Any]]:
     """Win-back lists against held-out win-back members: retention, spend and stage transitions."""
-    arms = _arms(conn, a, b)
+    arms = _arms(conn, a, b) if arms is None else arms
     if arms["member"].shape[0] == 0:
         return []
     wb = arms["winback"].astype(bool)
@@ -149,4 +173,4 @@ def _transitions(conn: Connection, arms: dict[str, np.ndarray], wb: np.ndarray, 
              "members": n} for (arm, before, after_stage), n in sorted(counts.items())]
 
 
-__all__ = ["program_level", "record_stage_history", "week_start", "winback"]
+__all__ = ["period_arms", "program_level", "record_stage_history", "week_start", "winback"]

@@ -101,10 +101,11 @@ class PooledRow:
 def _shallow(row: Any) -> dict[str, Any]:
     """The row's fields as a dict (every field is a scalar: ``dataclasses.asdict`` would
     deep-copy each one, most of the time of storing ten thousand rows)."""
-    return {f.name: _clean(getattr(row, f.name)) for f in fields(row)}
+    return {f.name: clean_value(getattr(row, f.name)) for f in fields(row)}
 
 
-def _clean(value: Any) -> Any:
+def clean_value(value: Any) -> Any:
+    """A row's value as stored: None for a non-finite float (JSON has no NaN)."""
     if isinstance(value, float) and not np.isfinite(value):
         return None
     return value
@@ -149,6 +150,8 @@ def lift_from_inputs(inputs: LiftInputs, by_cell: bool = False) -> list[LiftRow]
     estimates = {name: cuped(values, covariate, inputs.treated, group, n_groups)
                  for name, values, covariate in (("units", inputs.units, pre_units),
                                                  ("net_sales_cents", inputs.sales_cents, inputs.pre_sales_cents))}
+    # the derived arrays once (they are properties computed over every group on each access)
+    derived = {name: (est.raw.relative_lift, est.adjusted.significant) for name, est in estimates.items()}
     for g in np.flatnonzero(present).tolist():
         offer = inputs.offers[g // n_cells if by_cell else g]
         cell = inputs.cell_names[g % n_cells] if by_cell else "all"
@@ -161,7 +164,7 @@ def lift_from_inputs(inputs: LiftInputs, by_cell: bool = False) -> list[LiftRow]
             if outcome == "net_sales_cents" and np.isfinite(total):
                 per_funded = round(total / funded, 4) if funded > 0 else None
                 per_retailer = round(total / retailer, 4) if retailer > 0 else None
-            rel = raw.relative_lift[g]
+            rel = derived[outcome][0][g]
             rows.append(LiftRow(
                 offer_id=int(offer["id"]), offer_slug=offer["slug"], offer_name=offer["name"],
                 manufacturer_id=offer["manufacturer_id"], category=offer["category"], cell=cell,
@@ -172,7 +175,7 @@ def lift_from_inputs(inputs: LiftInputs, by_cell: bool = False) -> list[LiftRow]
                 cuped_lift=_f(adj.lift[g]), cuped_ci_low=_f(adj.ci_low[g]), cuped_ci_high=_f(adj.ci_high[g]),
                 cuped_se=_f(adj.se[g]),
                 variance_reduction=_f(est.variance_reduction[g]) if np.isfinite(est.variance_reduction[g]) else None,
-                significant=bool(adj.significant[g]), incremental_total=_f(total, 2),
+                significant=bool(derived[outcome][1][g]), incremental_total=_f(total, 2),
                 discount_cents=discount, funded_cents=funded, retailer_cents=retailer,
                 sales_per_funded_dollar=per_funded, sales_per_retailer_dollar=per_retailer,
             ))
@@ -203,5 +206,5 @@ def pre_window(period_start: date, pre_weeks: int) -> tuple[date, date]:
     return period_start - timedelta(weeks=pre_weeks), period_start - timedelta(days=1)
 
 
-__all__ = ["LiftInputs", "LiftRow", "OUTCOMES", "PooledRow", "lift_from_inputs", "offer_lift", "pooled_lift",
+__all__ = ["LiftInputs", "LiftRow", "OUTCOMES", "PooledRow", "clean_value", "lift_from_inputs", "offer_lift", "pooled_lift",
            "pre_window"]

@@ -13,29 +13,11 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, text
 
-from .inputs import CELL_NAMES, LiftInputs, cell_index
+from .inputs import CELL_NAMES, LiftInputs
+from .period_lines import PeriodLines, read_period_lines
 
 # what a row of each dimension is keyed by: offer id, cell name, store id, lifecycle stage
 DIMENSIONS = ("offer", "cell", "store", "stage")
-
-_LINE_LEDGER = """
-    SELECT r.list_line_id, SUM(r.applications) AS apps, SUM(r.discount_cents) AS d,
-           SUM(CASE WHEN r.funder_kind = 'manufacturer' THEN r.funded_cents ELSE 0 END) AS f, SUM(r.handling_fee_cents) AS h
-    FROM redemptions r
-    WHERE r.list_id IN (SELECT id FROM shopping_lists WHERE period_start BETWEEN :a AND :b)
-    GROUP BY r.list_line_id
-"""
-
-_LINES = """
-    SELECT ln.offer_id, ln.brand_loyalty, ln.usage_tier, l.store_id, l.lifecycle_stage, l.id, l.member_key,
-           CASE WHEN m.mail_opt_in THEN 1 ELSE 0 END, CASE WHEN m.app_opt_in THEN 1 ELSE 0 END,
-           ln.face_value_cents, COALESCE(r.apps, 0), COALESCE(r.d, 0), COALESCE(r.f, 0), COALESCE(r.h, 0)
-    FROM shopping_list_lines ln
-    JOIN shopping_lists l ON l.id = ln.list_id
-    JOIN members m ON m.id = l.member_key
-    LEFT JOIN ({ledger}) r ON r.list_line_id = ln.id
-    WHERE l.period_start BETWEEN :a AND :b AND l.status <> 'replaced'
-"""
 
 _BY_DAY = """
     SELECT r.business_date, COUNT(DISTINCT r.member_key), SUM(r.applications), SUM(r.discount_cents),
@@ -58,36 +40,38 @@ def _money(d: dict[str, Any]) -> dict[str, Any]:
     return d
 
 
-def by_dimensions(conn: Connection, a: date, b: date) -> dict[str, list[dict[str, Any]]]:
+def by_dimensions(conn: Connection, a: date, b: date, lines: PeriodLines | None = None) -> dict[str, list[dict[str, Any]]]:
     """Every dimension's rows ('offer', 'cell', 'store', 'stage') from one pass over the lines.
 
-    The period's lines are read once with their net ledger sums and grouped in numpy (one
-    aggregate query per dimension would re-read the lines and the ledger each time)."""
-    result = conn.execute(text(_LINES.format(ledger=_LINE_LEDGER)), {"a": a, "b": b})
-    rows = result.cursor.fetchall() if result.cursor is not None else []
-    if not rows:
+    The period's lines are read once with their net ledger sums (or taken from ``lines``, read
+    by the caller) and grouped in numpy (one aggregate query per dimension would re-read the
+    lines and the ledger each time)."""
+    lines = read_period_lines(conn, a, b) if lines is None else lines
+    if not len(lines):
         return {d: [] for d in DIMENSIONS}
-    offer, loyalty, tier, store, stage, *numeric = zip(*rows)
-    numbers = np.array(numeric, dtype=np.int64)
-    list_id, member, mail, app, face, apps, discount, funded, fee = numbers
+    n_ = lines.ints
+    list_id, member, mail, app = n_["list_id"], n_["member"], n_["mail"], n_["app"]
+    apps = n_["apps"]
     keys = {
-        "offer": np.array(offer, dtype=np.int64),
-        "cell": np.asarray(CELL_NAMES, dtype=object)[_cells(loyalty, tier)],
-        "store": pd.Series(store, dtype=object).fillna("").astype(str).to_numpy(dtype=object),
-        "stage": pd.Series(stage, dtype=object).fillna("").astype(str).to_numpy(dtype=object),
+        "offer": n_["offer"],
+        "cell": np.asarray(CELL_NAMES, dtype=object)[lines.cell],
+        "store": lines.store,
+        "stage": lines.stage,
     }
-    sums = {"face_value_printed_cents": face, "redemptions": apps, "lines_redeemed": (apps > 0).astype(np.int64),
-            "discount_cents": discount, "funded_cents": funded, "handling_fee_cents": fee}
+    sums = {"face_value_printed_cents": n_["face"], "redemptions": apps, "lines_redeemed": (apps > 0).astype(np.int64),
+            "discount_cents": n_["discount"], "funded_cents": n_["funded"], "handling_fee_cents": n_["fee"]}
     out: dict[str, list[dict[str, Any]]] = {}
     for dimension, key in keys.items():
         codes, names = pd.factorize(key, sort=True)
         n = len(names)
+        # a list's opt-ins are its member's: one distinct (group, list) pass counts all three
+        group, first = _distinct_rows(codes, list_id)
         counts: dict[str, np.ndarray] = {
-            "lists_delivered": _distinct(codes, list_id, n),
-            "lists_printed": _distinct(codes, list_id, n, mail > 0),
-            "lists_web": _distinct(codes, list_id, n, app > 0),
+            "lists_delivered": np.bincount(group, minlength=n),
+            "lists_printed": np.bincount(group, weights=(mail[first] > 0), minlength=n).astype(np.int64),
+            "lists_web": np.bincount(group, weights=(app[first] > 0), minlength=n).astype(np.int64),
             "lines_printed": np.bincount(codes, minlength=n),
-            "members_reached": _distinct(codes, member, n),
+            "members_reached": np.bincount(_distinct_rows(codes, member)[0], minlength=n),
         }
         counts.update({name: np.bincount(codes, weights=v, minlength=n).astype(np.int64) for name, v in sums.items()})
         out[dimension] = [_money({"key": str(names[i]), **{m: int(counts[m][i]) for m in _MEASURES}})
@@ -96,22 +80,11 @@ def by_dimensions(conn: Connection, a: date, b: date) -> dict[str, list[dict[str
     return out
 
 
-def _cells(loyalty: tuple[Any, ...], tier: tuple[Any, ...]) -> np.ndarray:
-    """Cell positions of the lines, looking up each distinct (loyalty, tier) once."""
-    combined = (pd.Series(loyalty, dtype=object).fillna("").astype(str) + ":"
-                + pd.Series(tier, dtype=object).fillna("").astype(str))
-    codes, distinct = pd.factorize(combined)
-    parts = [d.split(":") for d in distinct]
-    return cell_index([p[0] for p in parts], [p[1] for p in parts])[codes]
-
-
-def _distinct(codes: np.ndarray, values: np.ndarray, n: int, where: np.ndarray | None = None) -> np.ndarray:
-    """How many distinct ``values`` each group code has (optionally only rows ``where``)."""
-    if where is not None:
-        codes, values = codes[where], values[where]
+def _distinct_rows(codes: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each distinct (group code, value): its group code and the position of a row holding it."""
     scale = int(values.max(initial=0)) + 1
-    pairs = np.unique(codes.astype(np.int64) * scale + values)
-    return np.bincount(pairs // scale, minlength=n)
+    _, first = np.unique(codes.astype(np.int64) * scale + values, return_index=True)
+    return codes[first].astype(np.int64), first
 
 
 def by_dimension(conn: Connection, dimension: str, a: date, b: date) -> list[dict[str, Any]]:

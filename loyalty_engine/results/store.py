@@ -8,17 +8,22 @@ rows of one dimension. The same transaction stores every funder's analytics repo
 """
 from __future__ import annotations
 
+import time
 from datetime import date, datetime, timezone
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, select, text
 
 from ..models.results import ResultPeriod, ResultRow
+from .analytics_inputs import scan_window_needed
 from .analytics_store import store_period_analytics
 from .inputs import load_lift_inputs
-from .lift import LiftRow, lift_from_inputs, pooled_lift
-from .lifecycle import program_level, winback
+from .lift import LiftRow, clean_value, lift_from_inputs, pooled_lift
+from .lifecycle import period_arms, program_level, winback
 from .measures import accuracy, accuracy_by_offer, by_dimensions, by_week
+from .period_lines import PeriodLines, read_period_lines
+from .scan_window import ScanWindows
+from .statements import find_period
 
 BY_CHOICES = ("offer", "cell", "store", "week", "stage", "offer_cell", "calibration", "funder", "category",
               "program", "winback")
@@ -44,24 +49,30 @@ def period_end_of(conn: Connection, period_start: date) -> date:
 
 
 def _lift_fields(row: LiftRow) -> dict[str, Any]:
-    d = row.as_dict()
-    out = {_PREFIX[row.outcome] + k: d[k] for k in _LIFT_FIELDS}
+    """The stored fields of a lift row (only those: eleven thousand rows at 500 offers)."""
+    prefix = _PREFIX[row.outcome]
+    out = {prefix + k: clean_value(getattr(row, k)) for k in _LIFT_FIELDS}
     if row.outcome == "net_sales_cents":
-        out.update(sales_per_funded_dollar=d["sales_per_funded_dollar"],
-                   sales_per_retailer_dollar=d["sales_per_retailer_dollar"])
+        out.update(sales_per_funded_dollar=clean_value(row.sales_per_funded_dollar),
+                   sales_per_retailer_dollar=clean_value(row.sales_per_retailer_dollar))
     return out
 
 
-def compute(conn: Connection, period_start: date, pre_weeks: int = 8) -> dict[str, list[dict[str, Any]]]:
-    """Every dimension's rows for the period (nothing written)."""
+def compute(conn: Connection, period_start: date, pre_weeks: int = 8, scans: ScanWindows | None = None,
+            lines: PeriodLines | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Every dimension's rows for the period (nothing written); the scan lines are read
+    through ``scans`` and the list lines taken from ``lines`` when given (reads shared with
+    analytics)."""
     end = period_end_of(conn, period_start)
-    inputs = load_lift_inputs(conn, period_start, period_start, pre_weeks=pre_weeks)
+    if lines is None:  # one read serves the pairs, the dimensions and the ledger by cell
+        lines = read_period_lines(conn, period_start, period_start)
+    inputs = load_lift_inputs(conn, period_start, period_start, pre_weeks=pre_weeks, scans=scans, lines=lines)
     offers = {int(o["id"]): o for o in inputs.offers}
     lift = lift_from_inputs(inputs)
     by_cell = lift_from_inputs(inputs, by_cell=True)
     hit = accuracy_by_offer(inputs)
 
-    dims = by_dimensions(conn, period_start, period_start)
+    dims = by_dimensions(conn, period_start, period_start, lines)
     # each offer's lift rows (units, sales) once, not a scan of every offer's rows per offer
     lift_by_offer: dict[int, dict[str, Any]] = {}
     for r in lift:
@@ -86,6 +97,7 @@ def compute(conn: Connection, period_start: date, pre_weeks: int = 8) -> dict[st
     pooled = {name: [p.as_dict() | {"key": f"{p.key} {p.outcome}"} for p in pooled_lift(lift, key)]
               for name, key in (("funder", lambda r: r.manufacturer_id or "retailer"),
                                 ("category", lambda r: r.category or "-"))}
+    arms = period_arms(conn, period_start, period_start)
     rows = {
         "offer": offer_rows,
         "offer_cell": list(cell_lift.values()),
@@ -96,8 +108,8 @@ def compute(conn: Connection, period_start: date, pre_weeks: int = 8) -> dict[st
         "calibration": acc["calibration"],
         "funder": pooled["funder"],
         "category": pooled["category"],
-        "program": program_level(conn, period_start, period_start),
-        "winback": winback(conn, period_start, period_start),
+        "program": program_level(conn, period_start, period_start, arms),
+        "winback": winback(conn, period_start, period_start, arms=arms),
     }
     if not rows["stage"]:
         raise ResultsError(f"the period starting {period_start.isoformat()} has no lists: nothing to report")
@@ -124,11 +136,23 @@ def _summary(rows: dict[str, list[dict[str, Any]]], acc: dict[str, Any], end: da
 
 
 def compute_period(engine: Engine, period_start: date, *, pre_weeks: int = 8, now: datetime | None = None,
-                   min_group_size: int = 10, trial_weeks: int = 12) -> dict[str, Any]:
+                   min_group_size: int = 10, trial_weeks: int = 12,
+                   timings: dict[str, float] | None = None) -> dict[str, Any]:
     """Compute the period's results and every funder's analytics report (suppressing groups
-    under ``min_group_size`` members) and replace what was stored for it; returns the summary."""
+    under ``min_group_size`` members) and replace what was stored for it; returns the summary.
+
+    Results and analytics share one read of the period's scan lines (analytics' window, the
+    wider one, is announced first). ``timings``, when given, receives the seconds of each
+    part ("results", "analytics"; the shared read counts in the results')."""
+    clock = time.perf_counter()
     with engine.begin() as conn:
-        rows = compute(conn, period_start, pre_weeks)
+        scans = ScanWindows()
+        lines = read_period_lines(conn, period_start, period_start)
+        try:
+            scans.plan(*scan_window_needed(conn, _analytics_period(conn, period_start), None, trial_weeks, lines))
+        except ResultsError:
+            pass  # no lists: compute says so below
+        rows = compute(conn, period_start, pre_weeks, scans, lines)
         summary = rows.pop("_summary")[0]
         conn.execute(delete(ResultRow).where(ResultRow.period_start == period_start))
         conn.execute(delete(ResultPeriod).where(ResultPeriod.period_start == period_start))
@@ -148,8 +172,20 @@ def compute_period(engine: Engine, period_start: date, *, pre_weeks: int = 8, no
                 columns["data"].append(item)
         if columns["data"]:
             _insert_rows(conn, columns)
-        store_period_analytics(conn, period_start, min_group_size=min_group_size, trial_weeks=trial_weeks)
+        middle = time.perf_counter()
+        store_period_analytics(conn, period_start, min_group_size=min_group_size, trial_weeks=trial_weeks,
+                               scans=scans, lines=lines)
+    if timings is not None:
+        timings["results"] = middle - clock
+        timings["analytics"] = time.perf_counter() - middle
     return summary
+
+
+def _analytics_period(conn: Connection, period_start: date) -> tuple[date, date]:
+    found = find_period(conn, period_start)
+    if found is None:
+        raise ResultsError(f"no lists were built for the period starting {period_start.isoformat()}")
+    return found.start, found.end
 
 
 def _insert_rows(conn: Connection, columns: dict[str, list[Any]]) -> None:
