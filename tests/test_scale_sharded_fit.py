@@ -18,6 +18,7 @@ from loyalty_engine.model.history import load_history
 from loyalty_engine.model.params import ModelParams
 from loyalty_engine.model.partitioned import InMemorySource, LocalRunner, fit_partitioned, member_ranges
 from loyalty_engine.model.state import ModelState
+from loyalty_engine.shopping_lists.model_source import state_path
 
 
 def _arrays(state: ModelState, folder: Path, name: str) -> dict[str, np.ndarray]:
@@ -47,14 +48,14 @@ def test_sharded_fit_gives_the_one_process_state_predictions_and_lists(  # type:
     one = fit_chain(engine, AS_OF, params, ClusterSettings(workers=1))
     assert one.sku_member.shape[0] > 1000 and (one.segments.usage_tier >= 0).any()
     expected = _arrays(one, tmp_path, "one")
-    address = dask_client.scheduler.address
-    for label, cluster in (("2 shards in process", ClusterSettings(workers=1, shards=2)),
-                           ("4 shards in process", ClusterSettings(workers=1, shards=4)),
-                           ("3 shards on 2 workers", ClusterSettings(scheduler=address, shards=3))):
-        _assert_same(expected, _arrays(fit_chain(engine, AS_OF, params, cluster), tmp_path, "sharded"), label)
+    for shards in (2, 4):
+        state = fit_chain(engine, AS_OF, params, ClusterSettings(workers=1, shards=shards))
+        _assert_same(expected, _arrays(state, tmp_path, "sharded"), f"{shards} shards in process")
 
-    # The commands: predict in one process and on the cluster write the same file; the nightly
-    # job's state fitted either way builds the same lists, byte for byte.
+    # The commands, in one process and on the cluster (4 shards: 2 per worker, each worker
+    # reading its shards from the database): predict writes the same file; the nightly job
+    # saves the same state, and the lists built from it export the same bytes.
+    address = dask_client.scheduler.address
     outputs = []
     for options in (("--workers", "1"), ("--scheduler", address)):
         out = tmp_path / f"predict{len(outputs)}.csv"
@@ -62,12 +63,15 @@ def test_sharded_fit_gives_the_one_process_state_predictions_and_lists(  # type:
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1] and outputs[0].count(b"\n") > 1000
 
-    exports = []
+    exports, saved = [], []
     for options in (("--workers", "1"), ("--scheduler", address)):
         chain("jobs", "run", "refresh_model", "--as-of", AS_OF.isoformat(), *options)
+        with np.load(state_path(config, AS_OF), allow_pickle=False) as data:
+            saved.append({k: data[k] for k in data.files})
         counts, exported = _build(chain, engine, config, options=("--workers", "1"))
         assert counts["lists"] > 30
         exports.append(exported)
+    _assert_same(saved[0], saved[1], "nightly job on the cluster")
     assert exports[0] == exports[1]
 
 
