@@ -385,8 +385,13 @@ def fit_partitioned(runner: Any, source: HistorySource, as_of: date | int, param
     trained = runner.gather([runner.submit(train_task, shared_source, sample_keys, window, params, chain_counts,
                                            rng, **task)])[0]
     chain = runner.scatter(ChainModel(need_stats, sku_stats, share, trained, bg, per_trip), broadcast=True, hash=False)
-    parts = runner.gather([runner.submit(score_task, shared_source, s, window, params, chain, **task)
-                           for s in shards])
+    futures = [runner.submit(score_task, shared_source, s, window, params, chain, **task) for s in shards]
+    parts = []
+    for i in range(len(futures)):
+        # Fetched one by one and let go of at once: a worker does not keep its finished parts
+        # while the other shards run.
+        parts.append(runner.gather(futures[i]))
+        futures[i] = None
     state = combine_parts(parts, params)
     log.info("fitted on %s shards (%.1fs)", len(shards), time.perf_counter() - started)
     return state
