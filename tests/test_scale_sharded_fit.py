@@ -11,7 +11,7 @@ import pytest
 from test_scale_sharded_lists import AS_OF, _build, chain, chain_dir, dask_client  # noqa: F401 (fixtures)
 
 from loyalty_engine.distributed.cluster import ClusterSettings
-from loyalty_engine.distributed.fit import fit_chain
+from loyalty_engine.distributed.fit import fit_chain, fit_history
 from loyalty_engine.model.exact import fixed_bincount, fixed_total, to_fixed
 from loyalty_engine.model.fit import Window, fit_model, training_members
 from loyalty_engine.model.history import load_history
@@ -84,6 +84,9 @@ def test_in_memory_shards_with_a_look_back_and_empty_shards(chain, engine, tmp_p
     for shards in (3, 7):
         state = fit_partitioned(LocalRunner(), InMemorySource(history), AS_OF, params, shards)
         _assert_same(expected, _arrays(state, tmp_path, f"s{shards}"), f"{shards} shards")
+    # The backtest's way: the history is in memory, the shards read theirs from the database.
+    state = fit_history(history, AS_OF, params, ClusterSettings(workers=1, shards=2), engine=engine)
+    _assert_same(expected, _arrays(state, tmp_path, "backtest"), "backtest shards")
 
 
 def test_member_ranges_cover_the_chain_in_order() -> None:

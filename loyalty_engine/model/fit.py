@@ -5,6 +5,11 @@ cut-offs ``as_of - k * window_step_days`` (k = 1..training_windows) whose label 
 or before ``as_of``: nothing after ``as_of`` is read. Then it scores every (member, subcategory)
 and (member, sku) pair with history at ``as_of``, and computes the choice shares, the priors for
 subcategories a member never bought, the category segments and the member metrics.
+
+The steps are split for member shards (:mod:`loyalty_engine.model.partitioned`): ``Window``
+(the days and training cut-offs), ``training_members`` (the seeded sample) and
+``train_models`` (re-rankers, choice calibration, first-purchase rates on the sampled
+members' history) run once for the chain; ``fit_model`` is the partitioned fit on one shard.
 """
 from __future__ import annotations
 
