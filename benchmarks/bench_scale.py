@@ -125,13 +125,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--database-url", default=None, help="default: a SQLite file in a temporary folder")
     parser.add_argument("--fit", action="store_true",
                         help="time the model fit instead: one process against member shards (bench_scale_fit.py)")
+    parser.add_argument("--one-process-max", type=int, default=None,
+                        help="with --fit: the one-process fit only up to this many members")
     args = parser.parse_args(argv)
     if args.fit:
         from bench_scale_fit import bench_fit
 
         print(f"model fit, one process against {args.workers} workers; {os.cpu_count()} cores, "
               f"load average {load_average()}")
-        bench_fit(args.members, args.workers, args.shard_members, load_average)
+        bench_fit(args.members, args.workers, args.shard_members, load_average, args.one_process_max)
         print(f"load average at the end: {load_average()}")
         return
 

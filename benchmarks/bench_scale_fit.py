@@ -14,6 +14,7 @@ Printed per size: wall time of both and their ratio, the peak RSS of the fitting
 the two saved states are identical array for array.
 
     python benchmarks/bench_scale.py --fit --members 25000 50000 100000 [--workers 2] [--shard-members 12500]
+        [--one-process-max 25000]
 """
 from __future__ import annotations
 
@@ -159,10 +160,13 @@ def run_fit(url: str, as_of: str, out: str, workers: int, shards: int) -> None:
                       "sku_pairs": int(state.sku_member.shape[0])}))
 
 
-def bench_fit(sizes: list[int], workers: int, shard_members: int, load_average) -> None:  # type: ignore[no-untyped-def]
-    """One process against the sharded fit at each size, in the same run."""
+def bench_fit(sizes: list[int], workers: int, shard_members: int, load_average,  # type: ignore[no-untyped-def]
+              one_process_max: int | None = None) -> None:
+    """One process against the sharded fit at each size, in the same run (the one-process fit
+    only up to ``one_process_max`` members when given: on a busy machine it is the slow part)."""
     tmp = Path(tempfile.mkdtemp(prefix="bench_scale_fit_"))
     rows = []
+    workers_mb: list[tuple[int, float]] = []
     for n in sorted(sizes):
         url = f"sqlite:///{tmp / f'chain-{n}.db'}"
         t0 = time.perf_counter()
@@ -170,15 +174,19 @@ def bench_fit(sizes: list[int], workers: int, shard_members: int, load_average) 
         print(f"\n{n:,} members, {WEEKS} weeks: {lines:,} member scan lines written in "
               f"{time.perf_counter() - t0:.0f} s (load average {load_average()})")
         shards = max(1, math.ceil(n / shard_members))
-        one = timed_fit(url, as_of, tmp / "one.npz", 1, 1)
         sharded = timed_fit(url, as_of, tmp / "sharded.npz", workers, shards)
+        workers_mb.append((n, sharded["worker_mb"]))
+        print(f"  {shards} shards/{workers} workers: {sharded['seconds']:6.1f} s  client peak "
+              f"{sharded['client_mb']:7,.0f} MB, largest worker {sharded['worker_mb']:7,.0f} MB; "
+              f"{sharded['sku_pairs']:,} sku pairs; load average {load_average()}")
+        if one_process_max is not None and n > one_process_max:
+            continue
+        one = timed_fit(url, as_of, tmp / "one.npz", 1, 1)
         same = same_state(tmp / "one.npz", tmp / "sharded.npz")
         rows.append((n, one, sharded))
         print(f"  one process        : {one['seconds']:6.1f} s  peak {one['client_mb']:7,.0f} MB")
-        print(f"  {shards} shards/{workers} workers: {sharded['seconds']:6.1f} s  client peak "
-              f"{sharded['client_mb']:7,.0f} MB, largest worker {sharded['worker_mb']:7,.0f} MB")
         print(f"  ratio sharded / one process: {sharded['seconds'] / one['seconds']:.2f}x time; "
-              f"identical state: {same}; {one['sku_pairs']:,} sku pairs; load average {load_average()}")
+              f"identical state: {same}; load average {load_average()}")
         for path in tmp.glob("*.db*"):
             path.unlink()
     if len(rows) > 1:
@@ -186,8 +194,8 @@ def bench_fit(sizes: list[int], workers: int, shard_members: int, load_average) 
               + ", ".join(f"{n:,}: {o['seconds'] / n / (rows[0][1]['seconds'] / rows[0][0]):.2f}x" for n, o, _ in rows)
               + "; sharded " + ", ".join(f"{n:,}: {s['seconds'] / n / (rows[0][2]['seconds'] / rows[0][0]):.2f}x"
                                          for n, _, s in rows))
-        print("largest worker: " + ", ".join(f"{n:,}: {s['worker_mb']:,.0f} MB" for n, _, s in rows)
-              + "; one process: " + ", ".join(f"{n:,}: {o['client_mb']:,.0f} MB" for n, o, _ in rows))
+    print("\nlargest worker: " + ", ".join(f"{n:,}: {mb:,.0f} MB" for n, mb in workers_mb)
+          + "; one process: " + ", ".join(f"{n:,}: {o['client_mb']:,.0f} MB" for n, o, _ in rows))
 
 
 if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "run":
