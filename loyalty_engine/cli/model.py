@@ -108,23 +108,12 @@ def _fit(cli: CliContext, as_of: date, horizon_days: int) -> Fitted:
     from ..distributed.fit import NoScans, fit_chain
 
     started = time.perf_counter()
+    stats: dict[str, int] = {}
     try:
-        state = fit_chain(cli.engine, as_of, _params(cli, horizon_days), _cluster(cli))
+        state = fit_chain(cli.engine, as_of, _params(cli, horizon_days), _cluster(cli), stats)
     except NoScans:
         raise InputError(f"no member scans before {as_of}: import scans first, or pick a later --as-of") from None
-    return Fitted(state, _lines_before(cli, as_of), time.perf_counter() - started, "fitted")
-
-
-def _lines_before(cli: CliContext, as_of: date) -> int:
-    """Member scan lines the fit learned from (counted in the database: a sharded fit never
-    holds them all in one place)."""
-    from sqlalchemy import func, select
-
-    from ..models.scans import ScanLine
-
-    with cli.engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(ScanLine).where(
-            ScanLine.member_key.is_not(None), ScanLine.business_date < as_of)).scalar() or 0)
+    return Fitted(state, stats.get("lines"), time.perf_counter() - started, "fitted")
 
 
 def cluster_options(command):  # type: ignore[no-untyped-def]

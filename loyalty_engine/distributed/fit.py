@@ -34,29 +34,33 @@ def engine_url(engine: Engine) -> str:
 
 
 def _run(source: HistorySource, n_members: int, as_of: date | int, params: ModelParams,
-         cluster: ClusterSettings) -> ModelState:
+         cluster: ClusterSettings, stats: dict[str, int] | None = None) -> ModelState:
     if cluster.in_process(n_members):
-        return fit_partitioned(LocalRunner(), source, as_of, params, n_shards=cluster.shards or 1)
+        return fit_partitioned(LocalRunner(), source, as_of, params, cluster.shards or 1, stats)
     with open_client(cluster) as client:
         shards = cluster.shard_count(worker_count(client), n_members)
         log.info("model fit on %s member shards, %s workers", shards, worker_count(client))
-        return fit_partitioned(client, source, as_of, params, n_shards=shards)
+        return fit_partitioned(client, source, as_of, params, shards, stats)
 
 
-def fit_chain(engine: Engine, as_of: date, params: ModelParams, cluster: ClusterSettings) -> ModelState:
+def fit_chain(engine: Engine, as_of: date, params: ModelParams, cluster: ClusterSettings,
+              stats: dict[str, int] | None = None) -> ModelState:
     """Fit on every member scan before ``as_of`` in the database.
 
     One process reading the history once when the chain is small (or one worker is asked and
-    no shards are set); otherwise member shards that each read their own history."""
+    no shards are set); otherwise member shards that each read their own history. ``stats``
+    (when given) receives the scan lines learned from and the shards used."""
     source = DatabaseSource(engine_url(engine), as_of, params.lookback_days)
     n_members = int(source.member_keys().shape[0])
     if cluster.in_process(n_members) and (cluster.shards or 1) <= 1:
-        history = load_history(engine, as_of)
+        history = load_history(engine, as_of, params.lookback_days)
         if len(history) == 0:
             raise NoScans(f"no member scans before {as_of}")
+        if stats is not None:
+            stats.update(lines=len(history), shards=1)
         return fit_model(history, as_of, params)
     started = time.perf_counter()
-    state = _run(source, n_members, as_of, params, cluster)
+    state = _run(source, n_members, as_of, params, cluster, stats)
     if state.sku_member.shape[0] == 0 and state.metrics.trips.sum() == 0:
         raise NoScans(f"no member scans before {as_of}")
     log.info("sharded model fit as of %s: %.1fs", as_of, time.perf_counter() - started)

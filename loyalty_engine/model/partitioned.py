@@ -364,9 +364,10 @@ def combine_parts(parts: list[ModelState], params: ModelParams) -> ModelState:
 
 
 def fit_partitioned(runner: Any, source: HistorySource, as_of: date | int, params: ModelParams,
-                    n_shards: int) -> ModelState:
+                    n_shards: int, stats: dict[str, int] | None = None) -> ModelState:
     """Fit the model on ``n_shards`` member shards run by ``runner`` (a ``distributed.Client``
-    or :class:`LocalRunner`): the same state whatever ``n_shards``."""
+    or :class:`LocalRunner`): the same state whatever ``n_shards``. ``stats`` (when given)
+    receives the scan lines learned from and the shards used."""
     started = time.perf_counter()
     window = Window.of(as_of, params)
     keys = source.member_keys()
@@ -377,6 +378,8 @@ def fit_partitioned(runner: Any, source: HistorySource, as_of: date | int, param
                                for s in shards])
     need_stats, sku_stats, share, bg, per_trip = reduce_statistics(summaries, window, params)
     n_lines = sum(s.n_lines for s in summaries)
+    if stats is not None:
+        stats.update(lines=n_lines, shards=len(shards))
     chain_counts = _total([s.cutoff_counts for s in summaries])
     rng = np.random.default_rng(params.seed)
     sample = training_members(int(keys.shape[0]), n_lines, params, rng)
