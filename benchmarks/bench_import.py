@@ -11,7 +11,9 @@ peak memory is per run:
   on SQLite (see ``child_bare``);
 - for each database: a fresh, migrated database, the stores / manufacturers / products /
   members files imported, then ``scans`` imported (timed: lines/s, rate / the bare load's rate
-  (target >= 0.70), time / parse time, peak RSS), then ``scans`` imported again (must insert 0).
+  (target >= 0.70), time / parse time, peak RSS), then ``scans`` imported again (must insert 0);
+  with the CPU seconds of both loads, client and local server (PostgreSQL backends read from
+  ``/proc``), whose ratio is steadier than the wall clock's on a shared machine.
 
 ``--real`` instead runs the real-data check: products, members and scans of the shared grocery
 sample (742,567 lines) into a fresh SQLite database and a fresh PostgreSQL schema, with the
@@ -19,6 +21,11 @@ reject counts, and a re-import that must insert nothing.
 
     .venv/bin/python benchmarks/bench_import.py [--lines 1000000] [--big] [--real]
         [--no-postgres] [--only sqlite|postgresql] [--pg-url URL] [--chunk-rows N] [--keep-chains DIR]
+        [--repeat N]
+
+``--repeat 3`` runs three rounds of (bare load, import) per database, alternating the databases,
+and prints each round's ratio and their median: the machine is shared and its load changes
+from one minute to the next, so one round's ratio is not enough.
 
 ``--keep-chains /tmp/bench-chains`` writes each synthetic chain once and reuses it in later runs
 (the 10M-line chain takes minutes to write).
@@ -35,6 +42,7 @@ import math
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,7 +52,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT.parent / "shared" / "data" / "grocery-sample"
+# LOYALTY_GROCERY_SAMPLE points at another copy (as for the tests), e.g. from a git worktree.
+SAMPLE = Path(os.environ.get("LOYALTY_GROCERY_SAMPLE") or ROOT.parent / "shared" / "data" / "grocery-sample")
 SAMPLE_LINES = 742_567
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 LINES_PER_MEMBER_YEAR = 290  # about what the synthetic chain produces (52 weeks)
@@ -60,9 +69,40 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux
 
 
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
+def _cpu_seconds(who: int = resource.RUSAGE_SELF) -> float:
+    usage = resource.getrusage(who)
     return usage.ru_utime + usage.ru_stime
+
+
+def _process_cpu(pid: int) -> float:
+    """CPU seconds of another process on this machine (a PostgreSQL backend), 0 if unreadable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+class BackendCpu:
+    """CPU of the PostgreSQL backends serving an engine's connections (the server is local):
+    the server's share of the work, which the importer's own CPU figure leaves out."""
+
+    def __init__(self, engine: Any) -> None:
+        from sqlalchemy import event
+
+        self.pids: set[int] = set()
+        self.start: dict[int, float] = {}
+        if engine.dialect.name == "postgresql":
+            event.listen(engine, "connect", self._on_connect)
+
+    def _on_connect(self, dbapi_connection: Any, _record: Any) -> None:
+        self.pids.add(dbapi_connection.info.backend_pid)
+
+    def mark(self) -> None:
+        self.start = {pid: _process_cpu(pid) for pid in self.pids}
+
+    def since_mark(self) -> float:
+        return sum(_process_cpu(pid) - self.start.get(pid, 0.0) for pid in self.pids)
 
 
 # ---------------------------------------------------------------------------- child tasks
@@ -87,6 +127,7 @@ def child_import(url: str, files: dict[str, str], chunk_rows: int | None) -> dic
     from loyalty_engine.imports.integrity import orphan_scan_lines
 
     engine = make_engine(url)
+    backends = BackendCpu(engine)
     migrate.upgrade(engine)
     instance = Path(tempfile.mkdtemp(prefix="bench-import-instance-"))
     config = Config(database_url=url, instance_path=instance, secret_key="bench").resolved()
@@ -94,12 +135,14 @@ def child_import(url: str, files: dict[str, str], chunk_rows: int | None) -> dic
     try:
         for kind, path in files.items():
             cpu = _cpu_seconds()
+            backends.mark()
             report = import_file(engine, kind, path, config=config, chunk_rows=chunk_rows,
                                  rejects_path=instance / f"{kind}.rejects.csv")
             reports[kind] = report.to_dict()
             if kind == "scans":
                 reports["scans_peak_mb"] = _peak_mb()
                 reports["scans_cpu"] = _cpu_seconds() - cpu
+                reports["scans_server_cpu"] = backends.since_mark()
         if "scans" in files:
             again = import_file(engine, "scans", files["scans"], config=config, chunk_rows=chunk_rows,
                                 rejects_path=instance / "scans-again.rejects.csv")
@@ -132,14 +175,15 @@ def child_bare(url: str, path: str) -> dict[str, Any]:
                   "scanned_at TEXT, sku TEXT, quantity INTEGER, amount NUMERIC, discount NUMERIC, line_no INTEGER, "
                   "PRIMARY KEY (transaction_id, line_no))")
         subprocess.run(["sqlite3", db, create], check=True)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _cpu_seconds(resource.RUSAGE_CHILDREN)
         # The shell warns on stderr once per row about the NULL-filled column: discarded.
         subprocess.run(["sqlite3", db, ".import --csv --skip 1 " + path + " bare_scans"], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         seconds = time.perf_counter() - started
+        cpu = _cpu_seconds(resource.RUSAGE_CHILDREN) - cpu
         out = subprocess.run(["sqlite3", db, "SELECT COUNT(*) FROM bare_scans"], check=True, capture_output=True,
                              text=True)
-        return {"rows": int(out.stdout.strip()), "seconds": seconds}
+        return {"rows": int(out.stdout.strip()), "seconds": seconds, "cpu": cpu}
     import psycopg
     from sqlalchemy.engine import make_url
 
@@ -151,17 +195,18 @@ def child_bare(url: str, path: str) -> dict[str, Any]:
                      "discount numeric(12, 2), line_no bigint GENERATED ALWAYS AS IDENTITY, "
                      "PRIMARY KEY (transaction_id, line_no))")
         conn.commit()
-        started = time.perf_counter()
+        started, cpu, server_cpu = time.perf_counter(), _cpu_seconds(), _process_cpu(conn.info.backend_pid)
         with conn.cursor() as cursor, open(path, "rb") as fh:
             with cursor.copy(f"COPY bare_scans ({BARE_COLUMNS}) FROM STDIN (FORMAT csv, HEADER)") as copy:
                 while data := fh.read(1 << 20):
                     copy.write(data)
         conn.commit()
         seconds = time.perf_counter() - started
+        cpu = _cpu_seconds() - cpu + _process_cpu(conn.info.backend_pid) - server_cpu
         rows = conn.execute("SELECT COUNT(*) FROM bare_scans").fetchone()[0]
         conn.execute("DROP TABLE bare_scans")
         conn.commit()
-    return {"rows": rows, "seconds": seconds}
+    return {"rows": rows, "seconds": seconds, "cpu": cpu}
 
 
 def run_child(task: str, *args: Any) -> dict[str, Any]:
@@ -260,7 +305,10 @@ def synthetic_chain(lines: int, out: Path) -> tuple[dict[str, str], int]:
 
 
 def bench_size(target: int, dbs: Databases, scratch: Path, chunk_rows: int | None,
-               keep_chains: Path | None = None, backends: tuple[str, ...] = ("sqlite", "postgresql")) -> list[dict[str, Any]]:
+               keep_chains: Path | None = None, backends: tuple[str, ...] = ("sqlite", "postgresql"),
+               repeat: int = 1) -> list[dict[str, Any]]:
+    """``repeat`` rounds; each round runs, per database, the bare load then the import (the two
+    back to back, so that the ratio compares runs under about the same machine load)."""
     print(f"\n== about {target:,} scan lines")
     out = (keep_chains or scratch) / f"chain-{target}"
     files, lines = synthetic_chain(target, out)
@@ -270,40 +318,59 @@ def bench_size(target: int, dbs: Databases, scratch: Path, chunk_rows: int | Non
     print(f"  baseline parse (pyarrow streaming CSV, {size_mb:,.0f} MB): {parse['seconds']:.2f} s, "
           f"{lines / parse['seconds']:,.0f} lines/s, peak RSS {parse['peak_mb']:,.0f} MB")
     results = []
-    for backend in backends:
-        url = dbs.sqlite(f"bench-{target}") if backend == "sqlite" else dbs.postgres(str(target))
-        if url is None:
-            continue
-        bare_url = dbs.sqlite(f"bare-{target}") if backend == "sqlite" else url
-        bare = run_child("bare", bare_url, files["scans"])
-        assert bare["rows"] == lines, bare
-        r = run_child("import", url, files, chunk_rows)
-        scans, again = r["scans"], r["scans_again"]
-        ok = (scans["inserted"] == lines and scans["rejected"] == 0 and again["inserted"] == 0
-              and again["duplicates"] == lines and r["integrity_ok"])
-        rate = lines / scans["seconds"]
-        results.append({"backend": backend, "lines": lines, "seconds": scans["seconds"], "rate": rate,
-                        "cpu": r["scans_cpu"], "bare_seconds": bare["seconds"],
-                        "bare_ratio": bare["seconds"] / scans["seconds"],
-                        "ratio": scans["seconds"] / parse["seconds"], "peak_mb": r["scans_peak_mb"],
-                        "again_seconds": again["seconds"], "ok": ok})
-        bare_name = "sqlite3 .import" if backend == "sqlite" else "bare COPY"
-        print(f"  {backend:10s} {bare_name}: {bare['seconds']:6.1f} s  {lines / bare['seconds']:9,.0f} lines/s   "
-              f"import / bare = {bare['seconds'] / scans['seconds']:.2f} x the bare load's rate")
-        entities = ", ".join(f"{k} {r[k]['inserted']:,}" for k in ENTITY_FILES)
-        print(f"  {backend:10s} scans: {scans['seconds']:6.1f} s  {rate:9,.0f} lines/s  "
-              f"= {scans['seconds'] / parse['seconds']:4.1f} x parse time   (importer CPU {r['scans_cpu']:.1f} s)   "
-              f"peak RSS {r['scans_peak_mb']:,.0f} MB   "
-              f"re-import: {again['seconds']:.1f} s, inserted {again['inserted']}   "
-              f"{'OK' if ok else 'MISMATCH'}")
-        print(f"  {'':10s} (also imported {entities}; baskets {scans['baskets_inserted']:,})")
-        if backend == "sqlite":
-            for db_url in (url, bare_url):
-                for suffix in ("", "-wal", "-shm"):
-                    Path(f"{db_url[len('sqlite:///'):]}{suffix}").unlink(missing_ok=True)
+    for round_no in range(1, repeat + 1):
+        if repeat > 1:
+            print(f"  -- round {round_no} of {repeat}, load average {os.getloadavg()[0]:.1f}")
+        for backend in backends:
+            result = _bench_backend(backend, target, dbs, files, lines, parse, chunk_rows)
+            if result is not None:
+                results.append({**result, "round": round_no})
     if keep_chains is None:
         shutil.rmtree(out, ignore_errors=True)
     return results
+
+
+def _bench_backend(backend: str, target: int, dbs: Databases, files: dict[str, str], lines: int,
+                   parse: dict[str, Any], chunk_rows: int | None) -> dict[str, Any] | None:
+    """The bare load, then the import and the re-import, of one database; None without a server."""
+    url = dbs.sqlite(f"bench-{target}") if backend == "sqlite" else dbs.postgres(str(target))
+    if url is None:
+        return None
+    bare_url = dbs.sqlite(f"bare-{target}") if backend == "sqlite" else url
+    load_before = os.getloadavg()[0]
+    bare = run_child("bare", bare_url, files["scans"])
+    assert bare["rows"] == lines, bare
+    r = run_child("import", url, files, chunk_rows)
+    scans, again = r["scans"], r["scans_again"]
+    ok = (scans["inserted"] == lines and scans["rejected"] == 0 and again["inserted"] == 0
+          and again["duplicates"] == lines and r["integrity_ok"])
+    rate = lines / scans["seconds"]
+    result = {"backend": backend, "lines": lines, "seconds": scans["seconds"], "rate": rate,
+              "cpu": r["scans_cpu"], "bare_seconds": bare["seconds"],
+              "bare_ratio": bare["seconds"] / scans["seconds"],
+              "ratio": scans["seconds"] / parse["seconds"], "peak_mb": r["scans_peak_mb"],
+              "again_seconds": again["seconds"], "ok": ok,
+              "load": (load_before, os.getloadavg()[0]),
+              "total_cpu": r["scans_cpu"] + r["scans_server_cpu"], "bare_cpu": bare["cpu"]}
+    bare_name = "sqlite3 .import" if backend == "sqlite" else "bare COPY"
+    print(f"  {backend:10s} {bare_name}: {bare['seconds']:6.1f} s  {lines / bare['seconds']:9,.0f} lines/s   "
+          f"import / bare = {bare['seconds'] / scans['seconds']:.2f} x the bare load's rate")
+    entities = ", ".join(f"{k} {r[k]['inserted']:,}" for k in ENTITY_FILES)
+    print(f"  {backend:10s} scans: {scans['seconds']:6.1f} s  {rate:9,.0f} lines/s  "
+          f"= {scans['seconds'] / parse['seconds']:4.1f} x parse time   (importer CPU {r['scans_cpu']:.1f} s)   "
+          f"peak RSS {r['scans_peak_mb']:,.0f} MB   "
+          f"re-import: {again['seconds']:.1f} s, inserted {again['inserted']}   "
+          f"{'OK' if ok else 'MISMATCH'}")
+    print(f"  {'':10s} CPU seconds (client + local server): bare load {bare['cpu']:.1f}, import "
+          f"{result['total_cpu']:.1f} (importer {r['scans_cpu']:.1f} + server {r['scans_server_cpu']:.1f}); "
+          f"bare / import CPU = {bare['cpu'] / result['total_cpu']:.2f}")
+    print(f"  {'':10s} (also imported {entities}; baskets {scans['baskets_inserted']:,}; "
+          f"load average {load_before:.1f} -> {os.getloadavg()[0]:.1f})")
+    if backend == "sqlite":
+        for db_url in (url, bare_url):
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{db_url[len('sqlite:///'):]}{suffix}").unlink(missing_ok=True)
+    return result
 
 
 def bench_real(dbs: Databases, chunk_rows: int | None) -> bool:
@@ -350,6 +417,20 @@ def _parse_gz(path: str) -> float:
     return time.perf_counter() - started
 
 
+def _print_medians(results: list[dict[str, Any]]) -> None:
+    """Per database and size: every round's import / bare ratio and their median."""
+    groups: dict[tuple[str, int], list[float]] = {}
+    for r in results:
+        groups.setdefault((r["backend"], r["lines"]), []).append(r)
+    for (backend, lines), runs in groups.items():
+        if len(runs) > 1:
+            ratios = [r["bare_ratio"] for r in runs]
+            cpu = [r["bare_cpu"] / r["total_cpu"] for r in runs]
+            print(f"  {backend:10s} {lines:>11,} lines  import / bare per round: "
+                  f"{', '.join(f'{x:.2f}' for x in ratios)}; median {statistics.median(ratios):.2f} (target >= 0.70); "
+                  f"CPU bare / import: {', '.join(f'{x:.2f}' for x in cpu)}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lines", type=int, nargs="+", default=[1_000_000])
@@ -361,6 +442,9 @@ def main() -> int:
     parser.add_argument("--keep-chains", type=Path, default=None,
                         help="write the synthetic chains into this folder once and reuse them (e.g. /tmp/bench-chains)")
     parser.add_argument("--only", choices=("sqlite", "postgresql"), default=None, help="one database only")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="rounds of (bare load, import) per database, alternating the databases; "
+                             "the summary gives each round's ratio and their median")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -383,13 +467,16 @@ def main() -> int:
             sizes = list(args.lines) + ([10_000_000] if args.big else [])
             backends = (args.only,) if args.only else ("sqlite", "postgresql")
             results = [r for size in sizes
-                       for r in bench_size(size, dbs, scratch, args.chunk_rows, args.keep_chains, backends)]
+                       for r in bench_size(size, dbs, scratch, args.chunk_rows, args.keep_chains, backends,
+                                                  max(1, args.repeat))]
             print("\nsummary (lines/s; rate / the bare load's rate (target >= 0.70); time / pyarrow parse time; "
                   "peak RSS of the importing process)")
             for r in results:
                 print(f"  {r['backend']:10s} {r['lines']:>11,} lines  {r['rate']:9,.0f} lines/s  "
                       f"{r['bare_ratio']:5.2f} x bare ({r['lines'] / r['bare_seconds']:9,.0f} lines/s)  "
-                      f"{r['ratio']:5.1f} x parse  {r['peak_mb']:6,.0f} MB  {'OK' if r['ok'] else 'MISMATCH'}")
+                      f"{r['ratio']:5.1f} x parse  {r['peak_mb']:6,.0f} MB  load {r['load'][0]:4.1f}-{r['load'][1]:4.1f}  "
+                      f"{'OK' if r['ok'] else 'MISMATCH'}")
+            _print_medians(results)
             ok = all(r["ok"] for r in results)
     finally:
         dbs.drop()

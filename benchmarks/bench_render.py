@@ -31,7 +31,8 @@ from reportlab.pdfgen.canvas import Canvas
 
 from loyalty_engine.render.examples import example_document
 from loyalty_engine.render.from_db import PrintItem
-from loyalty_engine.render.pdf import LETTER, render_lists_pdf
+from loyalty_engine.render.paper import LETTER
+from loyalty_engine.render.pdf import render_lists_pdf
 from loyalty_engine.render.print_run import _join_parts, render_print_run
 from loyalty_engine.render.settings import RenderSettings
 

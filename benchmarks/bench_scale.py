@@ -4,10 +4,14 @@ For each ``--members`` size, in one run on this machine:
 
 1. the one-process build (``build_lists`` with the in-process selection) of cohort A;
 2. the same build with the selection on member shards on a LocalCluster of ``--workers``
-   worker processes (shards = 2 per worker; lists written by this process, as with SQLite);
+   worker processes (shards = 2 per worker); on PostgreSQL each shard's worker writes its
+   lists and lines with COPY into staging tables and the build's transaction moves them in
+   (``distributed.list_writer``); on SQLite this process writes them, as in the first run;
 
 printing wall time, peak RSS of the client and of every worker process (sampled from psutil
-every 50 ms), time per member (linearity across sizes), and the ratio sharded / one process.
+every 50 ms), time per member (linearity across sizes), the ratio sharded / one process, and
+the store phase's lines per second of each run (the client's writes against the workers' COPY
+plus the move into the real tables).
 Both runs build the same period (the second replaces the first) and their lines are compared.
 
 The model view is the constructed one of ``bench_lists.py`` (a fitted model of the same size
@@ -43,6 +47,7 @@ from loyalty_engine import migrate  # noqa: E402
 from loyalty_engine.config import Config  # noqa: E402
 from loyalty_engine.db import make_engine, session_scope  # noqa: E402
 from loyalty_engine.distributed.cluster import SHARD_MEMBERS, ClusterSettings, open_client  # noqa: E402
+from loyalty_engine.distributed.list_writer import ShardListWriter  # noqa: E402
 from loyalty_engine.distributed.selection import select_sharded  # noqa: E402
 from loyalty_engine.shopping_lists.build import build_lists  # noqa: E402
 from loyalty_engine.shopping_lists.settings import ListSettings  # noqa: E402
@@ -94,12 +99,12 @@ class RssSampler:
         return text + f", all processes together {mb(self.peak_total)}"
 
 
-def timed_build(engine, view, settings, period, select=None, rebuild=False):  # type: ignore[no-untyped-def]
+def timed_build(engine, view, settings, period, select=None, rebuild=False, write=None):  # type: ignore[no-untyped-def]
     with RssSampler() as rss:
         t0 = time.perf_counter()
         with session_scope(engine) as session:
             result = build_lists(session, period, lambda _d: view, settings, cohort="A", select=select,
-                                 rebuild=rebuild)
+                                 rebuild=rebuild, write=write)
         seconds = time.perf_counter() - t0
     return seconds, {**result.counts, "build_id": result.build_id}, rss
 
@@ -112,6 +117,17 @@ def build_lines(engine, build_id: int) -> list[tuple]:  # type: ignore[no-untype
         return conn.execute(text(
             "SELECT l.member_key, n.line_no, n.offer_id, n.face_value_cents, n.probability FROM shopping_list_lines n "
             "JOIN shopping_lists l ON l.id = n.list_id WHERE l.build_id = :b ORDER BY 1, 2"), {"b": build_id}).all()
+
+
+def store_rates(one: dict, sharded: dict, dialect: str) -> str:  # type: ignore[type-arg]
+    """Store-phase lines per second of both runs (the phase also writes content and hold-outs)."""
+    one_t, sh_t = one["timings"], sharded["timings"]
+    text = (f"store phase: one process (client writes) {one['lines'] / one_t['store_s']:,.0f} lines/s "
+            f"({one_t['store_s']:.1f}s); sharded ({'workers COPY' if dialect == 'postgresql' else 'client writes'}) "
+            f"{sharded['lines'] / sh_t['store_s']:,.0f} lines/s ({sh_t['store_s']:.1f}s")
+    if "store_workers_s" in sh_t:
+        text += (f": workers' COPY {sh_t['store_workers_s']:.1f}s, activation {sh_t['store_activate_s']:.1f}s")
+    return text + f"); ratio {sh_t['store_s'] / one_t['store_s']:.2f}x time"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -159,13 +175,16 @@ def main(argv: list[str] | None = None) -> None:
             used.append(shards)
             return select_sharded(client, view, prepared, members, s, seed, shards)
 
+        def write(session, job):  # type: ignore[no-untyped-def]
+            return ShardListWriter(client, used[-1])(session, job)  # the shards of the selection
+
         for i, n in enumerate(sorted(args.members)):
             view = full.for_members(np.arange(min(2 * n, keys.shape[0])))  # the first 2n members
             # The same period twice (the second replaces the first), so both choose from the same offers.
             period = PERIOD + timedelta(weeks=8 * i)
             one_s, one_c, one_rss = timed_build(engine, view, settings, period)
             one_lines = build_lines(engine, one_c["build_id"])
-            sh_s, sh_c, sh_rss = timed_build(engine, view, settings, period, sharded, rebuild=True)
+            sh_s, sh_c, sh_rss = timed_build(engine, view, settings, period, sharded, rebuild=True, write=write)
             same = build_lines(engine, sh_c["build_id"]) == one_lines
             m = one_c["eligible_regular"] + one_c["eligible_winback"] - one_c["held_out"]
             rows.append((m, one_s, sh_s))
@@ -177,6 +196,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  ratio sharded / one process: {sh_s / one_s:.2f}x time; "
                   f"identical lines: {same}"
                   f"; phases one {one_c['timings']}, sharded {sh_c['timings']}")
+            print("  " + store_rates(one_c, sh_c, engine.dialect.name))
     if len(rows) > 1:
         base1, base2 = rows[0][1] / rows[0][0], rows[0][2] / rows[0][0]
         print("\ntime per member relative to the smallest size: one process "

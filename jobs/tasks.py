@@ -31,15 +31,15 @@ def expire_ended(context: RunContext, as_of: date) -> dict[str, Any]:
 
 def weekly_lists(context: RunContext, as_of: date) -> dict[str, Any]:
     """Build the lists of the cohort whose period starts ``lead_days`` after the run."""
-    from loyalty_engine.distributed.build import sharded_select
+    from loyalty_engine.distributed.build import ShardedBuild
     from loyalty_engine.distributed.cluster import ClusterSettings
     from loyalty_engine.shopping_lists.model_source import model_provider
 
     settings = ListSettings.from_config(context.config)
     period_start = as_of + timedelta(days=lead_days())
-    with session_scope(context.engine) as session:
+    with ShardedBuild(ClusterSettings.from_config(context.config)) as sharded, session_scope(context.engine) as session:
         result = build_lists(session, period_start, model_provider(context.engine, context.config), settings,
-                             as_of=as_of, clock=context.clock, select=sharded_select(ClusterSettings.from_config(context.config)))
+                             as_of=as_of, clock=context.clock, select=sharded.select, write=sharded.write)
     counts = {k: v for k, v in result.counts.items() if k != "timings"}
     return {"period_start": period_start.isoformat(), "cohort": result.cohort, "build_id": result.build_id,
             "created": result.created, **counts}

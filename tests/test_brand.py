@@ -11,7 +11,8 @@ import pypdfium2 as pdfium
 from loyalty_engine import brand
 from loyalty_engine.config import Config
 from loyalty_engine.render.examples import example_document
-from loyalty_engine.render.pdf import LETTER, render_list_pdf
+from loyalty_engine.render.paper import LETTER
+from loyalty_engine.render.pdf import render_list_pdf
 from loyalty_engine.render.settings import RenderSettings
 from loyalty_engine.synthetic import ChainSpec
 from test_member_web import listed  # noqa: F401  (fixture)

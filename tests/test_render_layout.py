@@ -15,11 +15,12 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 import pytest
 
-from loyalty_engine.render import pdf as pdf_module
+from loyalty_engine.render import list_layout
 from loyalty_engine.render.document import ListDocument
 from loyalty_engine.render.examples import example_document
 from loyalty_engine.render.offer_rows import COMPACT, ROWS, TIGHT, TWO_COLUMNS, Style
-from loyalty_engine.render.pdf import A4, LETTER, PaperSpec, render_list_pdf
+from loyalty_engine.render.paper import A4, LETTER, PaperSpec
+from loyalty_engine.render.pdf import render_list_pdf
 from loyalty_engine.render.settings import RenderSettings
 
 SETTINGS = RenderSettings(contact="Questions? Call 1-800-555-0142", retailer_gs1_prefix="0712345")
@@ -155,10 +156,10 @@ DOCS = {
 def test_rendered_pages_have_no_overlap_and_nothing_cut(name: str, style: Style, paper: PaperSpec,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     doc = DOCS[name]()
-    monkeypatch.setattr(pdf_module, "STYLES", (style,))
+    monkeypatch.setattr(list_layout, "STYLES", (style,))
     try:
         pdf, pages = render_list_pdf(doc, paper, SETTINGS)
-    except pdf_module.ListLayoutError:
+    except list_layout.ListLayoutError:
         # only the densest layout has to hold every list
         assert style is not TIGHT, f"{name} does not fit two pages in the {style.name} layout"
         return

@@ -14,7 +14,8 @@ from loyalty_engine.render import coupon_8110
 from loyalty_engine.render.barcodes import coupon_barcode, list_barcode
 from loyalty_engine.render.document import ListDocument
 from loyalty_engine.render.examples import example_document
-from loyalty_engine.render.pdf import A4, LETTER, Drawn, ListRenderer, PaperSpec, new_canvas, render_list_pdf
+from loyalty_engine.render.paper import A4, LETTER, PaperSpec
+from loyalty_engine.render.pdf import Drawn, ListRenderer, new_canvas, render_list_pdf
 from loyalty_engine.render.settings import RenderSettings
 
 SETTINGS = RenderSettings(contact="Questions? Call 1-800-555-0142", retailer_gs1_prefix="0712345")

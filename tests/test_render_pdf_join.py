@@ -8,7 +8,8 @@ import pikepdf
 import pypdfium2 as pdfium
 
 from loyalty_engine.render.examples import example_document
-from loyalty_engine.render.pdf import LETTER, render_lists_pdf
+from loyalty_engine.render.paper import LETTER
+from loyalty_engine.render.pdf import render_lists_pdf
 from loyalty_engine.render.pdf_join import join_pdfs
 from loyalty_engine.render.settings import RenderSettings
 

@@ -199,7 +199,8 @@ def test_documents_stream_in_chunks_with_the_same_result(engine, built) -> None:
 
 def test_lane_round_trip_scanned_list_number_applies_its_offers(engine, app, client, built, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Print the list, scan its barcode off the page, send it to the checkout API: the offers apply."""
-    from loyalty_engine.render.pdf import LETTER, render_list_pdf
+    from loyalty_engine.render.paper import LETTER
+    from loyalty_engine.render.pdf import render_list_pdf
 
     app.extensions["loyalty_engine"]["clock"] = FixedClock(datetime(2027, 3, 2, 18, 0, tzinfo=timezone.utc))
     with session_scope(engine) as s:

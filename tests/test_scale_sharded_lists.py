@@ -1,6 +1,9 @@
 """Lists built on member shards (in-process and on a real 2-worker Dask LocalCluster of
-processes) are byte-identical to the one-process build, budget cuts included; a worker lost
-mid-build is recomputed and the build ends complete and identical."""
+processes) are byte-identical to the one-process build, budget cuts included; on PostgreSQL the
+shards' lists and lines are written by the workers with COPY. A worker lost mid-build (during
+the selection, or on PostgreSQL in the middle of its COPY) is recomputed and the build ends
+complete and identical; a shard whose write fails leaves nothing of the period visible and a
+re-run completes it."""
 from __future__ import annotations
 
 import functools
@@ -12,9 +15,11 @@ from pathlib import Path
 
 import cloudpickle
 import pytest
-from sqlalchemy import delete, update
+from sqlalchemy import delete, func, select, text, update
 
 from loyalty_engine.db import session_scope
+from loyalty_engine.distributed import list_writer
+from loyalty_engine.distributed.list_writer import STAGED_STATUS, ShardListWriter, write_shard
 from loyalty_engine.distributed.selection import InProcess, select_sharded, shard_start
 from loyalty_engine.models.lists import (
     ListBuild, ListHoldout, SerialCounter, ShoppingList, ShoppingListContent, ShoppingListLine,
@@ -23,6 +28,7 @@ from loyalty_engine.models.offers import Offer
 from loyalty_engine.shopping_lists.build import build_lists
 from loyalty_engine.shopping_lists.model_source import model_provider
 from loyalty_engine.shopping_lists.serials import LIST_SERIAL, current_value
+from loyalty_engine.shopping_lists import store_rows
 from loyalty_engine.shopping_lists.settings import ListSettings
 
 START = date(2026, 1, 5)
@@ -66,10 +72,11 @@ def chain(cli, chain_dir: Path, engine):  # type: ignore[no-untyped-def]
     return cli
 
 
-def _build(cli, engine, config, select=None, options=()) -> tuple[dict, str]:  # type: ignore[no-untyped-def]
-    """One build of the period (``lists build`` with ``options`` unless a ``select`` is given),
-    its export, then the period's lists removed and the list serial counter put back, so the
-    next build gets the same list numbers."""
+def _build(cli, engine, config, select=None, options=(), write=None):  # type: ignore[no-untyped-def]
+    """One build of the period (``lists build`` with ``options`` unless a ``select`` is given;
+    ``write`` replaces the client's writes), returning (counts, export); then the period's
+    lists are removed and the list serial counter put back, so the next build gets the same
+    list numbers."""
     with session_scope(engine) as session:
         serial = current_value(session, LIST_SERIAL)
     if select is None:
@@ -77,7 +84,7 @@ def _build(cli, engine, config, select=None, options=()) -> tuple[dict, str]:  #
     else:
         with session_scope(engine) as session:
             counts = build_lists(session, AS_OF, model_provider(engine, config), ListSettings.from_config(config),
-                                 select=select).counts
+                                 select=select, write=write).counts
     exported = cli("lists", "export", "--period-start", AS_OF.isoformat(), "--format", "csv").stdout
     with session_scope(engine) as session:
         for table in (ShoppingListLine, ShoppingListContent, ListHoldout):
@@ -95,30 +102,119 @@ def _sharded(runner, n_shards: int, start_task=None):  # type: ignore[no-untyped
 
 
 def test_lists_identical_on_1_2_and_4_shards_and_after_a_lost_worker(  # type: ignore[no-untyped-def]
-    chain, engine, config, dask_client, tmp_path,
+    chain, engine, config, dask_client, tmp_path, database_backend,
 ) -> None:
     counts, one_process = _build(chain, engine, config, options=("--workers", "1"))
     assert counts["lists"] > 30 and counts["budget_limited_offers"], counts
     assert counts["selection_rounds"] > 1
     # 2 shards here; 4 shards (2 per worker) on the cluster, reached as a running scheduler.
     address = dask_client.scheduler.address
-    for label, select, options in (("2 shards in process", _sharded(InProcess(), 2), ()),
-                                   ("4 shards on 2 workers", None, ("--scheduler", address))):
-        sharded_counts, exported = _build(chain, engine, config, select, options)
+    for label, select, options, write in (
+        ("2 shards in process", _sharded(InProcess(), 2), (), ShardListWriter(InProcess(), 2)),
+        ("4 shards on 2 workers", None, ("--scheduler", address), None),  # lists build: workers COPY on PG
+    ):
+        sharded_counts, exported = _build(chain, engine, config, select, options, write)
+        if database_backend == "postgresql":
+            assert "store_workers_s" in sharded_counts["timings"], label
         assert exported == one_process, label
         for key in ("lists", "lines", "budget_limited_offers", "selection_rounds", "candidates",
                     "expected_funded_cents", "offer_holdouts"):
             assert sharded_counts[key] == counts[key], key
 
-    # A worker process dies during the first pass: Dask recomputes its shards on the other
-    # worker (the shared inputs were scattered to both) and the build ends complete, identical.
-    marker = tmp_path / "killed"
+    # A worker process dies during the first pass, and (PostgreSQL) another in the middle of
+    # its COPY: Dask recomputes their tasks on the other worker (the shared inputs were
+    # scattered to both, a shard's rows travel in its task, an unfinished COPY is rolled back
+    # with its connection) and the build ends complete, identical.
+    marker, write_marker = tmp_path / "killed", tmp_path / "killed_writing"
     killer = functools.partial(_kill_worker_once, str(marker))
-    sharded_counts, exported = _build(chain, engine, config, _sharded(dask_client, 2, start_task=killer))
+    writer = ShardListWriter(dask_client, 2, task=functools.partial(_kill_writer_once, str(write_marker)))
+    sharded_counts, exported = _build(chain, engine, config, _sharded(dask_client, 2, start_task=killer),
+                                      write=writer)
     assert marker.exists()
+    assert write_marker.exists() == (database_backend == "postgresql")
     assert exported == one_process
     assert sharded_counts["lists"] == counts["lists"]
+    assert _leftovers(engine) == (0, 0)
     dask_client.wait_for_workers(2, timeout=60)
+
+
+def test_a_shard_failing_mid_write_leaves_nothing_visible_and_a_rerun_completes(  # type: ignore[no-untyped-def]
+    chain, engine, config, monkeypatch, database_backend,
+) -> None:
+    _, one_process = _build(chain, engine, config, options=("--workers", "1"))
+    failing: dict[str, int] = {"writes": 0}
+
+    def half_then_fail(write, columns: dict):  # type: ignore[no-untyped-def]
+        """Writes the first half of a lines table's rows, then fails, the second time it is
+        asked for lines (the second shard; on SQLite the client's one write of all lines)."""
+        if "list_id" in columns and "line_no" in columns:
+            failing["writes"] += 1
+            if failing["writes"] >= (2 if database_backend == "postgresql" else 1):
+                n = len(columns["list_id"])
+                assert n > 1
+                write({k: v[: n // 2] for k, v in columns.items()})
+                raise RuntimeError("worker lost in the middle of its lines")
+        return write(columns)
+
+    if database_backend == "postgresql":
+        real_copy = list_writer.copy_columns
+        monkeypatch.setattr(list_writer, "copy_columns", lambda cursor, table, columns: half_then_fail(
+            lambda c: real_copy(cursor, table, c), columns))
+        # As if the client died too: nothing of the failed build is cleaned up before the re-run.
+        monkeypatch.setattr(list_writer, "_discard_quietly", lambda engine, staging: None)
+    else:
+        real_insert = store_rows.bulk_insert_columns
+        monkeypatch.setattr(store_rows, "bulk_insert_columns", lambda session, table, columns: half_then_fail(
+            lambda c: real_insert(session, table, c), columns))
+    with pytest.raises(RuntimeError, match="worker lost"):
+        _build(chain, engine, config, _sharded(InProcess(), 2), write=ShardListWriter(InProcess(), 2))
+    with session_scope(engine) as session:
+        # No live build, no list anyone reads (every reader skips 'replaced'), no line of one.
+        assert session.execute(select(func.count()).select_from(ListBuild)
+                               .where(ListBuild.status.in_(("building", "complete")))).scalar_one() == 0
+        assert session.execute(select(func.count()).select_from(ShoppingList)
+                               .where(ShoppingList.status != STAGED_STATUS)).scalar_one() == 0
+        assert session.execute(select(func.count()).select_from(ShoppingListLine).join(ShoppingList)
+                               .where(ShoppingList.status != STAGED_STATUS)).scalar_one() == 0
+        for model in (ShoppingListContent, ListHoldout):
+            assert session.execute(select(func.count()).select_from(model)).scalar_one() == 0, model
+    if database_backend == "postgresql":
+        staged_lists, staging_builds = _leftovers(engine)
+        assert staged_lists > 0 and staging_builds == 1  # the first shard's whole write, staged
+    exported = chain("lists", "export", "--period-start", AS_OF.isoformat(), "--format", "csv").stdout
+    assert exported.splitlines()[1:] == []  # the period's export: at most its header
+    monkeypatch.undo()
+
+    _, exported = _build(chain, engine, config, _sharded(InProcess(), 2), write=ShardListWriter(InProcess(), 2))
+    assert exported == one_process
+    assert _leftovers(engine) == (0, 0)
+
+
+def _leftovers(engine) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """(lists under a staging build, staging build rows)."""
+    with engine.connect() as conn:
+        builds = conn.execute(text("SELECT count(*) FROM list_builds WHERE status = 'failed'")).scalar_one()
+        lists = conn.execute(text("SELECT count(*) FROM shopping_lists l JOIN list_builds b ON b.id = l.build_id "
+                                  "WHERE b.status = 'failed'")).scalar_one()
+    return int(lists), int(builds)
+
+
+def _kill_writer_once(marker: str, url, staging, batch, offers, stamp):  # type: ignore[no-untyped-def]
+    """The first shard write to run ends its worker process half way through its lines' COPY,
+    its lists written and its transaction still open."""
+    try:
+        fd = os.open(marker, os.O_CREAT | os.O_EXCL)
+    except FileExistsError:
+        return write_shard(url, staging, batch, offers, stamp)
+    os.close(fd)
+    lists = store_rows.list_columns(batch, stamp)
+    lists.update(build_id=[staging] * batch.n_lists, status=[STAGED_STATUS] * batch.n_lists)
+    lines = store_rows.line_columns(batch, offers, stamp)
+    conn = list_writer._engine(url).connect()
+    cursor = conn.connection.dbapi_connection.cursor()
+    list_writer.copy_columns(cursor, "shopping_lists", lists)
+    list_writer.copy_columns(cursor, "shopping_list_lines", {k: v[: len(v) // 2] for k, v in lines.items()})
+    os._exit(1)
 
 
 def _kill_worker_once(marker: str, *args):  # type: ignore[no-untyped-def]

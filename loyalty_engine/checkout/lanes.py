@@ -19,7 +19,7 @@ from sqlalchemy import Connection, bindparam, select, update
 
 from ..models.catalog import Store
 from ..models.checkout import Lane, LaneApiKey
-from .errors import CheckoutError, NotFound, Unauthorized
+from .errors import CheckoutError, Forbidden, NotFound, Unauthorized
 
 KEY_PREFIX = "lk_"
 LANE_CODE_RE = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
@@ -183,6 +183,16 @@ def authenticate(conn: Connection, presented: str | PresentedKey | None) -> Lane
     return verify_key(conn.execute(AUTH_QUERY, {"key_id": key.key_id}).first(), key)
 
 
+def check_lane(lane: LaneIdentity, store: str, lane_code: str) -> None:
+    """The request names the store and lane its key belongs to, or :class:`Forbidden`."""
+    if store != lane.store_id:
+        raise Forbidden(f"this API key belongs to store {lane.store_id!r}, not {store!r}", code="wrong_store",
+                        field="store")
+    if lane_code != lane.lane_code:
+        raise Forbidden(f"this API key belongs to lane {lane.lane_code!r}, not {lane_code!r}", code="wrong_lane",
+                        field="lane")
+
+
 __all__ = [
     "AUTH_QUERY",
     "IssuedKey",
@@ -191,6 +201,7 @@ __all__ = [
     "LaneKeyInfo",
     "PresentedKey",
     "authenticate",
+    "check_lane",
     "issue_key",
     "list_keys",
     "parse_key",

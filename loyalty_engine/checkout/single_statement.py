@@ -7,7 +7,7 @@ round trip), and on this path that overhead was about half of the work. So on Po
 * **The reads** (the lane's key, the basket's products, the list and its member, the list's
   terms with each offer's scope narrowed to the basket) are one ``SELECT`` that returns one JSON
   document, built by the server and parsed by orjson. The rows have the same columns and order
-  as the row-per-statement reads of :mod:`loyalty_engine.checkout.service`, so the same code
+  as the row-per-statement reads of :mod:`loyalty_engine.checkout.queries`, so the same code
   turns them into the rules' terms.
 * **The writes of a complete** (the checkout with its answer, the list-line and offer
   counters, the redemption ledger, the basket and its scan lines) are one statement of
@@ -40,7 +40,7 @@ _BASKET = """basket AS MATERIALIZED (
     UNION ALL
     SELECT NULL, k FROM unnest(%(known_keys)s::bigint[]) AS k)"""
 
-# list + member: the columns of service._Q_LIST_BY_SERIAL_WITH_MEMBER
+# list + member: the columns of queries.LIST_BY_SERIAL_WITH_MEMBER
 _FOUND_BY_LIST = """found AS MATERIALIZED (
     SELECT sl.id, sl.list_number, sl.member_key, sl.period_start, sl.period_end, sl.status,
            m.id AS m_key, m.member_id, m.first_name
@@ -49,7 +49,7 @@ _FOUND_BY_LIST = """found AS MATERIALIZED (
 _ROW_BY_LIST = ("json_build_array(f.id, f.list_number, f.member_key, f.period_start, f.period_end, f.status, "
                 "f.m_key, f.member_id, f.first_name)")
 
-# member + current list: the columns of service._Q_MEMBER_WITH_CURRENT_LIST
+# member + current list: the columns of queries.MEMBER_WITH_CURRENT_LIST
 _FOUND_BY_CARD = """found AS MATERIALIZED (
     SELECT m.id AS m_key, m.member_id, m.first_name,
            sl.id, sl.list_number, sl.member_key, sl.period_start, sl.period_end, sl.status
@@ -62,7 +62,7 @@ _FOUND_BY_CARD = """found AS MATERIALIZED (
 _ROW_BY_CARD = ("json_build_array(f.m_key, f.member_id, f.first_name, f.id, f.list_number, f.member_key, "
                 "f.period_start, f.period_end, f.status)")
 
-# the columns of service._TERMS_COLUMNS; the scope is an array of the basket's product keys
+# the columns of queries._TERMS_COLUMNS; the scope is an array of the basket's product keys
 # (probed per line through offer_products' primary key: the basket's keys are one array)
 _TERMS = """(SELECT json_agg(json_build_array(
         l.id, l.line_no, l.offer_id, l.description, l.benefit_kind, l.benefit_value, l.min_quantity,

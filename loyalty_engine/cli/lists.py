@@ -54,7 +54,7 @@ def lists_group() -> None:
 def build(cli: CliContext, period_start: date, cohort: str | None, as_of: date | None, rebuild: bool,
           model_path: Path | None, as_json: bool, workers: int | None, scheduler: str | None) -> None:
     """Build one cohort's lists for the period starting --period-start (idempotent)."""
-    from ..distributed.build import sharded_select
+    from ..distributed.build import ShardedBuild
     from ..distributed.cluster import ClusterSettings
     from ..shopping_lists.build import BuildError, build_lists
     from ..shopping_lists.model_source import ModelUnavailable, model_provider
@@ -62,10 +62,11 @@ def build(cli: CliContext, period_start: date, cohort: str | None, as_of: date |
 
     settings = ListSettings.from_config(cli.config)
     try:
-        with session_scope(cli.engine) as session:
+        cluster = ClusterSettings.from_config(cli.config).override(workers, scheduler)
+        with ShardedBuild(cluster) as sharded, session_scope(cli.engine) as session:
             result = build_lists(session, period_start, model_provider(cli.engine, cli.config, model_path),
                                  settings, cohort=cohort, as_of=as_of, rebuild=rebuild,
-                                 select=sharded_select(ClusterSettings.from_config(cli.config).override(workers, scheduler)))
+                                 select=sharded.select, write=sharded.write)
     except (BuildError, ModelUnavailable) as exc:
         raise InputError(str(exc)) from None
     if as_json:

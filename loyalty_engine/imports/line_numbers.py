@@ -48,7 +48,7 @@ class BasketLineCounter:
             encoded = encoded.combine_chunks()
         codes = np.asarray(encoded.indices, dtype=np.int64)
         uniques = encoded.dictionary
-        valid = np.asarray(pc.greater(pc.utf8_length(uniques), 0), dtype=bool)
+        valid = np.asarray(pc.greater(pc.binary_length(uniques), 0), dtype=bool)
         # Ordinal of each row within its basket inside this chunk (a stable "cumcount").
         order = np.argsort(codes, kind="stable")
         sorted_codes = codes[order]

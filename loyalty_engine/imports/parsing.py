@@ -75,7 +75,8 @@ def as_string_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 
 def is_empty(values: pa.Array) -> np.ndarray:
-    return np.asarray(pc.fill_null(pc.equal(pc.utf8_length(values), 0), True), dtype=bool)
+    # Byte length, read from the offsets: utf8_length decodes every character to say the same.
+    return np.asarray(pc.fill_null(pc.equal(pc.binary_length(values), 0), True), dtype=bool)
 
 
 def _fill(values: pa.Array, text: str) -> pa.Array:
@@ -108,8 +109,8 @@ def parse_money(values: pa.Array) -> MoneyResult:
     int_part = _fill(pc.struct_field(parts, "int"), "")
     frac = _fill(pc.struct_field(parts, "frac"), "")
     sign = _fill(pc.struct_field(parts, "sign"), "")
-    int_len = np.asarray(pc.utf8_length(int_part), dtype=np.int64)
-    frac_len = np.asarray(pc.utf8_length(frac), dtype=np.int64)
+    int_len = np.asarray(pc.binary_length(int_part), dtype=np.int64)  # ASCII digits: bytes = characters
+    frac_len = np.asarray(pc.binary_length(frac), dtype=np.int64)
     empty = is_empty(values)
     # "+", "$" or "." alone match the pattern but carry no digits.
     ok = matched & ((int_len + frac_len) > 0) & (int_len <= MAX_MONEY_INT_DIGITS)
@@ -169,7 +170,7 @@ def parse_integer(values: pa.Array) -> IntegerResult:
     parts = pc.extract_regex(values, _INTEGER_RE)
     matched = np.asarray(pc.fill_null(pc.is_valid(parts), False), dtype=bool)
     digits = _fill(pc.struct_field(parts, "int"), "")
-    ok = matched & (np.asarray(pc.utf8_length(digits), dtype=np.int64) <= 10)
+    ok = matched & (np.asarray(pc.binary_length(digits), dtype=np.int64) <= 10)  # ASCII digits
     digits = pc.if_else(pa.array(ok), digits, "")
     number = _digits_to_int(digits)
     negative = np.asarray(pc.equal(_fill(pc.struct_field(parts, "sign"), ""), "-"), dtype=bool)
@@ -243,10 +244,10 @@ def parse_datetime(values: pa.Array) -> DateTimeResult:
     hh, mi, ss = (_digits_to_int(field(k)) for k in ("hh", "mi", "ss"))
     frac = field("frac")
     micros = _digits_to_int(pc.utf8_rpad(pc.utf8_slice_codeunits(frac, 0, 6), 6, "0"))
-    micros = np.where(np.asarray(pc.utf8_length(frac)) > 0, micros, 0)
+    micros = np.where(np.asarray(pc.binary_length(frac)) > 0, micros, 0)
     time_ok = (hh <= 23) & (mi <= 59) & (ss <= 59)
     tz = field("tz")
-    has_offset = np.asarray(pc.utf8_length(tz), dtype=np.int64) > 0
+    has_offset = np.asarray(pc.binary_length(tz), dtype=np.int64) > 0
     offset = _parse_offsets(tz)
     offset_ok = np.abs(offset) <= 18 * 60
     ok = matched & date_ok & time_ok & offset_ok
@@ -293,11 +294,19 @@ def _parse_offsets(tz: pa.Array) -> np.ndarray:
 
 
 def too_long(values: pa.Array, max_length: int) -> np.ndarray:
+    """Values of more than ``max_length`` characters. No more bytes than that means no more
+    characters: characters are only counted (every one decoded) when some value has more bytes."""
+    if not pc.any(pc.greater(pc.binary_length(values), max_length)).as_py():
+        return np.zeros(len(values), dtype=bool)
     return np.asarray(pc.fill_null(pc.greater(pc.utf8_length(values), max_length), False), dtype=bool)
 
 
 def has_control_nul(values: pa.Array) -> np.ndarray:
-    """PostgreSQL text cannot hold NUL characters."""
+    """PostgreSQL text cannot hold NUL characters. Cells are searched one by one only when the
+    column's character buffer holds a zero byte at all (one vectorized pass over the bytes)."""
+    data = values.buffers()[2] if values.type == pa.string() else None
+    if data is not None and not (np.frombuffer(data, dtype=np.uint8) == 0).any():
+        return np.zeros(len(values), dtype=bool)
     return np.asarray(pc.fill_null(pc.match_substring(values, "\x00"), False), dtype=bool)
 
 

@@ -412,7 +412,7 @@ def _not_blank(table: pa.Table) -> np.ndarray:
 
     keep = np.zeros(table.num_rows, dtype=bool)
     for column in table.columns:
-        keep |= np.asarray(pc.greater(pc.utf8_length(column), 0), dtype=bool)
+        keep |= np.asarray(pc.greater(pc.binary_length(column), 0), dtype=bool)  # bytes: no decoding
     return keep
 
 

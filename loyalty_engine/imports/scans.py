@@ -182,23 +182,31 @@ class ScanLoader:
         if len(good_rows) == 0:
             self._reject(chunk, problems, good, line_no)
             return None
+        all_good = len(good_rows) == n
         good_take = pa.array(good_rows)
+
+        def of_good_rows(values: pa.Array) -> pa.Array:
+            return values if all_good else values.take(good_take)  # usually every row: no copy
+
         checking_references = self._pause_reference_triggers(bulk)
 
-        stores = resolve_stores(bulk, pc.unique(store.take(good_take)).to_pylist(), self.default_timezone)
+        stores = resolve_stores(bulk, pc.unique(of_good_rows(store)).to_pylist(), self.default_timezone)
         report.add_placeholders("stores", stores.created)
-        members = resolve_members(bulk, pc.unique(member.take(good_take)).to_pylist())
+        members = resolve_members(bulk, pc.unique(of_good_rows(member)).to_pylist())
         report.add_placeholders("members", members.created)
-        products = resolve_products(bulk, pc.unique(sku.take(good_take)).to_pylist())
+        products = resolve_products(bulk, pc.unique(of_good_rows(sku)).to_pylist())
         report.add_placeholders("products", products.created)
-        member_key = keys_for(basket_member, members.keys)  # per row: its basket's member key
-        own_member_key = keys_for(member, members.keys)  # per row: the member it names, if any
         product_key = keys_for(sku, products.keys)
 
         # A basket's time is its first good row's: only those rows need the time-zone work.
         # A head is a good row that is its own basket's first (already sorted, no np.unique).
         heads = good_rows[basket_first[good_rows] == good_rows]
         head_take = pa.array(heads)
+        head_of_row = np.zeros(n, dtype=np.int64)
+        head_of_row[good_rows] = np.searchsorted(heads, basket_first[good_rows])
+        # Member keys looked up per basket, then spread over its rows (a basket has one member).
+        head_member_key = keys_for(basket_member.take(head_take), members.keys)
+        member_key = head_member_key[head_of_row]  # per good row: its basket's member key
         head_store = store.take(head_take)
         zones = lookup(head_store, stores.keys, self.default_timezone, object)
         local = to_store_local(stamp.naive[heads], stamp.offset_minutes[heads], stamp.has_offset[heads], zones)
@@ -206,26 +214,27 @@ class ScanLoader:
         baskets = {
             "transaction_id": txn.take(head_take),
             "store_id": head_store,
-            "member_key": _nullable_keys(member_key[heads]),
+            "member_key": _nullable_keys(head_member_key),
             "scanned_at_local": _datetimes_text(local.local),
             "utc_offset_minutes": local.offset_minutes,
             "business_date": head_date,
             "source": ["import"] * len(heads),
         }
-        new_ids = pa.array(bulk.insert_new("transactions", baskets, "transaction_id"), pa.string())
+        new_ids = bulk.insert_new("transactions", baskets, "transaction_id").cast(pa.string())
         inserted_baskets = len(new_ids)
         if checking_references and inserted_baskets:
             self._check_basket_references(bulk, baskets, new_ids)
         report.baskets_inserted += inserted_baskets
         report.dst_gap += int(local.in_gap.sum())
         report.dst_ambiguous += int(local.ambiguous.sum())
-        head_of_row = np.zeros(n, dtype=np.int64)
-        head_of_row[good_rows] = np.searchsorted(heads, basket_first[good_rows])
         line_member = member_key
         line_date = head_date.take(pa.array(head_of_row))
-        fresh = good & np.asarray(pc.is_in(txn, value_set=new_ids), dtype=bool)
-        if inserted_baskets < len(heads):
+        if inserted_baskets == len(heads):
+            fresh = good  # every basket of the chunk is new (an initial load): no look-up per row
+        else:
+            fresh = good & np.asarray(pc.is_in(txn, value_set=new_ids), dtype=bool)
             old_heads = heads[~np.asarray(pc.is_in(txn.take(head_take), value_set=new_ids), dtype=bool)]
+            own_member_key = keys_for(member, members.keys)  # per row: the member it names, if any
             line_member, line_date = self._match_recorded_baskets(
                 bulk, problems, txn, store, own_member_key, basket_first, old_heads, good & ~fresh,
                 line_member, line_date)
@@ -294,7 +303,7 @@ class ScanLoader:
         good_rows = rows[good]
         # Reversed assignment leaves the smallest index per basket.
         first[codes[good_rows][::-1]] = good_rows[::-1]
-        has_member = good & np.asarray(pc.greater(pc.utf8_length(member), 0), dtype=bool)
+        has_member = good & np.asarray(pc.greater(pc.binary_length(member), 0), dtype=bool)
         first_member = first.copy()
         member_rows = rows[has_member]
         first_member[codes[member_rows][::-1]] = member_rows[::-1]
@@ -360,6 +369,8 @@ class ScanLoader:
 
 
 def _rows(columns: dict[str, Any], rows: np.ndarray) -> dict[str, Any]:
+    if len(rows) == len(next(iter(columns.values()))) and (len(rows) == 0 or rows[-1] == len(rows) - 1):
+        return columns  # every row, in order (rows are sorted, distinct): no copy
     take = pa.array(rows, type=pa.int64())
     return {name: (values.take(take) if isinstance(values, pa.Array) else values[rows])
             for name, values in columns.items()}

@@ -41,7 +41,8 @@ def to_store_local(naive: np.ndarray, offset_minutes: np.ndarray, has_offset: np
     usable = ~np.isnat(naive)
     written_utc = naive - offset_minutes.astype("timedelta64[m]")
     utc[usable & has_offset] = written_utc[usable & has_offset]
-    zone_names, zone_of_row = np.unique(zones.astype(str), return_inverse=True)
+    # Hashing, not sorting: np.unique sorts the rows' zone names (Python strings) every chunk.
+    zone_of_row, zone_names = pd.factorize(zones.astype(str))
     for z, zone in enumerate(zone_names):
         rows = np.flatnonzero((zone_of_row == z) & usable & ~has_offset)
         if len(rows) == 0:

@@ -8,10 +8,8 @@ the offers grouped by department (benefit, product description, limit, expiry, w
 it, and for manufacturer-funded lines their own GS1 DataBar coupon), non-price content
 boxes, and a footer with the terms and the program's contact.
 
-Layout is decided before drawing: one column of full-width offer rows if that fits one
-page, else two columns on one page, else the same on two pages (page 2 repeats a compact
-header and the list barcode). Every text is wrapped or shortened to its box, so nothing
-ever overflows; a list that cannot fit two pages raises :class:`ListLayoutError`.
+Layout is decided before drawing (:mod:`.list_layout`), on the paper's envelope geometry
+(:mod:`.paper`); this module draws what was placed.
 
 The same renderer draws into a single-list PDF or, one list after another, into a print
 run. Static parts of the page are drawn once per PDF as form XObjects and reused on every
@@ -20,7 +18,7 @@ page; barcodes are cached by content (:mod:`loyalty_engine.render.barcodes`).
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from typing import Callable, Iterable, Sequence
@@ -31,12 +29,12 @@ from reportlab.pdfgen.canvas import Canvas
 
 from . import fonts
 from .barcodes import coupon_barcode, ean13_text_groups, list_barcode
-from .document import ContentBox, ListDocument, OfferLine
-from .offer_rows import (BENEFIT_COL, COLUMN_GAP, COMPACT, COUPON_MODULE, DEPT_RULE_DROP, ROWS, STYLES, TIGHT,
-                         TWO_COLUMNS, TWO_PAGES_ONLY, OfferRow, Style, dept_baseline, offer_row, shortest_total)
+from .document import ContentBox, ListDocument
+from .list_layout import ListLayout, PageFitter, Placed
+from .offer_rows import COUPON_MODULE, DEPT_RULE_DROP, OfferRow, Style, dept_baseline
+from .paper import LETTER, PaperSpec
 from .settings import RenderSettings
 
-MM = 72 / 25.4
 RENDERER_VERSION = "3"  # part of the idempotency fingerprint: bump when the layout or the bytes change
 
 # Binary (Flate only) streams: ASCII85 on top makes every stream a quarter larger, costs time
@@ -55,55 +53,6 @@ def _snap(value: float) -> float:
     return round(value / 0.12) * 0.12
 
 
-class ListLayoutError(ValueError):
-    """The list does not fit two pages even in its densest layout."""
-
-
-@dataclass(frozen=True)
-class PaperSpec:
-    """Page size and the window-envelope geometry (all in points, y measured from the top)."""
-
-    name: str
-    width: float
-    height: float
-    margin: float
-    folds: tuple[float, float]  # tri-fold lines from the top
-    address_left: float
-    window_right: float  # right edge of the envelope window: nothing else prints left of it
-    return_baseline: float  # the small return line above the address
-    address_baseline: float  # first address line
-    envelope: str
-
-    @property
-    def content_width(self) -> float:
-        return self.width - 2 * self.margin
-
-
-# US #10 window envelope (window 4 1/2 x 1 1/8 in, 7/8 in from the left, 1/2 in from the
-# bottom) with the Letter sheet tri-folded: the address block sits 1 in from the left edge,
-# 2.1-2.9 in from the top; nothing else prints left of the window's right edge (5 3/8 in).
-LETTER = PaperSpec(
-    name="letter", width=612.0, height=792.0, margin=40.0, folds=(264.0, 528.0),
-    address_left=72.0, window_right=387.0, return_baseline=152.0, address_baseline=170.0,
-    envelope="US #10 window envelope",
-)
-# DIN 5008 form B on a DL window envelope: address field 20 mm from the left, 45 mm from the
-# top; fold marks at 105 and 210 mm.
-A4 = PaperSpec(
-    name="a4", width=595.2756, height=841.8898, margin=40.0, folds=(105 * MM, 210 * MM),
-    address_left=25 * MM, window_right=110 * MM, return_baseline=51 * MM, address_baseline=63 * MM,
-    envelope="DL window envelope (DIN 5008 form B)",
-)
-PAPERS = {"letter": LETTER, "a4": A4}
-
-
-def paper_for(name: str) -> PaperSpec:
-    try:
-        return PAPERS[name.lower()]
-    except KeyError:
-        raise ValueError(f"paper must be one of {', '.join(PAPERS)}, got {name!r}") from None
-
-
 @lru_cache(maxsize=64)
 def _color(hex_color: str) -> Color:
     return HexColor(hex_color)
@@ -113,20 +62,6 @@ def _color(hex_color: str) -> Color:
 def _tint(hex_color: str, share: float) -> Color:
     c = HexColor(hex_color)
     return Color(1 - (1 - c.red) * share, 1 - (1 - c.green) * share, 1 - (1 - c.blue) * share)
-
-
-# --------------------------------------------------------------------------- layout model
-
-
-@dataclass
-class _Placed:
-    kind: str  # "dept" | "item"
-    page: int
-    x: float
-    y: float  # top, from the top of the page
-    width: float
-    label: str = ""
-    item: OfferRow | None = None
 
 
 @dataclass(frozen=True)
@@ -142,21 +77,8 @@ class Drawn:
     text: str
 
 
-@dataclass
-class _Layout:
-    style: Style
-    pages: int
-    placed: list[_Placed]
-    content_page: int
-    content_top: float
-    content_height: float
-    content: tuple[ContentBox, ...]
-
-
 class ListRenderer:
     """Draws lists into one reportlab canvas (a single-list PDF or a whole print run)."""
-
-    _items: dict[tuple[OfferLine, float, Style], OfferRow]
 
     def __init__(self, canvas: Canvas, paper: PaperSpec, settings: RenderSettings, record: bool = False) -> None:
         fonts.register_fonts()
@@ -169,122 +91,20 @@ class ListRenderer:
         self.brand = _color(settings.brand_color)
         self.accent = _color(settings.accent_color)
         self.panel = _tint(settings.brand_color, 0.08)
-        self._items = {}
-        self.warnings: list[str] = []  # what was shortened to fit, for the print-run manifest
+        self.fitter = PageFitter(paper)
+        self.warnings = self.fitter.warnings  # what was shortened to fit, for the print-run manifest
 
     # ------------------------------------------------------------------ public
 
     def draw(self, doc: ListDocument) -> int:
         """Draw ``doc`` on one or two new pages; returns the page count."""
-        layout = self.layout(doc)
+        layout = self.fitter.fit(doc)
         if self.drawn is not None:
             self.drawn.clear()
         for page in range(1, layout.pages + 1):
             self._draw_page(doc, layout, page)
             self.c.showPage()
         return layout.pages
-
-    def layout(self, doc: ListDocument) -> _Layout:
-        p = self.paper
-        footer_top = p.height - 56.0
-        p2_top = 86.0
-        rows_need = self._total_height(doc, ROWS)
-        departments = len(doc.departments())
-        for pages in (1, 2):
-            for style in STYLES:
-                if pages == 1 and style in TWO_PAGES_ONLY:
-                    continue  # a longer description on two pages beats a shortened one on one
-                content_h = self._content_height(doc.content, style.content_lines)
-                gap = 8.0 if content_h else 0.0
-                p1_top = p.folds[0] + (52.0 if style.intro else 32.0)  # below the fold and the greeting
-                if pages == 1:
-                    regions = [(1, p1_top, footer_top - content_h - gap)]
-                else:
-                    regions = [(1, p1_top, footer_top), (2, p2_top, footer_top - content_h - gap)]
-                capacity = style.columns * sum(bottom - top for _, top, bottom in regions)
-                if shortest_total(style, rows_need, len(doc.lines), departments) > capacity:
-                    continue  # cannot fit: not worth laying the style's rows out
-                if self._total_height(doc, style) > capacity:
-                    continue  # the rows alone need more than the columns hold
-                placed = self._flow(doc, style, regions)
-                if placed is not None:
-                    _, _, end = regions[-1]
-                    return _Layout(style, pages, placed, pages, end + gap, content_h, doc.content)
-        if doc.content:
-            # Offers come first: the non-price boxes give way before a third page would.
-            layout = self.layout(replace(doc, content=()))
-            self.warnings.append(f"list {doc.list_number}: content boxes left out to fit two pages")
-            return layout
-        raise ListLayoutError(f"list {doc.list_number} does not fit two pages ({len(doc.lines)} lines)")
-
-    # ------------------------------------------------------------------ flow
-
-    def _total_height(self, doc: ListDocument, style: Style) -> float:
-        width = (self.paper.content_width - COLUMN_GAP * (style.columns - 1)) / style.columns
-        return sum(
-            style.dept_header + sum(self._item(line, width, style).height for line in lines)
-            for _, lines in doc.departments()
-        )
-
-    def _flow(self, doc: ListDocument, style: Style, regions: Sequence[tuple[int, float, float]]) -> list[_Placed] | None:
-        width = (self.paper.content_width - COLUMN_GAP * (style.columns - 1)) / style.columns
-        columns = [
-            (page, self.paper.margin + i * (width + COLUMN_GAP), top, bottom)
-            for page, top, bottom in regions
-            for i in range(style.columns)
-        ]
-        placed: list[_Placed] = []
-        col = 0
-        y = columns[0][2]
-        for dept, lines in doc.departments():
-            for i, line in enumerate(lines):
-                item = self._item(line, width, style)
-                need = item.height + (style.dept_header if i == 0 else 0.0)
-                while y + need > columns[col][3]:
-                    col += 1
-                    if col >= len(columns):
-                        return None
-                    y = columns[col][2]
-                page, x, _, _ = columns[col]
-                if i == 0 or y == columns[col][2]:
-                    label = dept if i == 0 else f"{dept} (continued)"
-                    if i != 0:  # repeat the department at the top of a new column
-                        if y + style.dept_header + item.height > columns[col][3]:
-                            return None
-                    placed.append(_Placed("dept", page, x, y, width, label=label))
-                    y += style.dept_header
-                placed.append(_Placed("item", page, x, y, width, item=item))
-                y += item.height
-        return placed
-
-    def _item(self, line: OfferLine, width: float, style: Style) -> OfferRow:
-        key = (line, width, style)
-        item = self._items.get(key)
-        if item is None:
-            if len(self._items) > 256:  # a print run: only the current list's items matter
-                self._items.clear()
-            item = self._items[key] = offer_row(line, width, style)
-        return item
-
-    def _content_height(self, boxes: Sequence[ContentBox], lines: int) -> float:
-        if not boxes:
-            return 0.0
-        width = self._box_width(len(boxes))
-        return max(self._box_height(b, width, lines) for b in boxes)
-
-    def _box_width(self, n: int) -> float:
-        return (self.paper.content_width - 10.0 * (n - 1)) / n
-
-    def _box_lines(self, box: ContentBox, width: float, lines: int) -> tuple[list[str], list[str]]:
-        inner = width - 16.0
-        return (
-            fonts.wrap(box.title, fonts.SANS_BOLD, 8.8, inner, 2),
-            fonts.wrap(box.body, fonts.SANS, 7.4, inner, lines),
-        )
-
-    def _box_height(self, box: ContentBox, width: float, lines: int) -> float:
-        title, body = self._box_lines(box, width, lines)
-        return 8.0 + 10.0 + len(title) * 10.5 + len(body) * 9.0 + 8.0
 
     # ------------------------------------------------------------------ drawing
 
@@ -315,7 +135,7 @@ class ListRenderer:
         c.setFont(font, size)
         c.drawRightString(x, self._y(top_baseline), text)
 
-    def _draw_page(self, doc: ListDocument, layout: _Layout, page: int) -> None:
+    def _draw_page(self, doc: ListDocument, layout: ListLayout, page: int) -> None:
         self._page = 0  # static forms are not recorded
         self._use_form("page1" if page == 1 else "page2", self._static_page1 if page == 1 else self._static_page2)
         self._page = page
@@ -516,7 +336,7 @@ class ListRenderer:
         c.drawCentredString(x + 71 * module, self._y(base), right_digits)
         self._record_text(x - 2.0 - fonts.string_width(first, fonts.SANS, size), base, first + left + right_digits, fonts.SANS, size)
 
-    def _draw_dept(self, placed: _Placed, style: Style) -> None:
+    def _draw_dept(self, placed: Placed, style: Style) -> None:
         c = self.c
         label = fonts.ellipsize(placed.label.upper(), fonts.SANS_BOLD, 7.8, placed.width - 30.0)
         base = dept_baseline(placed.y, style)
@@ -526,7 +346,7 @@ class ListRenderer:
         c.setLineWidth(0.8)
         c.line(start, self._y(base - DEPT_RULE_DROP), placed.x + placed.width, self._y(base - DEPT_RULE_DROP))
 
-    def _draw_item(self, placed: _Placed, item: OfferRow, style: Style) -> None:
+    def _draw_item(self, placed: Placed, item: OfferRow, style: Style) -> None:
         c = self.c
         colors = {"accent": self.accent, "ink": INK, "gray": GRAY}
         for run in item.runs:
@@ -550,15 +370,15 @@ class ListRenderer:
 
     def _draw_content(self, boxes: Sequence[ContentBox], top: float, lines: int) -> None:
         c, p = self.c, self.paper
-        width = self._box_width(len(boxes))
-        height = max(self._box_height(b, width, lines) for b in boxes)
+        width = self.fitter.box_width(len(boxes))
+        height = max(self.fitter.box_height(b, width, lines) for b in boxes)
         for i, box in enumerate(boxes):
             x = p.margin + i * (width + 10.0)
             c.setFillColor(self.panel)
             c.setStrokeColor(self.brand)
             c.setLineWidth(0.6)
             c.roundRect(x, self._y(top + height), width, height, 5, stroke=1, fill=1)
-            title, body = self._box_lines(box, width, lines)
+            title, body = self.fitter.box_lines(box, width, lines)
             y = top + 14.0
             self._text(x + 8.0, y, box.label.upper(), fonts.SANS_BOLD, 6.6, self.accent)
             y += 11.0

@@ -34,8 +34,9 @@ from typing import Callable, Iterable, Iterator
 from .document import ListDocument
 from .from_db import NO_STORE, PrintItem
 from .pdf_join import join_pdfs
-from .pdf import (RENDERER_VERSION, ListLayoutError, PaperSpec, blank_pages_after, paper_for, render_list_pdf,
-                  render_lists_pdf)
+from .list_layout import ListLayoutError
+from .paper import PaperSpec, paper_for
+from .pdf import RENDERER_VERSION, blank_pages_after, render_list_pdf, render_lists_pdf
 from .settings import RenderSettings
 
 MANIFEST = "manifest.csv"

@@ -23,7 +23,8 @@ from .document import ContentBox, ListDocument, MailingAddress, OfferLine, Store
 from .examples import _CONTENT
 from .from_db import _title
 from .offer_coupons import coupon_for_line
-from .pdf import paper_for, render_list_pdf
+from .paper import paper_for
+from .pdf import render_list_pdf
 from .settings import RenderSettings
 
 LIST_SERIAL = 1_234_567

@@ -23,7 +23,7 @@ from ..models.lists import ListBuild, ListHoldout, ShoppingList, ShoppingListCon
 from ..models.members import Member
 from ..models.offers import BRAND_LOYALTIES, LIFECYCLE_STAGES, USAGE_TIERS, ContentItem
 from ..offers.service import content_valid_in
-from .bulk import bulk_insert, bulk_insert_columns, sqlite_page_cache
+from .bulk import bulk_insert, sqlite_page_cache
 from .cadence import COHORTS, cohort_for_date, holdout_seed, member_cohorts, period_end
 from .eligibility import EligibilityInputs, eligible_members
 from .model_view import ModelView
@@ -31,8 +31,12 @@ from .offer_inputs import PreparedOffers, prepare_offers
 from .selection import SHORTFALL_REASONS, MemberArrays, Selection, SelectionParams, select_lines, uniform_hash
 from .serials import allocate_list_numbers
 from .settings import ListSettings
+from .store_rows import BuildStamp, ListBatch, ListWrite, OfferColumns, write_here
 
 ModelProvider = Callable[[date], ModelView]
+# Writes a build's lists and lines in the build's transaction (or so they are visible only
+# when it commits); returns extra timings for the build's counts.
+ListWriter = Callable[[Session, ListWrite], dict[str, float]]
 
 
 class BuildError(ValueError):
@@ -262,8 +266,33 @@ def choose_content(
     return m[order], it[order]
 
 
-def _cell_name(loyalty: int, tier: int) -> str:
-    return "unsegmented" if loyalty < 0 or tier < 0 else f"{BRAND_LOYALTIES[loyalty]}:{USAGE_TIERS[tier]}"
+def list_write(
+    build: ListBuild, prepared: PreparedOffers, members: _Members, selection: Selection, serials: list[tuple[int, str]],
+    list_members: np.ndarray, settings: ListSettings, now: datetime, model_as_of: str,
+) -> ListWrite:
+    """The build's lists (one per member in ``list_members``, numbered ``serials``) and lines, as
+    arrays for a writer; line_no = rank within the member."""
+    n = members.member_key.shape[0]
+    list_id_of = np.full(n, -1, dtype=np.int64)
+    list_id_of[list_members] = [s for s, _ in serials]
+    face_total = np.bincount(selection.member, weights=selection.face_cents, minlength=n).astype(np.int64)
+    line_count = np.bincount(selection.member, minlength=n)
+    m, lines = list_members, selection.member
+    n_lines = lines.shape[0]
+    batch = ListBatch(
+        list_id=list_id_of[m], list_number=np.array([num for _, num in serials] + [None], dtype=object)[:-1],
+        member_key=members.member_key[m], store_id=members.store_id[m], winback=members.winback[m],
+        lifecycle_stage=members.lifecycle_stage[m], value_tier=members.value_tier[m],
+        face_cap_cents=members.face_cap_cents[m], face_total_cents=face_total[m], line_count=line_count[m],
+        line_list_id=list_id_of[lines], line_no=np.arange(n_lines) - np.searchsorted(lines, lines, side="left") + 1,
+        offer=selection.offer, probability=selection.probability, brand_loyalty=selection.brand_loyalty,
+        usage_tier=selection.usage_tier, face_cents=selection.face_cents,
+        expected_value_cents=selection.expected_value_cents, expected_funded_cents=selection.expected_funded_cents,
+        line_stage=members.lifecycle_stage[lines],
+    )
+    stamp = BuildStamp(build.id, build.period_start, build.period_end, build.cohort, now, model_as_of,
+                       tuple(settings.tier_weights))
+    return ListWrite(batch, OfferColumns.of(prepared, build.period_start, build.period_end), stamp)
 
 
 def _store(
@@ -278,75 +307,17 @@ def _store(
     settings: ListSettings,
     now: datetime,
     model_as_of: str,
-) -> dict[str, int]:
+    write: ListWriter,
+) -> tuple[dict[str, int], dict[str, float]]:
     n_lines = selection.member.shape[0]
     list_members = np.unique(selection.member)  # members with at least one offer line
     serials = allocate_list_numbers(session, int(list_members.shape[0])) if list_members.shape[0] else []
+    job = list_write(build, prepared, members, selection, serials, list_members, settings, now, model_as_of)
+    timings = write(session, job)
     list_id_of = np.full(members.member_key.shape[0], -1, dtype=np.int64)
-    list_id_of[list_members] = [s for s, _ in serials]
-    face_total = np.bincount(selection.member, weights=selection.face_cents,
-                             minlength=members.member_key.shape[0]).astype(np.int64)
-    line_count = np.bincount(selection.member, minlength=members.member_key.shape[0])
-
-    stage_names = np.array(LIFECYCLE_STAGES, dtype=object)
-    list_rows = (
-        (
-            serial, number, build.id, int(members.member_key[m]), members.store_id[m],
-            build.period_start, build.period_end, build.cohort,
-            "winback" if members.winback[m] else "regular", "active",
-            stage_names[members.lifecycle_stage[m]], int(members.value_tier[m]),
-            int(members.face_cap_cents[m]), int(face_total[m]), int(line_count[m]), now,
-        )
-        for (serial, number), m in zip(serials, list_members.tolist())
-    )
-    bulk_insert(session, ShoppingList.__table__, [
-        "id", "list_number", "build_id", "member_key", "store_id", "period_start", "period_end", "cohort",
-        "kind", "status", "lifecycle_stage", "value_tier", "face_cap_cents", "total_face_cents",
-        "line_count", "created_at",
-    ], list_rows)
-
-    # Lines: columns as Python lists zipped together (no per-row numpy indexing), per-offer
-    # strings looked up by position; line_no = rank within the member.
+    list_id_of[list_members] = job.batch.list_id
     offers = prepared.offers
-    line_no = np.arange(n_lines) - np.searchsorted(selection.member, selection.member, side="left") + 1
-    tier_idx = np.maximum(selection.usage_tier, 0).astype(np.int64)
-    benefit_value = prepared.benefit_values[selection.offer, tier_idx]
-    weights = np.asarray(settings.tier_weights)[selection.usage_tier.astype(np.int64) + 1]
-    ev_cents = np.rint(selection.expected_value_cents).astype(np.int64)
-    cell_names = np.array([_cell_name(lo, ti) for lo in (-1, 0, 1, 2) for ti in (-1, 0, 1, 2)], dtype=object)
-    cell = cell_names[(selection.brand_loyalty.astype(np.int64) + 1) * 4 + selection.usage_tier.astype(np.int64) + 1]
-    member_stage = stage_names[members.lifecycle_stage[selection.member]]
-    loyalty_names = np.array(["", *BRAND_LOYALTIES], dtype=object)[selection.brand_loyalty.astype(np.int64) + 1]
-    tier_names = np.array(["", *USAGE_TIERS], dtype=object)[selection.usage_tier.astype(np.int64) + 1]
-    texts = np.array(prepared.benefit_texts, dtype=object).reshape(len(offers), 3)[selection.offer, tier_idx]
-
-    def per_offer(values: list[Any]) -> list[Any]:
-        return np.array(values + [None], dtype=object)[:-1][selection.offer].tolist()
-
-    reasons = [
-        f'{{"probability": {p:.4f}, "cell": "{c}", "lifecycle_stage": "{st}", "expected_value_cents": {e}, '
-        f'"tier_weight": {w}, "expected_funded_cents": {f:.2f}, "rank": {r}, "match_on": "{mo}", '
-        f'"model_as_of": "{model_as_of}"}}'
-        for p, c, st, e, w, f, r, mo in zip(
-            selection.probability.tolist(), cell.tolist(), member_stage.tolist(), ev_cents.tolist(),
-            weights.tolist(), selection.expected_funded_cents.tolist(), line_no.tolist(),
-            per_offer([o.match_on for o in offers]))
-    ]
-    names = ["list_id", "line_no", "offer_id", "description", "benefit_text", "department", "category",
-             "brand_loyalty", "usage_tier", "benefit_kind", "benefit_value", "min_quantity", "redemption_limit",
-             "face_value_cents", "valid_from", "valid_to", "probability", "expected_value_cents", "reason",
-             "redeemed_count"]
-    values = [
-        list_id_of[selection.member].tolist(), line_no.tolist(), per_offer([o.id for o in offers]),
-        per_offer([o.description for o in offers]), texts.tolist(), per_offer([o.department for o in offers]),
-        per_offer([o.segment_category for o in offers]), loyalty_names.tolist(), tier_names.tolist(),
-        per_offer([o.benefit_kind for o in offers]), benefit_value.tolist(),
-        per_offer([o.min_quantity for o in offers]), per_offer([o.redemption_limit for o in offers]),
-        selection.face_cents.tolist(), per_offer([max(o.valid_from, build.period_start) for o in offers]),
-        per_offer([min(o.valid_to, build.period_end) for o in offers]), selection.probability.tolist(),
-        ev_cents.tolist(), reasons, [0] * n_lines,
-    ]
-    bulk_insert_columns(session, ShoppingListLine.__table__, dict(zip(names, values)))
+    stage_names = np.array(LIFECYCLE_STAGES, dtype=object)
 
     cm, ci = content
     on_list = list_id_of[cm] >= 0
@@ -382,9 +353,9 @@ def _store(
         "lines": n_lines,
         "content_lines": int(cm.shape[0]),
         "offer_holdouts": int(selection.holdout_member.shape[0]),
-        "total_face_cents": int(face_total.sum()),
+        "total_face_cents": int(job.batch.face_total_cents.sum()),
         "members_without_lines": int(members.member_key.shape[0] - list_members.shape[0]),
-    }
+    }, timings
 
 
 def face_target_report(members: _Members, selection: Selection, n_value_tiers: int) -> dict[str, Any]:
@@ -423,12 +394,15 @@ def build_lists(
     rebuild: bool = False,
     clock: Clock | None = None,
     select: Callable[..., Selection] | None = None,
+    write: ListWriter | None = None,
 ) -> BuildResult:
     """Build (or find) the lists of one cohort for the period starting ``period_start``.
 
     ``select`` replaces :func:`select_for` (same arguments), e.g. the member-sharded selection
     of ``loyalty_engine.distributed``; lists are written only once it returned, in the same
-    transaction as the build row, so a failed selection leaves nothing half-active."""
+    transaction as the build row, so a failed selection leaves nothing half-active. ``write``
+    replaces :func:`~.store_rows.write_here` (the client writes the lists and lines), e.g. the
+    workers' ``COPY`` of ``loyalty_engine.distributed.list_writer`` on PostgreSQL."""
     clock = clock or SystemClock()
     cohort = (cohort or cohort_for_date(period_start, settings.cohort_anchor)).upper()
     if cohort not in COHORTS:
@@ -467,9 +441,10 @@ def build_lists(
     content_items = content_valid_in(session, period_start, end)
     content = choose_content(content_items, view, members, settings.max_content)
     with sqlite_page_cache(session):
-        stored = _store(session, build, prepared, members, selection, content, content_items, held,
-                        settings, clock.now(), str(view.as_of or as_of))
+        stored, write_timings = _store(session, build, prepared, members, selection, content, content_items, held,
+                                       settings, clock.now(), str(view.as_of or as_of), write or write_here)
     timings["store_s"] = time.perf_counter() - started - sum(timings.values())
+    timings.update({f"store_{k}": v for k, v in write_timings.items()})
 
     budget_limited = [prepared.offers[i].id for i in np.flatnonzero(selection.budget_limited)]
     counts: dict[str, Any] = {

@@ -22,7 +22,8 @@ from ..models.members import Member
 from ..render.barcodes import coupon_barcode, ean13_text_groups, list_barcode
 from ..render.document import ListDocument, OfferLine
 from ..render.from_db import document_for_list
-from ..render.pdf import paper_for, render_list_pdf
+from ..render.paper import paper_for
+from ..render.pdf import render_list_pdf
 from ..render.settings import RenderSettings
 from ..render.tokens import read_member_token
 from ..shopping_lists.usage import ListUsage, list_usage
