@@ -15,9 +15,11 @@ Honesty checks printed too:
 * calibration: predicted probability against the observed purchase rate per band, pooled
   over the benchmark dates.
 
-Skips (exit 0, with a message) when the sample is absent.
+Skips (exit 0, with a message) when the sample is absent. ``--shards N`` fits on N member
+shards (the map/reduce of the sharded fit, in this process): the figures are the same.
 
     .venv/bin/python benchmarks/bench_accuracy.py [--data ../shared/data/grocery-sample] [--no-tuning-dates]
+        [--shards N]
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ from loyalty_engine.model.backtest import BacktestResult, evaluate_state
 from loyalty_engine.model.fit import fit_model
 from loyalty_engine.model.history import ScanHistory, history_from_files
 from loyalty_engine.model.params import ModelParams
+from loyalty_engine.model.partitioned import InMemorySource, LocalRunner, fit_partitioned
 
 BENCH_DATES = ("2017-09-03", "2017-10-01", "2017-10-29", "2017-11-26")
 TUNING_DATES = ("2017-05-07", "2017-06-04", "2017-07-02", "2017-07-30")
@@ -46,10 +49,16 @@ def household_half(history: ScanHistory) -> np.ndarray:
     return np.array([zlib.crc32(str(m).encode()) % 2 for m in history.members.member_id], dtype=np.int8)
 
 
+SHARDS = 1  # --shards: fit on member shards (in this process); the figures must not change
+
+
 def fit_and_score(history: ScanHistory, day: str, half: np.ndarray) -> dict[str, BacktestResult]:
     params = ModelParams(horizon_days=HORIZON)
     started = time.perf_counter()
-    state = fit_model(history, date.fromisoformat(day), params)
+    if SHARDS > 1:
+        state = fit_partitioned(LocalRunner(), InMemorySource(history), date.fromisoformat(day), params, SHARDS)
+    else:
+        state = fit_model(history, date.fromisoformat(day), params)
     seconds = time.perf_counter() - started
     return {
         "all": evaluate_state(history, state, K, None, seconds),
@@ -89,7 +98,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--no-tuning-dates", action="store_true", help="skip the held-out check at the tuning dates")
+    parser.add_argument("--shards", type=int, default=1,
+                        help="fit on this many member shards (map/reduce in this process; same figures)")
     args = parser.parse_args()
+    global SHARDS
+    SHARDS = args.shards
     if not (args.data / "scans.csv.gz").exists() and not (args.data / "scans.csv").exists():
         print(f"skipped: the grocery sample is not at {args.data} (needs scans/products/members files)")
         return
@@ -97,7 +110,7 @@ def main() -> None:
     history = history_from_files(args.data)
     print(f"grocery sample: {len(history):,} member scan lines, {len(history.members):,} households, "
           f"{len(history.catalog):,} products (loaded in {time.perf_counter() - started:.1f} s); "
-          f"horizon {HORIZON} days, K = {K}")
+          f"horizon {HORIZON} days, K = {K}; fitted on {SHARDS} member shard(s)")
     half = household_half(history)
 
     bench = {day: fit_and_score(history, day, half) for day in BENCH_DATES}

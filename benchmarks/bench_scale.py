@@ -15,12 +15,13 @@ plus the move into the real tables).
 Both runs build the same period (the second replaces the first) and their lines are compared.
 
 The model view is the constructed one of ``bench_lists.py`` (a fitted model of the same size
-takes far longer to set up); the model fit itself is not sharded yet, so it is not measured
-here (see docs/scale.md). Members are written straight to the database, about twice the
+takes far longer to set up); ``--fit`` measures the model fit instead, one process against
+member shards on the same chain (``bench_scale_fit.py``). Members are written straight to the database, about twice the
 build size (cohort A is about half of them).
 
     python benchmarks/bench_scale.py --members 10000 25000 [--offers 300] [--workers 2]
     python benchmarks/bench_scale.py --members 250000 500000 1000000   # a quiet machine
+    python benchmarks/bench_scale.py --fit --members 25000 50000 100000 --shard-members 12500
 """
 from __future__ import annotations
 
@@ -138,7 +139,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--shard-members", type=int, default=SHARD_MEMBERS,
                         help="members per shard (shards = the larger of this split and 2 per worker)")
     parser.add_argument("--database-url", default=None, help="default: a SQLite file in a temporary folder")
+    parser.add_argument("--fit", action="store_true",
+                        help="time the model fit instead: one process against member shards (bench_scale_fit.py)")
+    parser.add_argument("--one-process-max", type=int, default=None,
+                        help="with --fit: the one-process fit only up to this many members")
     args = parser.parse_args(argv)
+    if args.fit:
+        from bench_scale_fit import bench_fit
+
+        print(f"model fit, one process against {args.workers} workers; {os.cpu_count()} cores, "
+              f"load average {load_average()}")
+        bench_fit(args.members, args.workers, args.shard_members, load_average, args.one_process_max)
+        print(f"load average at the end: {load_average()}")
+        return
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_scale_"))
     url = args.database_url or f"sqlite:///{tmp / 'bench.db'}"

@@ -37,9 +37,14 @@ add_step(Step("Create the console's users", console_users_step))
 @click.option("--serve/--no-serve", default=True, show_default=True, help="Serve the API at the end.")
 @click.option("--port", default=5000, show_default=True)
 @click.option("--verbose", "-v", is_flag=True, help="Show every command and its whole output.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes for the model fit and the list build (default: LOYALTY_WORKERS, "
+                   "else this process for a chain this small).")
+@click.option("--scheduler", "dask_scheduler", default=None,
+              help="A running Dask scheduler for the model fit and the list build, tcp://host:8786.")
 @pass_cli
 def demo(cli: CliContext, members: int, weeks: int, seed: int, start_date: str | None, out_dir: Path | None,
-         serve: bool, port: int, verbose: bool) -> None:
+         serve: bool, port: int, verbose: bool, workers: int | None, dask_scheduler: str | None) -> None:
     """Run the demo chain end to end in its own SQLite database (<out>/demo.db)."""
     out = out_dir or Path(cli.config.instance_path) / "demo"
     given_url = click.get_current_context().find_root().params.get("database_url")
@@ -50,7 +55,9 @@ def demo(cli: CliContext, members: int, weeks: int, seed: int, start_date: str |
         this_monday = SystemClock().today() - timedelta(days=SystemClock().today().weekday())
         start_date = (this_monday - timedelta(weeks=weeks)).isoformat()
     run = DemoRun(cli=cli, database_url=url, out=out, members=members, weeks=weeks, seed=seed,
-                  start_date=start_date, port=port, verbose=verbose)
+                  start_date=start_date, port=port, verbose=verbose,
+                  cluster_args=(*(("--workers", str(workers)) if workers else ()),
+                                *(("--scheduler", dask_scheduler) if dask_scheduler else ())))
     _intro(run, given=bool(given_url))
     run_steps(run, STEPS)
     _closing(run)

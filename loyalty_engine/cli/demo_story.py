@@ -41,6 +41,7 @@ class DemoRun:
     port: int
     verbose: bool
     facts: dict[str, Any] = field(default_factory=dict)
+    cluster_args: tuple[str, ...] = ()  # --workers / --scheduler for the model fit and list builds
 
     @property
     def data_dir(self) -> Path:
@@ -136,7 +137,7 @@ def import_chain(run: DemoRun) -> str:
 
 
 def fit_model(run: DemoRun) -> str:
-    text = run.command("jobs", "run", "refresh_model", "--as-of", run.as_of)
+    text = run.command("jobs", "run", "refresh_model", "--as-of", run.as_of, *run.cluster_args)
     counts = json.loads(text.split(": ok ", 1)[1]) if ": ok " in text else {}
     return f"purchase cycles of {counts.get('sku_pairs', 0):,} member x item pairs (the nightly job)"
 
@@ -175,7 +176,7 @@ def build_lists(run: DemoRun) -> str:
     parts, top = [], {"members": 0, "reached": 0, "tier": "", "target_cents": 0}
     for start in (run.period_start, run.second_period):
         counts = json.loads(run.command("lists", "build", "--period-start", start.isoformat(), "--as-of", run.as_of,
-                                        "--json"))["counts"]
+                                        "--json", *run.cluster_args))["counts"]
         parts.append(f"{counts['lists']:,} lists from {start}")
         targets = counts.get("face_targets", {})
         if targets:  # the top value tier's face-value target, over both cohorts

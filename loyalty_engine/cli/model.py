@@ -8,6 +8,7 @@ tests and replays can pin the date.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import math
 import sys
@@ -95,15 +96,43 @@ def _load_history(cli: CliContext, before: date):  # type: ignore[no-untyped-def
     return load_history(cli.engine, before)
 
 
+def _cluster(cli: CliContext):  # type: ignore[no-untyped-def]
+    """Where a fit runs: ``LOYALTY_WORKERS`` / ``LOYALTY_DASK_SCHEDULER``, overridden by the
+    command's ``--workers`` / ``--scheduler`` (docs/scale.md)."""
+    from ..distributed.cluster import ClusterSettings
+
+    return ClusterSettings.from_config(cli.config)
+
+
 def _fit(cli: CliContext, as_of: date, horizon_days: int) -> Fitted:
-    from ..model.fit import fit_model
+    from ..distributed.fit import NoScans, fit_chain
 
     started = time.perf_counter()
-    history = _load_history(cli, as_of)
-    if len(history) == 0:
-        raise InputError(f"no member scans before {as_of}: import scans first, or pick a later --as-of")
-    state = fit_model(history, as_of, _params(cli, horizon_days))
-    return Fitted(state, len(history), time.perf_counter() - started, "fitted")
+    stats: dict[str, int] = {}
+    try:
+        state = fit_chain(cli.engine, as_of, _params(cli, horizon_days), _cluster(cli), stats)
+    except NoScans:
+        raise InputError(f"no member scans before {as_of}: import scans first, or pick a later --as-of") from None
+    return Fitted(state, stats.get("lines"), time.perf_counter() - started, "fitted")
+
+
+def cluster_options(command):  # type: ignore[no-untyped-def]
+    """``--workers N`` and ``--scheduler ADDRESS`` for a command that fits the model; they
+    override ``LOYALTY_WORKERS`` / ``LOYALTY_DASK_SCHEDULER`` for this run."""
+
+    def apply(ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+        if value is not None:
+            cli = ctx.ensure_object(CliContext)
+            name = "workers" if _param.name == "workers" else "dask_scheduler"
+            cli.config = cli.config.with_overrides(**{name: value})
+        return value
+
+    command = click.option("--scheduler", default=None, expose_value=False, callback=apply,
+                           help="Dask scheduler address for the model fit, e.g. tcp://host:8786 "
+                                "(default: LOYALTY_DASK_SCHEDULER).")(command)
+    return click.option("--workers", type=click.IntRange(min=1), default=None, expose_value=False, callback=apply,
+                        help="Worker processes for the model fit on member shards (1: this process; "
+                             "default: LOYALTY_WORKERS, else by chain size).")(command)
 
 
 def _load_state(path: Path, as_of: date | None, horizon_days: int | None) -> Fitted:
@@ -196,6 +225,7 @@ def ranked_predictions(state: Any, level: str, top: int) -> pd.DataFrame:
 
 
 @click.command("predict")
+@cluster_options
 @click.option("--as-of", default=None, help=f"{_as_of_help}. Required unless --model is given.")
 @click.option("--horizon", type=int, default=None,
               help="Days ahead the scores cover: P(buys in [as-of, as-of + DAYS)). Default 14 (or the saved state's).")
@@ -320,6 +350,7 @@ def _levels_table(title: str, levels: dict[str, Any], k: int) -> Table:
 
 
 @click.command("backtest")
+@cluster_options
 @click.option("--as-of", "as_of_values", multiple=True, required=True,
               help="Cut-off date (repeatable): fit on scans before it, score the next --horizon days.")
 @click.option("--horizon", type=int, default=14, show_default=True, help="Days after the date that are the truth.")
@@ -329,6 +360,7 @@ def _levels_table(title: str, levels: dict[str, Any], k: int) -> Table:
 def backtest(cli: CliContext, as_of_values: tuple[str, ...], horizon: int, top: int, as_json: bool) -> None:
     """Rebuild the model at past dates and score its top-K against what members then bought,
     next to two baselines (personal top frequency, recency-decayed frequency)."""
+    from ..distributed.fit import fit_history
     from ..model.backtest import run_backtest
     from ..model.history import day_to_date
 
@@ -350,7 +382,8 @@ def backtest(cli: CliContext, as_of_values: tuple[str, ...], horizon: int, top: 
                              f"(scans end {data_end}): pick an earlier --as-of")
 
     params = _params(cli, horizon)
-    reports = [backtest_report(run_backtest(history, day, horizon, top, params), data_end) for day in dates]
+    fit = functools.partial(fit_history, cluster=_cluster(cli), engine=cli.engine)
+    reports = [backtest_report(run_backtest(history, day, horizon, top, params, fit=fit), data_end) for day in dates]
     if as_json:
         payload: dict[str, Any] = {"horizon_days": horizon, "k": top, "dates": reports}
         if len(reports) > 1:
@@ -435,6 +468,7 @@ def _category_code(state: Any, name: str) -> int:
 
 
 @click.command("segments")
+@cluster_options
 @click.argument("category")
 @click.option("--as-of", default=None, help=f"{_as_of_help}. Default: today.")
 @_model_option
@@ -525,6 +559,7 @@ def member_summary(state: Any) -> dict[str, Any]:
 
 
 @click.command("members")
+@cluster_options
 @click.option("--as-of", default=None, help=f"{_as_of_help}. Default: today.")
 @_model_option
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")

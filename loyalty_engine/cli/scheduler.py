@@ -21,9 +21,10 @@ from .context import CliContext, InputError, pass_cli
 @click.option("--run-for", type=float, default=None, help="Stop after this many seconds (default: run until stopped).")
 @click.option("--show", is_flag=True, help="Print the configured jobs and their next run, then exit.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Worker processes for the list build's member shards (default: LOYALTY_WORKERS).")
+              help="Worker processes for the model fit's and list build's member shards (default: LOYALTY_WORKERS).")
 @click.option("--scheduler", "dask_scheduler", default=None,
-              help="Dask scheduler address for the list build, tcp://host:8786 (default: LOYALTY_DASK_SCHEDULER).")
+              help="Dask scheduler address for the model fit and list build, tcp://host:8786 "
+                   "(default: LOYALTY_DASK_SCHEDULER).")
 @pass_cli
 def scheduler(cli: CliContext, holder: str | None, run_for: float | None, show: bool, workers: int | None,
               dask_scheduler: str | None) -> None:
@@ -110,9 +111,10 @@ def _history_table(runs: list[Any]) -> Table:
 @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="Business date the job runs for (default: today).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Worker processes for the list build's member shards (default: LOYALTY_WORKERS).")
+              help="Worker processes for the model fit's and list build's member shards (default: LOYALTY_WORKERS).")
 @click.option("--scheduler", "dask_scheduler", default=None,
-              help="Dask scheduler address for the list build, tcp://host:8786 (default: LOYALTY_DASK_SCHEDULER).")
+              help="Dask scheduler address for the model fit and list build, tcp://host:8786 "
+                   "(default: LOYALTY_DASK_SCHEDULER).")
 @pass_cli
 def run(cli: CliContext, job_id: str, as_of: object, workers: int | None, dask_scheduler: str | None) -> None:
     """Run one job now (weekly_lists, refresh_model, expire, lifecycle), logged in the history."""

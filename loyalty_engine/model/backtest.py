@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Callable
 
 import numpy as np
 
@@ -75,15 +76,17 @@ def run_backtest(
     k: int = 15,
     params: ModelParams | None = None,
     evaluate_members: np.ndarray | None = None,
+    fit: Callable[[ScanHistory, int, ModelParams], ModelState] = fit_model,
 ) -> BacktestResult:
     """Fit at ``as_of`` on ``history`` (which must extend past the window) and score it.
 
-    ``evaluate_members`` (boolean over member positions) restricts the members counted.
+    ``evaluate_members`` (boolean over member positions) restricts the members counted;
+    ``fit`` fits the state (e.g. on member shards: the same state).
     """
     params = (params or ModelParams()).with_overrides(horizon_days=horizon_days)
     as_of_day = day_number(as_of)
     started = time.perf_counter()
-    state = fit_model(history, as_of_day, params)
+    state = fit(history, as_of_day, params)
     fit_seconds = time.perf_counter() - started
     return evaluate_state(history, state, k, evaluate_members, fit_seconds)
 

@@ -18,6 +18,7 @@ import numpy as np
 from scipy.special import gammaincc, gammainccinv
 
 from .events import MemberAggregates, PairAggregates, PurchaseEvents, TripIndex
+from .exact import fixed_bincount, from_fixed, to_fixed
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,10 @@ class GapHazard:
         return self.cumulative[item, b] + self.rate[item, b] * (day - GAP_EDGES[b])
 
 
-def gap_hazard(pairs: PairAggregates, events: PurchaseEvents, start: int | None = None) -> GapHazard:
-    n_items, n_bins = pairs.n_items, GAP_EDGES.shape[0] - 1
+def gap_counts(pairs: PairAggregates, events: PurchaseEvents, start: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per item and gap bin: observed gaps (events) and open spells since the last purchase
+    (censored), as integer counts: they add up exactly across member shards."""
+    n_items = pairs.n_items
     keep = events.day < pairs.cutoff
     if start is not None:
         keep &= events.day >= start
@@ -74,6 +77,12 @@ def gap_hazard(pairs: PairAggregates, events: PurchaseEvents, start: int | None 
     gap = np.diff(day, prepend=day[:1]).astype(np.float64)[same]
     observed = _bin_counts(item[same], gap, n_items)
     censored = _bin_counts(pairs.item, (pairs.cutoff - pairs.last_day).astype(np.float64), n_items)
+    return observed, censored
+
+
+def hazard_from_counts(observed: np.ndarray, censored: np.ndarray) -> GapHazard:
+    n_items, n_bins = observed.shape[0], GAP_EDGES.shape[0] - 1
+    observed, censored = observed.astype(np.float64), censored.astype(np.float64)
     at_risk = np.cumsum((observed + censored)[:, ::-1], axis=1)[:, ::-1]
     prior = (observed.sum(axis=0) / np.maximum(at_risk.sum(axis=0), 1.0))[None, :]
     share = (observed + HAZARD_PRIOR_AT_RISK * prior) / (at_risk + HAZARD_PRIOR_AT_RISK)
@@ -83,11 +92,108 @@ def gap_hazard(pairs: PairAggregates, events: PurchaseEvents, start: int | None 
     return GapHazard(cumulative, rate)
 
 
+def gap_hazard(pairs: PairAggregates, events: PurchaseEvents, start: int | None = None) -> GapHazard:
+    return hazard_from_counts(*gap_counts(pairs, events, start))
+
+
 def _bin_counts(item: np.ndarray, gap: np.ndarray, n_items: int) -> np.ndarray:
     n_bins = GAP_EDGES.shape[0] - 1
     b = np.clip(np.searchsorted(GAP_EDGES, gap, side="right") - 1, 0, n_bins - 1)
     cells = item.astype(np.int64) * n_bins + b
     return np.bincount(cells, minlength=n_items * n_bins).reshape(n_items, n_bins).astype(np.float64)
+
+
+@dataclass
+class ItemPartials:
+    """What the members of one shard contribute to the item facts at a cut-off: integer
+    counts and fixed-point sums only, so shards add up exactly (``+``) in any order."""
+
+    log_sum: np.ndarray  # int64 fixed-point sum of log gaps per item (exact.FIXED_BITS)
+    gap_count: np.ndarray  # int64 gaps between purchase days per item
+    buyers: np.ndarray  # int64
+    repeaters: np.ndarray  # int64
+    recent_buyers: np.ndarray  # int64 buyers in the last 4 weeks
+    count_12w: np.ndarray  # int64 purchase days in the last 12 weeks
+    count_2w: np.ndarray  # int64 ... in the last 2 weeks
+    shoppers: int  # members with a trip in the last 8 weeks
+    with_history: int  # members with a trip before the cut-off
+    hazard_observed: np.ndarray | None = None  # int64 (items, bins), need level only
+    hazard_censored: np.ndarray | None = None
+
+    def __add__(self, other: "ItemPartials") -> "ItemPartials":
+        def add(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None or b is None else a + b
+
+        return ItemPartials(
+            self.log_sum + other.log_sum, self.gap_count + other.gap_count, self.buyers + other.buyers,
+            self.repeaters + other.repeaters, self.recent_buyers + other.recent_buyers,
+            self.count_12w + other.count_12w, self.count_2w + other.count_2w,
+            self.shoppers + other.shoppers, self.with_history + other.with_history,
+            add(self.hazard_observed, other.hazard_observed), add(self.hazard_censored, other.hazard_censored),
+        )
+
+
+def _count(index: np.ndarray, n: int) -> np.ndarray:
+    return np.bincount(index, minlength=n).astype(np.int64)
+
+
+def item_partials(
+    pairs: PairAggregates, events: PurchaseEvents, members: MemberAggregates, with_hazard: bool,
+    start: int | None = None,
+) -> ItemPartials:
+    """This shard's counts behind :func:`item_stats` (members: the shard's, dense)."""
+    n_items = pairs.n_items
+    repeat = pairs.count >= 2
+    gaps = (pairs.count - 1)[repeat].astype(np.int64)
+    log_sum = fixed_bincount(
+        pairs.item[repeat], to_fixed(pairs.log_gap_mean[repeat].astype(np.float64) * gaps), n_items)
+    gap_count = np.rint(np.bincount(pairs.item[repeat], weights=gaps, minlength=n_items)).astype(np.int64)
+    cutoff = pairs.cutoff
+    in_12w = (events.day >= cutoff - 84) & (events.day < cutoff)
+    last_2w = in_12w & (events.day >= cutoff - 14)
+    observed, censored = gap_counts(pairs, events, start) if with_hazard else (None, None)
+    return ItemPartials(
+        log_sum=log_sum, gap_count=gap_count, buyers=_count(pairs.item, n_items),
+        repeaters=_count(pairs.item[repeat], n_items), recent_buyers=_count(pairs.item[pairs.recent_28 > 0], n_items),
+        count_12w=_count(events.item[in_12w], n_items), count_2w=_count(events.item[last_2w], n_items),
+        shoppers=int((members.trips_8w > 0).sum()), with_history=int((members.trips > 0).sum()),
+        hazard_observed=None if observed is None else observed.astype(np.int64),
+        hazard_censored=None if censored is None else censored.astype(np.int64),
+    )
+
+
+def finish_item_stats(
+    partials: ItemPartials, parent: np.ndarray | None = None, parent_stats: "ItemStats | None" = None,
+) -> ItemStats:
+    """Item facts from the chain's summed partials; an item's interval is shrunk toward its
+    parent's (sku -> subcategory) or the overall mean when it has few repeat buyers."""
+    p = partials
+    n_items = p.buyers.shape[0]
+    log_sum = from_fixed(p.log_sum)
+    gap_count = p.gap_count.astype(np.float64)
+    total_gaps = float(gap_count.sum())
+    overall = float(np.asarray(log_sum).sum()) / total_gaps if total_gaps > 0 else np.log(28.0)
+    parent_log_interval = None if parent_stats is None else parent_stats.log_interval
+    if parent is not None and parent_log_interval is not None:
+        prior = parent_log_interval[parent]
+    else:
+        prior = np.full(n_items, overall)
+    strength = 5.0
+    log_interval = (log_sum + strength * prior) / (gap_count + strength)
+    buyers = p.buyers.astype(np.float64)
+    repeat_share = (p.repeaters + 1.0) / (buyers + 2.0)
+    penetration = (p.recent_buyers + 0.1) / max(float(p.shoppers), 1.0)
+    trend = np.log((p.count_2w + 1.0) / (p.count_12w / 6.0 + 1.0))
+    with_history = max(float(p.with_history), 1.0)
+    if parent is not None and parent_stats is not None and parent_stats.hazard is not None:
+        # Skus use their subcategory's hazard shape (a per-sku table is costly on a large
+        # catalog and added nothing measurable on the grocery sample).
+        hazard = GapHazard(parent_stats.hazard.cumulative, parent_stats.hazard.rate, parent)
+    elif p.hazard_observed is not None and p.hazard_censored is not None:
+        hazard = hazard_from_counts(p.hazard_observed, p.hazard_censored)
+    else:
+        hazard = None
+    return ItemStats(log_interval, repeat_share, penetration, (buyers + 0.1) / with_history, trend, hazard)
 
 
 def item_stats(
@@ -98,43 +204,9 @@ def item_stats(
     parent_stats: "ItemStats | None" = None,
     start: int | None = None,
 ) -> ItemStats:
-    """Item facts; an item's interval is shrunk toward its parent's (sku -> subcategory) or the
-    overall mean when it has few repeat buyers."""
-    parent_log_interval = None if parent_stats is None else parent_stats.log_interval
-    n_items = pairs.n_items
-    repeat = pairs.count >= 2
-    gaps = (pairs.count - 1)[repeat].astype(np.float64)
-    log_sum = np.bincount(pairs.item[repeat], weights=pairs.log_gap_mean[repeat] * gaps, minlength=n_items)
-    gap_count = np.bincount(pairs.item[repeat], weights=gaps, minlength=n_items)
-    overall = log_sum.sum() / gap_count.sum() if gap_count.sum() > 0 else np.log(28.0)
-    if parent is not None and parent_log_interval is not None:
-        prior = parent_log_interval[parent]
-    else:
-        prior = np.full(n_items, overall)
-    strength = 5.0
-    log_interval = (log_sum + strength * prior) / (gap_count + strength)
-
-    buyers = np.bincount(pairs.item, minlength=n_items).astype(np.float64)
-    repeaters = np.bincount(pairs.item[repeat], minlength=n_items)
-    repeat_share = (repeaters + 1.0) / (buyers + 2.0)
-    shoppers = max(float((members.trips_8w > 0).sum()), 1.0)
-    recent_buyers = np.bincount(pairs.item[pairs.recent_28 > 0], minlength=n_items)
-    penetration = (recent_buyers + 0.1) / shoppers
-
-    cutoff = pairs.cutoff
-    in_12w = (events.day >= cutoff - 84) & (events.day < cutoff)
-    last_2w = in_12w & (events.day >= cutoff - 14)
-    count_12w = np.bincount(events.item[in_12w], minlength=n_items)
-    count_2w = np.bincount(events.item[last_2w], minlength=n_items)
-    trend = np.log((count_2w + 1.0) / (count_12w / 6.0 + 1.0))
-    with_history = max(float((members.trips > 0).sum()), 1.0)
-    if parent is not None and parent_stats is not None and parent_stats.hazard is not None:
-        # Skus use their subcategory's hazard shape (a per-sku table is costly on a large
-        # catalog and added nothing measurable on the grocery sample).
-        hazard = GapHazard(parent_stats.hazard.cumulative, parent_stats.hazard.rate, parent)
-    else:
-        hazard = gap_hazard(pairs, events, start)
-    return ItemStats(log_interval, repeat_share, penetration, (buyers + 0.1) / with_history, trend, hazard)
+    """Item facts of these members (one shard's or the chain's)."""
+    with_hazard = not (parent is not None and parent_stats is not None and parent_stats.hazard is not None)
+    return finish_item_stats(item_partials(pairs, events, members, with_hazard, start), parent, parent_stats)
 
 
 @dataclass(frozen=True)

@@ -5,30 +5,34 @@ cut-offs ``as_of - k * window_step_days`` (k = 1..training_windows) whose label 
 or before ``as_of``: nothing after ``as_of`` is read. Then it scores every (member, subcategory)
 and (member, sku) pair with history at ``as_of``, and computes the choice shares, the priors for
 subcategories a member never bought, the category segments and the member metrics.
+
+The steps are split for member shards (:mod:`loyalty_engine.model.partitioned`): ``Window``
+(the days and training cut-offs), ``training_members`` (the seeded sample) and
+``train_models`` (re-rankers, choice calibration, first-purchase rates on the sampled
+members' history) run once for the chain; ``fit_model`` is the partitioned fit on one shard.
 """
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import numpy as np
 from scipy.special import expit
 
 from .events import (
-    MemberAggregates, PairAggregates, PurchaseEvents, TripIndex, in_sorted, member_aggregates,
-    pair_aggregates, purchase_events, trip_days, window_pairs,
+    MemberAggregates, PairAggregates, PurchaseEvents, TripIndex, in_sorted, member_aggregates, pair_aggregates, purchase_events,
+    trip_days, window_pairs,
 )
+from .exact import fixed_bincount, from_fixed, to_fixed
 from .features import (
-    BASE_FEATURES, NEED_JOIN_FEATURES, ItemStats, PairCycle, base_features, expected_next_day,
-    item_stats, need_join_features, pair_cycle,
+    BASE_FEATURES, NEED_JOIN_FEATURES, ItemStats, PairCycle, base_features, finish_item_stats, item_partials,
+    need_join_features, pair_cycle,
 )
 from .history import ScanHistory, day_number
-from .lifecycle import member_metrics
 from .params import ModelParams
 from .reranker import Calibrator, Reranker, make_reranker
-from .segments import category_segments
 from .state import ModelState
 
 log = logging.getLogger(__name__)
@@ -56,9 +60,16 @@ def _snapshot(
     start: int | None,
     parent: np.ndarray | None = None,
     parent_stats: ItemStats | None = None,
+    chain: tuple[int, int] | None = None,
 ) -> Snapshot:
+    """Pairs, item facts and cycles at ``cutoff``; ``chain`` = (shoppers, members with
+    history) of the whole chain when ``members`` are a sample of it."""
     pairs = pair_aggregates(events, cutoff, HALF_LIVES, start=start)
-    stats = item_stats(pairs, events, members, parent=parent, parent_stats=parent_stats, start=start)
+    with_hazard = parent_stats is None or parent_stats.hazard is None
+    partials = item_partials(pairs, events, members, with_hazard, start)
+    if chain is not None:
+        partials = replace(partials, shoppers=chain[0], with_history=chain[1])
+    stats = finish_item_stats(partials, parent, parent_stats)
     cycle = pair_cycle(pairs, stats, params.horizon_days, params.interval_prior_strength, params.renewal_shape)
     return Snapshot(pairs, stats, cycle)
 
@@ -109,30 +120,71 @@ class _Level:
         return np.vstack(self.X), np.concatenate(self.y), np.concatenate(self.w)
 
 
+@dataclass(frozen=True)
+class Window:
+    """The days one fit reads: before ``as_of_day`` (and from ``start`` with a look-back), and
+    the earlier cut-offs whose next ``horizon`` days train the re-rankers."""
+
+    as_of_day: int
+    start: int | None
+    cutoffs: tuple[int, ...]
+
+    @classmethod
+    def of(cls, as_of: date | int, params: ModelParams) -> "Window":
+        as_of_day = as_of if isinstance(as_of, int) else day_number(as_of)
+        start = as_of_day - params.lookback_days if params.lookback_days else None
+        cutoffs = [as_of_day - params.window_step_days * k for k in range(1, params.training_windows + 1)]
+        kept = tuple(c for c in cutoffs if c + params.horizon_days <= as_of_day and (start is None or c > start))
+        return cls(as_of_day, start, kept)
+
+    def cut(self, history: ScanHistory) -> ScanHistory:
+        history = history.before(self.as_of_day)
+        return history if self.start is None else history.between(self.start, self.as_of_day)
+
+
+@dataclass(frozen=True)
+class Trained:
+    """What is learned once for the whole chain from the training members' earlier windows."""
+
+    need_model: Reranker
+    sku_model: Reranker
+    choice_calibration: Calibrator
+    need_new_rate: np.ndarray
+
+
 def fit_model(history: ScanHistory, as_of: date | int, params: ModelParams | None = None) -> ModelState:
-    """Learn the model from scans before ``as_of`` and score every member at ``as_of``."""
-    params = params or ModelParams()
+    """Learn the model from scans before ``as_of`` and score every member at ``as_of``.
+
+    The same map/reduce steps as the sharded fit (:mod:`loyalty_engine.model.partitioned`),
+    on one shard holding every member, so the two give the same state bit for bit."""
+    from .partitioned import InMemorySource, LocalRunner, fit_partitioned
+
+    return fit_partitioned(LocalRunner(), InMemorySource(history), as_of, params or ModelParams(), n_shards=1)
+
+
+def train_models(
+    sample: ScanHistory, window: Window, params: ModelParams, chain_counts: np.ndarray, rng: np.random.Generator,
+) -> Trained:
+    """Fit the re-rankers, the choice calibration and the first-purchase rates on the
+    training members' history (``sample``, already cut to the window).
+
+    ``chain_counts[i]`` = (members who shopped in the 8 weeks before cut-off ``i``, members
+    with any trip before it) over the whole chain: the item penetration and buyer share are
+    rates over every member, not just the sample. ``rng`` continues the stream that drew the
+    sample (negative sampling of the training rows).
+    """
     started = time.perf_counter()
-    as_of_day = as_of if isinstance(as_of, int) else day_number(as_of)
-    start = as_of_day - params.lookback_days if params.lookback_days else None
-    history = history.before(as_of_day)
-    if start is not None:
-        history = history.between(start, as_of_day)
-    catalog = history.catalog
-    n_members, n_products = len(history.members), len(catalog)
+    catalog = sample.catalog
+    n_members, n_products = len(sample.members), len(catalog)
     need_of_sku = catalog.need_group
     n_needs = int(catalog.need_group_names.shape[0])
     horizon = params.horizon_days
-
-    sku_events = purchase_events(history, np.arange(n_products, dtype=np.int32), n_products)
-    need_events = purchase_events(history, need_of_sku, n_needs)
-    trip_member, trip_day = trip_days(history)
+    start = window.start
+    sku_train_events = purchase_events(sample, np.arange(n_products, dtype=np.int32), n_products)
+    need_train_events = purchase_events(sample, need_of_sku, n_needs)
+    trip_member, trip_day = trip_days(sample)
     trips = TripIndex(trip_member, trip_day)
-
-    rng = np.random.default_rng(params.seed)
-    sample = _training_members(history, params, rng)
-    sku_train_events = sku_events.for_members(sample)
-    need_train_events = need_events.for_members(sample)
+    everyone = np.ones(n_members, dtype=bool)
 
     need_rows, sku_rows = _Level([], [], []), _Level([], [], [])
     # Per window: every need pair's features and, per kept sku row, its need pair, so the
@@ -142,14 +194,14 @@ def fit_model(history: ScanHistory, as_of: date | int, params: ModelParams | Non
     choice_rows: list[tuple[np.ndarray, np.ndarray]] = []
     new_need_counts = np.zeros(n_needs)
     new_need_exposure = np.zeros(n_needs)
-    cutoffs = [as_of_day - params.window_step_days * k for k in range(1, params.training_windows + 1)]
-    cutoffs = [c for c in cutoffs if c + horizon <= as_of_day and (start is None or c > start)]
-    for cutoff in cutoffs:
+    for cutoff, counts in zip(window.cutoffs, chain_counts):
         members = member_aggregates(trip_member, trip_day, n_members, cutoff)
-        need = _snapshot(need_train_events, cutoff, members, params, start)
+        chain = (int(counts[0]), int(counts[1]))
+        need = _snapshot(need_train_events, cutoff, members, params, start, chain=chain)
         if len(need.pairs) == 0:
             continue
-        sku = _snapshot(sku_train_events, cutoff, members, params, start, parent=need_of_sku, parent_stats=need.stats)
+        sku = _snapshot(sku_train_events, cutoff, members, params, start, parent=need_of_sku, parent_stats=need.stats,
+                        chain=chain)
         need_bought = window_pairs(need_train_events, cutoff, cutoff + horizon)
         sku_bought = window_pairs(sku_train_events, cutoff, cutoff + horizon)
         need_y = in_sorted(need_bought, need.pairs.pair_key())
@@ -161,8 +213,8 @@ def fit_model(history: ScanHistory, as_of: date | int, params: ModelParams | Non
         window_sku_need_row.append(sku_need_row[kept])
         window_need_X.append(need_X)
         choice_rows.append(_choice_examples(sku, need, need_of_sku, need_y, sku_y, params.choice_prior_strength))
-        counts, exposure = _new_need_examples(need, members, need_bought, sample, horizon)
-        new_need_counts += counts
+        counts_new, exposure = _new_need_examples(need, members, need_bought, everyone, horizon)
+        new_need_counts += counts_new
         new_need_exposure += exposure
     log.info("training rows: need %s, sku %s (%.1fs)", sum(map(len, need_rows.y)), sum(map(len, sku_rows.y)),
              time.perf_counter() - started)
@@ -179,63 +231,8 @@ def fit_model(history: ScanHistory, as_of: date | int, params: ModelParams | Non
         q = np.concatenate([c[0] for c in choice_rows])
         y = np.concatenate([c[1] for c in choice_rows])
         choice_calibration.fit(q, y)
-    new_need_rate = _new_need_rate(new_need_counts, new_need_exposure)
     log.info("re-rankers fitted (%.1fs)", time.perf_counter() - started)
-
-    # --- score everyone at as_of ------------------------------------------------------------
-    members = member_aggregates(trip_member, trip_day, n_members, as_of_day)
-    need = _snapshot(need_events, as_of_day, members, params, start)
-    sku = _snapshot(sku_events, as_of_day, members, params, start, parent=need_of_sku, parent_stats=need.stats)
-    need_probability = _predict(need_model, lambda rows: base_features(
-        need.pairs.rows(rows.start, rows.stop), members, need.stats, _cycle_rows(need.cycle, rows), trips, horizon
-    ), len(need.pairs))
-    sku_probability = _predict(sku_model, lambda rows: _stacked_sku_features(
-        sku, need, members, trips, need_of_sku, horizon, need_probability, rows
-    ), len(sku.pairs))
-    log.info("scored %s need pairs, %s sku pairs (%.1fs)", len(need.pairs), len(sku.pairs), time.perf_counter() - started)
-
-    share = _population_choice_share(sku.pairs, need_of_sku, n_needs)
-    segments = category_segments(history, as_of_day, params)
-    metrics = member_metrics(
-        history, as_of_day, params, trip_member=trip_member, trip_day=trip_day, sku_events=sku_events,
-        segments=segments,
-    )
-    return ModelState(
-        as_of_day=as_of_day,
-        horizon_days=horizon,
-        params=params,
-        member_key=history.members.member_key,
-        member_id=history.members.member_id,
-        product_key=catalog.product_key,
-        sku=catalog.sku,
-        need_of_product=need_of_sku,
-        need_names=catalog.need_group_names,
-        need_category=catalog.need_group_category,
-        category_names=catalog.category_names,
-        is_store_brand=catalog.is_store_brand,
-        sku_member=sku.pairs.member,
-        sku_product=sku.pairs.item,
-        sku_probability=sku_probability.astype(np.float32),
-        sku_expected_day=expected_next_day(sku.cycle, as_of_day, params.renewal_shape),
-        sku_weight=sku.pairs.decayed[:, CHOICE_HALF_LIFE_COLUMN].astype(np.float32),
-        sku_purchase_days=sku.pairs.count.astype(np.int32),
-        sku_last_day=sku.pairs.last_day,
-        need_member=need.pairs.member,
-        need_group=need.pairs.item,
-        need_probability=need_probability.astype(np.float32),
-        need_expected_day=expected_next_day(need.cycle, as_of_day, params.renewal_shape),
-        need_weight=need.pairs.decayed[:, CHOICE_HALF_LIFE_COLUMN].astype(np.float32),
-        need_interval_days=need.cycle.interval.astype(np.float32),
-        product_choice_share=share,
-        choice_slope=choice_calibration.slope,
-        choice_offset=choice_calibration.offset,
-        need_new_rate=new_need_rate,
-        member_expected_trips=_expected_trips(members, horizon),
-        segments=segments,
-        metrics=metrics,
-        need_model=need_model,
-        sku_model=sku_model,
-    )
+    return Trained(need_model, sku_model, choice_calibration, _new_need_rate(new_need_counts, new_need_exposure))
 
 
 def _stacked_sku_features(
@@ -246,10 +243,10 @@ def _stacked_sku_features(
     return _with_need_score(X, need_probability[need_row])
 
 
-def _training_members(history: ScanHistory, params: ModelParams, rng: np.random.Generator) -> np.ndarray:
-    """Members whose earlier windows train the re-rankers (all, or a random sample when many)."""
-    n_members = len(history.members)
-    lines_per_member = len(history) / max(n_members, 1)
+def training_members(n_members: int, n_lines: int, params: ModelParams, rng: np.random.Generator) -> np.ndarray:
+    """Members whose earlier windows train the re-rankers (all, or a random sample when many),
+    as a mask over the chain's member positions; draws from ``rng`` only when sampling."""
+    lines_per_member = n_lines / max(n_members, 1)
     # About one training row per 1.5 scan lines per window before negative sampling.
     rows_per_member = max(lines_per_member / 1.5 * params.training_windows * params.negative_sample, 1.0)
     wanted = int(params.max_training_rows / rows_per_member)
@@ -284,8 +281,18 @@ def _predict(model: Reranker, features, n_rows: int) -> np.ndarray:  # type: ign
 
 def _population_choice_share(pairs: PairAggregates, need_of_sku: np.ndarray, n_needs: int) -> np.ndarray:
     """Each sku's share of its subcategory's recent purchases across all members (smoothed)."""
-    n_products = pairs.n_items
-    weight = np.bincount(pairs.item, weights=pairs.decayed[:, CHOICE_HALF_LIFE_COLUMN], minlength=n_products)
+    return choice_share_from_weight(choice_weight(pairs), need_of_sku, n_needs)
+
+
+def choice_weight(pairs: PairAggregates) -> np.ndarray:
+    """Each sku's recency-weighted purchase days over these members (fixed point, exact: it
+    adds up across member shards)."""
+    return fixed_bincount(pairs.item, to_fixed(pairs.decayed[:, CHOICE_HALF_LIFE_COLUMN]), pairs.n_items)
+
+
+def choice_share_from_weight(weight_fixed: np.ndarray, need_of_sku: np.ndarray, n_needs: int) -> np.ndarray:
+    """Each sku's share of its subcategory's recent purchases across all members (smoothed)."""
+    weight = np.asarray(from_fixed(weight_fixed))
     # A small uniform floor so a sku nobody bought recently keeps a tiny share.
     smoothed = weight + 0.01
     need_total = np.bincount(need_of_sku, weights=smoothed, minlength=n_needs)

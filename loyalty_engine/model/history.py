@@ -189,6 +189,28 @@ class ScanHistory:
         keep = np.isin(self.member_key, member_keys)
         return self._subset(keep, end_day=self.end_day)
 
+    def member_slice(self, positions: np.ndarray) -> "ScanHistory":
+        """Only the members at ``positions`` (ascending), renumbered from 0 in that order:
+        their lines and their rows of the member table (a member shard's own history)."""
+        positions = np.asarray(positions, dtype=np.int64)
+        if positions.shape[0] == len(self.members) and (positions == np.arange(positions.shape[0])).all():
+            return self
+        local = np.full(len(self.members), -1, dtype=np.int64)
+        local[positions] = np.arange(positions.shape[0])
+        new_pos = local[self.member_pos]
+        keep = new_pos >= 0
+        members = MemberTable(*(getattr(self.members, f)[positions] for f in
+                                ("member_key", "member_id", "enrolled_day", "is_active")))
+        sub = ScanHistory(
+            member_key=self.member_key[keep], product_key=self.product_key[keep], day=self.day[keep],
+            basket=self.basket[keep], quantity=self.quantity[keep], amount_cents=self.amount_cents[keep],
+            catalog=self.catalog, members=members, end_day=self.end_day, start_day=self.start_day,
+        )
+        sub.__dict__["member_pos"] = new_pos[keep].astype(np.int32)
+        if "product_pos" in self.__dict__:
+            sub.__dict__["product_pos"] = self.product_pos[keep]
+        return sub
+
     def _subset(self, keep: np.ndarray, end_day: int, start_day: int | None = None) -> "ScanHistory":
         sub = ScanHistory(
             member_key=self.member_key[keep],
@@ -413,16 +435,25 @@ def _read_table(folder: Path, stem: str, dtype: object, required: bool = True) -
     return None
 
 
+KEYS_PER_QUERY = 900  # member keys per IN list (under every SQLite build's variable limit)
+
+
 def load_history(
     engine: Engine,
     as_of: date,
     lookback_days: int | None = None,
     chunk_rows: int = 1_000_000,
+    member_key_range: tuple[int, int] | None = None,
+    member_keys: np.ndarray | None = None,
 ) -> ScanHistory:
     """Every member scan line with ``business_date < as_of`` (and within ``lookback_days``).
 
     Reads ``scan_lines`` in one sequential pass (no join: member and date are on the line),
     plus the ``products`` and ``members`` tables. Works on SQLite and PostgreSQL.
+
+    A member shard reads only its own members: ``member_key_range`` (lowest, highest key,
+    inclusive) or ``member_keys`` restrict both the member table and the lines (through the
+    ``(member_key, business_date)`` index of migration 0014).
     """
     from ..models.catalog import Product
     from ..models.members import Member
@@ -440,31 +471,31 @@ def load_history(
             ).all(),
             columns=["product_key", "sku", "department", "category", "subcategory", "brand_type", "regular_price_cents"],
         )
-        members = pd.DataFrame(
-            conn.execute(
-                select(Member.id.label("member_key"), Member.member_id, Member.enrolled_at, Member.status)
-            ).all(),
-            columns=["member_key", "member_id", "enrolled_at", "status"],
-        )
+        member_query = select(Member.id.label("member_key"), Member.member_id, Member.enrolled_at, Member.status)
         query = select(
             ScanLine.transaction_id, ScanLine.member_key, ScanLine.product_key, ScanLine.business_date,
             ScanLine.quantity, ScanLine.amount_cents,
         ).where(ScanLine.member_key.is_not(None), ScanLine.business_date < as_of)
         if start is not None:
             query = query.where(ScanLine.business_date >= start)
+        if member_key_range is not None:
+            low, high = int(member_key_range[0]), int(member_key_range[1])
+            member_query = member_query.where(Member.id.between(low, high))
+            query = query.where(ScanLine.member_key.between(low, high))
+        if member_keys is None:
+            member_queries, line_queries = [member_query], [query]
+        else:
+            keys = [int(k) for k in np.sort(np.asarray(member_keys, dtype=np.int64))]
+            chunks = [keys[i:i + KEYS_PER_QUERY] for i in range(0, len(keys), KEYS_PER_QUERY)]
+            member_queries = [member_query.where(Member.id.in_(c)) for c in chunks]
+            line_queries = [query.where(ScanLine.member_key.in_(c)) for c in chunks]
+        members = pd.DataFrame(
+            [row for q in member_queries for row in conn.execute(q).all()],
+            columns=["member_key", "member_id", "enrolled_at", "status"],
+        )
         parts: list[tuple[np.ndarray, ...]] = []
-        result = conn.execution_options(stream_results=True, yield_per=chunk_rows).execute(query)
-        for rows in result.partitions(chunk_rows):
-            frame = pd.DataFrame(rows, columns=["t", "m", "p", "d", "q", "a"])
-            days = (pd.to_datetime(frame["d"]) - pd.Timestamp(EPOCH)).dt.days.to_numpy(dtype=np.int64)
-            parts.append((
-                frame["t"].astype(str).to_numpy(dtype=object),
-                frame["m"].to_numpy(dtype=np.int64),
-                frame["p"].to_numpy(dtype=np.int64),
-                days.astype(np.int32),
-                frame["q"].to_numpy(dtype=np.int64).astype(np.int32),
-                frame["a"].to_numpy(dtype=np.int64),
-            ))
+        for line_query in line_queries:
+            parts.extend(_read_lines(conn, line_query, chunk_rows))
     if parts:
         cols = [np.concatenate([p[i] for p in parts]) for i in range(6)]
     else:
@@ -475,3 +506,21 @@ def load_history(
         _catalog_from_frame(products), _members_from_frame(members),
         end_day, day_number(start) if start is not None else int(NO_DAY),
     )
+
+
+def _read_lines(conn, query, chunk_rows: int) -> list[tuple[np.ndarray, ...]]:  # type: ignore[no-untyped-def]
+    """The query's scan lines as column arrays, streamed in chunks."""
+    parts: list[tuple[np.ndarray, ...]] = []
+    result = conn.execution_options(stream_results=True, yield_per=chunk_rows).execute(query)
+    for rows in result.partitions(chunk_rows):
+        frame = pd.DataFrame(rows, columns=["t", "m", "p", "d", "q", "a"])
+        days = (pd.to_datetime(frame["d"]) - pd.Timestamp(EPOCH)).dt.days.to_numpy(dtype=np.int64)
+        parts.append((
+            frame["t"].astype(str).to_numpy(dtype=object),
+            frame["m"].to_numpy(dtype=np.int64),
+            frame["p"].to_numpy(dtype=np.int64),
+            days.astype(np.int32),
+            frame["q"].to_numpy(dtype=np.int64).astype(np.int32),
+            frame["a"].to_numpy(dtype=np.int64),
+        ))
+    return parts

@@ -26,6 +26,7 @@ from scipy.optimize import minimize
 from scipy.special import betaln, gammaln, hyp2f1
 
 from .events import PurchaseEvents, purchase_events, trip_days
+from .exact import fixed_total, from_fixed, to_fixed
 from .history import NO_DAY, ScanHistory
 from .params import ModelParams
 from .ranking import top_k
@@ -151,24 +152,23 @@ def member_metrics(
     trip_day: np.ndarray | None = None,
     sku_events: PurchaseEvents | None = None,
     segments: SegmentTable | None = None,
+    bgnbd: np.ndarray | None = None,
+    population_per_trip: float | None = None,
 ) -> MemberMetrics:
     """Every member's metrics at ``as_of_day``; ``fit_model`` passes what it already computed
-    (trip days, sku purchase events, segments) so nothing is recomputed over all lines."""
+    (trip days, sku purchase events, segments) so nothing is recomputed over all lines.
+
+    ``bgnbd`` and ``population_per_trip`` are chain-wide: a member shard gets them from the
+    reduce step (:func:`chain_bgnbd`, :func:`population_spend_per_trip`); without them they
+    are computed over ``history``'s members. Value tiers rank members against each other: on
+    a shard they are recomputed over the chain afterwards (:func:`value_tiers`)."""
     n = len(history.members)
     history = history.before(as_of_day)
     if trip_member is None or trip_day is None:
         trip_member, trip_day = trip_days(history)
     keep = trip_day < as_of_day
     tm, td = trip_member[keep].astype(np.int64), trip_day[keep].astype(np.int64)
-
-    trips = np.bincount(tm, minlength=n)
-    first = np.full(n, as_of_day, dtype=np.int64)
-    last = np.full(n, NO_DAY, dtype=np.int64)
-    if tm.shape[0]:
-        starts = np.flatnonzero(np.r_[True, tm[1:] != tm[:-1]])
-        ends = np.r_[starts[1:] - 1, tm.shape[0] - 1]
-        first[tm[starts]] = td[starts]
-        last[tm[ends]] = td[ends]
+    trips, first, last = trip_span(trip_member, trip_day, n, as_of_day)
     shopped = trips > 0
 
     recent_start = as_of_day - 7 * RECENT_WEEKS
@@ -203,16 +203,16 @@ def member_metrics(
     repeat_rate = _repeat_rate(sku_events, as_of_day, params, n)
     top_share = _top_category_share(segments, n)
 
-    # BG/NBD on weeks since the first trip.
-    x = np.maximum(trips - 1, 0).astype(np.float64)
-    t_x = np.where(shopped, (last - first) / 7.0, 0.0)
-    T = np.where(shopped, (as_of_day - first) / 7.0, 0.0)
-    fit_rows = _bgnbd_sample(shopped & (T > 0), params.seed)
-    bg = fit_bgnbd(x[fit_rows], t_x[fit_rows], T[fit_rows])
+    x, t_x, T = bgnbd_inputs(trips, first, last, as_of_day)
+    bg = chain_bgnbd(trips, first, last, as_of_day, params.seed) if bgnbd is None else bgnbd
     p_alive = np.where(shopped, bgnbd_p_alive(bg, x, t_x, T), 0.0)
     expected_8w = np.where(shopped, bgnbd_expected_trips(bg, x, t_x, T, RECENT_WEEKS), 0.0)
 
-    clv = _lifetime_value(history, bg, x, t_x, T, shopped, params, n)
+    per_trip = spend_per_trip(history, trips, n)
+    if population_per_trip is None:
+        total, count = population_spend_per_trip(per_trip, shopped)
+        population_per_trip = from_fixed(total, PER_TRIP_BITS) / count if count else 0.0
+    clv = _lifetime_value(per_trip, population_per_trip, bg, x, t_x, T, shopped, params, n)
 
     stage = lifecycle_stages(
         shopped=shopped, first_day=first, enrolled_day=np.where(known_enrolment, enrolled, NO_DAY),
@@ -315,16 +315,61 @@ def _top_category_share(segments: SegmentTable, n: int) -> np.ndarray:
     return np.where(total > 0, top_spend / np.maximum(total, 1), 0.0).astype(np.float32)
 
 
+def trip_span(trip_member: np.ndarray, trip_day: np.ndarray, n: int, as_of_day: int,
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per member: trips before ``as_of_day``, first and last trip day (as_of / NO_DAY when none)."""
+    keep = trip_day < as_of_day
+    tm, td = trip_member[keep].astype(np.int64), trip_day[keep].astype(np.int64)
+    trips = np.bincount(tm, minlength=n)
+    first = np.full(n, as_of_day, dtype=np.int64)
+    last = np.full(n, NO_DAY, dtype=np.int64)
+    if tm.shape[0]:
+        starts = np.flatnonzero(np.r_[True, tm[1:] != tm[:-1]])
+        ends = np.r_[starts[1:] - 1, tm.shape[0] - 1]
+        first[tm[starts]] = td[starts]
+        last[tm[ends]] = td[ends]
+    return trips, first, last
+
+
+def bgnbd_inputs(trips: np.ndarray, first: np.ndarray, last: np.ndarray, as_of_day: int,
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """BG/NBD's (repeat trips, time of the last, age) in weeks since the first trip."""
+    shopped = trips > 0
+    x = np.maximum(trips - 1, 0).astype(np.float64)
+    t_x = np.where(shopped, (last - first) / 7.0, 0.0)
+    T = np.where(shopped, (as_of_day - first) / 7.0, 0.0)
+    return x, t_x, T
+
+
+def chain_bgnbd(trips: np.ndarray, first: np.ndarray, last: np.ndarray, as_of_day: int, seed: int) -> np.ndarray:
+    """The four BG/NBD population parameters from every member's trip span (chain order)."""
+    x, t_x, T = bgnbd_inputs(trips, first, last, as_of_day)
+    fit_rows = _bgnbd_sample((trips > 0) & (T > 0), seed)
+    return fit_bgnbd(x[fit_rows], t_x[fit_rows], T[fit_rows])
+
+
+def spend_per_trip(history: ScanHistory, trips: np.ndarray, n: int) -> np.ndarray:
+    """Each member's net spend per trip (cents, float; 0 without trips)."""
+    member = history.member_pos.astype(np.int64)
+    spend = np.bincount(member, weights=history.amount_cents, minlength=n)
+    return np.where(trips > 0, spend / np.maximum(trips, 1), 0.0)
+
+
+PER_TRIP_BITS = 16
+
+
+def population_spend_per_trip(per_trip: np.ndarray, shopped: np.ndarray) -> tuple[int, int]:
+    """(fixed-point sum, count) of spend per trip over members who shopped: exact, so member
+    shards add up to the one-process mean. The mean is ``from_fixed(sum) / count``."""
+    return fixed_total(to_fixed(per_trip[shopped], PER_TRIP_BITS)), int(shopped.sum())
+
+
 def _lifetime_value(
-    history: ScanHistory, bg: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray,
+    per_trip: np.ndarray, population: float, bg: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray,
     shopped: np.ndarray, params: ModelParams, n: int,
 ) -> np.ndarray:
     """Discounted expected spend (whole cents) over the CLV horizon."""
-    member = history.member_pos.astype(np.int64)
-    spend = np.bincount(member, weights=history.amount_cents, minlength=n)
     trips = x + shopped
-    per_trip = np.where(trips > 0, spend / np.maximum(trips, 1), 0.0)
-    population = per_trip[shopped].mean() if shopped.any() else 0.0
     strength = 3.0  # pseudo-trips at the population's spend per trip
     per_trip = (trips * per_trip + strength * population) / (trips + strength)
     steps = np.arange(4, params.clv_horizon_weeks + 4, 4, dtype=np.float64)

@@ -163,3 +163,14 @@ def category_segments(history: ScanHistory, as_of_day: int, params: ModelParams)
         interval_days=interval.astype(np.float32),
         n_categories=n_categories,
     )
+
+
+def chain_usage_tiers(table: SegmentTable, params: ModelParams) -> np.ndarray:
+    """Usage tiers of every segmented row ranked within its category over the whole table (the
+    chain's, in (member, category) order): what :func:`category_segments` computes in one pass,
+    redone after member shards' tables are put together."""
+    tier = np.full(len(table), UNSEGMENTED_CODE, dtype=np.int8)
+    rows = np.flatnonzero(table.purchase_days >= params.segment_min_purchases)
+    tier[rows] = usage_tier_codes(table.category[rows].astype(np.int64), table.units[rows],
+                                  table.spend_cents[rows], params.usage_quantiles)
+    return tier

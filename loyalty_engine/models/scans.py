@@ -46,6 +46,8 @@ class ScanLine(Base):
     """
 
     __tablename__ = "scan_lines"
+    # A member shard of the model fit reads its key range through this (migration 0014).
+    __table_args__ = (Index("ix_scan_lines_member_date", "member_key", "business_date"),)
 
     transaction_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     line_no: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -23,8 +23,6 @@ import scipy.sparse as sp
 from sqlalchemy import Engine, func, select
 
 from ..config import Config
-from ..model.fit import fit_model
-from ..model.history import load_history
 from ..model.params import ModelParams
 from ..model.state import ModelState
 from ..models.offers import LIFECYCLE_STAGES
@@ -54,11 +52,17 @@ def state_path(config: Config, as_of: date) -> Path:
 
 
 def fit_state(engine: Engine, config: Config, as_of: date) -> ModelState:
-    """Fit the model on every member scan before ``as_of``."""
-    history = load_history(engine, as_of)
-    if len(history) == 0:
-        raise ModelUnavailable(f"no member scans before {as_of}: import scans first (loyalty-engine import scans FILE)")
-    return fit_model(history, as_of, model_params(config))
+    """Fit the model on every member scan before ``as_of``: in this process for a small chain,
+    on member shards (Dask) for a large one or when ``LOYALTY_WORKERS`` /
+    ``LOYALTY_DASK_SCHEDULER`` say so (docs/scale.md); the state is the same."""
+    from ..distributed.cluster import ClusterSettings
+    from ..distributed.fit import NoScans, fit_chain
+
+    try:
+        return fit_chain(engine, as_of, model_params(config), ClusterSettings.from_config(config))
+    except NoScans:
+        raise ModelUnavailable(
+            f"no member scans before {as_of}: import scans first (loyalty-engine import scans FILE)") from None
 
 
 def load_or_fit(engine: Engine, config: Config, as_of: date, model_path: Path | None = None) -> tuple[ModelState, str]:
