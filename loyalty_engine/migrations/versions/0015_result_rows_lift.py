@@ -8,7 +8,7 @@ through an index instead of reading every row's JSON
   offer x cell lifts out of 5,000 rows is an index range read.
 
 Revision ID: 0015
-Revises: 0013 (written beside another branch's 0014; the merge re-chains it after 0014)
+Revises: 0014
 """
 from __future__ import annotations
 
