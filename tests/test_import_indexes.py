@@ -1,4 +1,4 @@
-"""A big scan import builds the basket indexes only readers use once, at the end: they are gone
+"""A big scan import builds the basket and scan-line indexes only readers use once, at the end: they are gone
 while it loads, back (as migrated) when it ends, whether it succeeds or fails, and an import
 that died before rebuilding them has them rebuilt by the next one."""
 from __future__ import annotations
@@ -12,7 +12,7 @@ from sqlalchemy import Engine, inspect, text
 from loyalty_engine.imports import deferred_indexes, import_file, scans
 
 HEADER = "transaction_id,store_id,member_id,scanned_at,sku,quantity,amount,discount\n"
-SECONDARY = {"ix_transactions_business_date", "ix_transactions_member_date"}
+SECONDARY = {"ix_transactions_business_date", "ix_transactions_member_date", "ix_scan_lines_member_date"}
 
 
 def _scans_file(path: Path, baskets: int) -> Path:
@@ -24,7 +24,9 @@ def _scans_file(path: Path, baskets: int) -> Path:
 
 def _indexes(engine: Engine) -> dict[str, tuple[str, ...]]:
     with engine.connect() as conn:
-        return {i["name"]: tuple(i["column_names"]) for i in inspect(conn).get_indexes("transactions")}
+        inspector = inspect(conn)
+        return {i["name"]: tuple(i["column_names"]) for table in ("transactions", "scan_lines")
+                for i in inspector.get_indexes(table)}
 
 
 @pytest.fixture
@@ -35,7 +37,7 @@ def big_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def seen_while_loading(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[set[str]]:
-    """The index names of ``transactions`` each time a chunk's baskets are written."""
+    """The index names of ``transactions`` and ``scan_lines`` each time a chunk's baskets are written."""
     seen: list[set[str]] = []
     real = scans.ScanLoader.write_baskets
 
@@ -87,7 +89,8 @@ def test_indexes_an_interrupted_import_left_unbuilt_are_built_by_the_next(
     migrated = _indexes(engine)
     with engine.begin() as conn:  # what a process killed mid-import leaves
         conn.execute(text("DROP INDEX ix_transactions_member_date"))
-    assert "ix_transactions_member_date" not in _indexes(engine)
+        conn.execute(text("DROP INDEX ix_scan_lines_member_date"))
+    assert not {"ix_transactions_member_date", "ix_scan_lines_member_date"} & set(_indexes(engine))
     report = import_file(engine, "scans", _scans_file(tmp_path / "scans.csv", baskets=2), config=config)
     assert report.inserted == 6
     assert _indexes(engine) == migrated

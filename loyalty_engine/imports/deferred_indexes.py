@@ -1,11 +1,13 @@
-"""Secondary indexes of ``transactions`` dropped during a big scan import and built once at the end.
+"""Secondary indexes of ``transactions`` and ``scan_lines`` dropped during a big scan import and
+built once at the end.
 
 A basket inserted into ``transactions`` updates four b-trees: the table, its primary key and
 two secondary indexes (``business_date``; ``member_key, business_date``) that only readers use
-(the model's history, results, the console). Keeping the two up to date row by row costs
-about as much as the primary key and the table together; building them once from the loaded
-table is a sort, several times cheaper. The import itself never reads them: baskets are found
-by their primary key, which stays.
+(the model's history, results, the console); a scan line updates its table, its primary key and
+``member_key, business_date`` (the model fit's member shards read their key range through it).
+Keeping these up to date row by row costs about as much as the primary keys and the tables
+together; building them once from the loaded tables is a sort, several times cheaper. The import
+itself never reads them: baskets and lines are found by their primary keys, which stay.
 
 This is only worth it when the import adds about as many baskets as the table holds (an initial
 load, a big backfill): rebuilding an index re-reads the whole table. :func:`deferral_wanted`
@@ -27,7 +29,7 @@ from typing import Iterator
 from sqlalchemy import Connection, Engine, Index, inspect, text
 from sqlalchemy.exc import DBAPIError
 
-from ..models.scans import Transaction
+from ..models.scans import ScanLine, Transaction
 
 # An import estimated below this many scan lines never defers (tests lower it to exercise the path).
 DEFER_MIN_LINES = 400_000
@@ -36,9 +38,14 @@ LINES_PER_BASKET = 8  # a conservative basket size (synthetic chains ~5, the gro
 LOCK_TIMEOUT = "2s"
 
 
+DEFERRED_TABLES = (Transaction, ScanLine)
+
+
 def secondary_indexes() -> list[Index]:
-    """The indexes of ``transactions`` other than its primary key, as the models define them."""
-    return sorted(Transaction.__table__.indexes, key=lambda index: str(index.name))
+    """The indexes of ``transactions`` and ``scan_lines`` other than their primary keys, as the
+    models define them."""
+    return sorted((index for model in DEFERRED_TABLES for index in model.__table__.indexes),
+                  key=lambda index: str(index.name))
 
 
 def estimated_lines(progress_total: int, progress_unit: str) -> int:
@@ -63,10 +70,12 @@ def deferral_wanted(conn: Connection, lines: int) -> bool:
 
 
 def restore_missing(engine: Engine) -> list[str]:
-    """Build every secondary index of ``transactions`` that is missing (an import stopped before
-    it could rebuild them); returns their names."""
+    """Build every deferred secondary index that is missing (an import stopped before it could
+    rebuild them); returns their names."""
     with engine.begin() as conn:
-        present = {index["name"] for index in inspect(conn).get_indexes("transactions")}
+        inspector = inspect(conn)
+        present = {index["name"] for model in DEFERRED_TABLES
+                   for index in inspector.get_indexes(model.__tablename__)}
         missing = [index for index in secondary_indexes() if index.name not in present]
         for index in missing:
             index.create(conn)
@@ -75,7 +84,7 @@ def restore_missing(engine: Engine) -> list[str]:
 
 @contextmanager
 def deferred(engine: Engine, lines: int) -> Iterator[bool]:
-    """Drop the secondary indexes of ``transactions`` for the block when :func:`deferral_wanted`,
+    """Drop the deferred secondary indexes for the block when :func:`deferral_wanted`,
     and build them again afterwards, in every case; yields whether they were dropped."""
     dropped = _drop_if_wanted(engine, lines)
     try:
