@@ -20,7 +20,8 @@ from sqlalchemy import delete, func, select, text, update
 from loyalty_engine.db import session_scope
 from loyalty_engine.distributed import list_writer
 from loyalty_engine.distributed.list_writer import STAGED_STATUS, ShardListWriter, write_shard
-from loyalty_engine.distributed.selection import InProcess, select_sharded, shard_start
+from loyalty_engine.distributed.selection import select_sharded, shard_start
+from loyalty_engine.model.partitioned import LocalRunner
 from loyalty_engine.models.lists import (
     ListBuild, ListHoldout, SerialCounter, ShoppingList, ShoppingListContent, ShoppingListLine,
 )
@@ -110,7 +111,7 @@ def test_lists_identical_on_1_2_and_4_shards_and_after_a_lost_worker(  # type: i
     # 2 shards here; 4 shards (2 per worker) on the cluster, reached as a running scheduler.
     address = dask_client.scheduler.address
     for label, select, options, write in (
-        ("2 shards in process", _sharded(InProcess(), 2), (), ShardListWriter(InProcess(), 2)),
+        ("2 shards in process", _sharded(LocalRunner(), 2), (), ShardListWriter(LocalRunner(), 2)),
         ("4 shards on 2 workers", None, ("--scheduler", address), None),  # lists build: workers COPY on PG
     ):
         sharded_counts, exported = _build(chain, engine, config, select, options, write)
@@ -167,7 +168,7 @@ def test_a_shard_failing_mid_write_leaves_nothing_visible_and_a_rerun_completes(
         monkeypatch.setattr(store_rows, "bulk_insert_columns", lambda session, table, columns: half_then_fail(
             lambda c: real_insert(session, table, c), columns))
     with pytest.raises(RuntimeError, match="worker lost"):
-        _build(chain, engine, config, _sharded(InProcess(), 2), write=ShardListWriter(InProcess(), 2))
+        _build(chain, engine, config, _sharded(LocalRunner(), 2), write=ShardListWriter(LocalRunner(), 2))
     with session_scope(engine) as session:
         # No live build, no list anyone reads (every reader skips 'replaced'), no line of one.
         assert session.execute(select(func.count()).select_from(ListBuild)
@@ -185,7 +186,7 @@ def test_a_shard_failing_mid_write_leaves_nothing_visible_and_a_rerun_completes(
     assert exported.splitlines()[1:] == []  # the period's export: at most its header
     monkeypatch.undo()
 
-    _, exported = _build(chain, engine, config, _sharded(InProcess(), 2), write=ShardListWriter(InProcess(), 2))
+    _, exported = _build(chain, engine, config, _sharded(LocalRunner(), 2), write=ShardListWriter(LocalRunner(), 2))
     assert exported == one_process
     assert _leftovers(engine) == (0, 0)
 

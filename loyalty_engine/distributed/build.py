@@ -15,7 +15,8 @@ from ..shopping_lists.settings import ListSettings
 from ..shopping_lists.store_rows import ListWrite, write_here
 from .cluster import ClusterSettings, open_client, worker_count
 from .list_writer import ShardListWriter
-from .selection import InProcess, select_sharded
+from ..model.partitioned import LocalRunner
+from .selection import select_sharded
 
 
 class ShardedBuild:
@@ -46,7 +47,7 @@ class ShardedBuild:
             if (self.cluster.shards or 1) <= 1:
                 self._runner = None
                 return select_for(view, prepared, members, settings, seed)
-            self._runner, self._shards = InProcess(), self.cluster.shards or 1
+            self._runner, self._shards = LocalRunner(), self.cluster.shards or 1
         else:
             client = self._stack.enter_context(open_client(self.cluster))
             self._runner, self._shards = client, self.cluster.shard_count(worker_count(client), n_members)

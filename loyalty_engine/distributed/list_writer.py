@@ -134,7 +134,7 @@ def _discard_quietly(engine: Engine, staging_build: int) -> None:
 
 class ShardListWriter:
     """A list writer for ``build_lists``: on PostgreSQL, one ``write_shard`` task per member
-    shard on ``runner`` (a ``distributed.Client`` or ``InProcess``), then the flip in the
+    shard on ``runner`` (a ``distributed.Client`` or ``LocalRunner``), then the flip in the
     build's transaction; on SQLite (one writer) the client writes, as always. ``task``
     replaces :func:`write_shard` (same arguments), e.g. to disturb a write in a test."""
 

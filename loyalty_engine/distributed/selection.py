@@ -134,25 +134,12 @@ def pool_in_chain(state: ShardState, wanted: np.ndarray) -> _Candidates:
     return replace(c, member=state.index[c.member])
 
 
-class InProcess:
-    """Runs shard tasks here, one after another (the Dask client's submit/gather, eagerly)."""
-
-    def submit(self, fn, *args, **_kw):  # type: ignore[no-untyped-def]
-        return fn(*args)
-
-    def gather(self, values):  # type: ignore[no-untyped-def]
-        return values
-
-    def scatter(self, value, **_kw):  # type: ignore[no-untyped-def]
-        return value
-
-
 def select_sharded(
     runner, view: ModelView, prepared: PreparedOffers, members: _Members, settings: ListSettings, seed: int,
     n_shards: int, start_task: Callable[..., ShardState] | None = None,
 ) -> Selection:
     """:func:`select_lines` over ``n_shards`` member shards run by ``runner`` (a
-    ``distributed.Client`` or :class:`InProcess`). ``start_task`` wraps :func:`shard_start`
+    ``distributed.Client`` or :class:`LocalRunner`). ``start_task`` wraps :func:`shard_start`
     (same arguments), e.g. to observe or disturb the first pass."""
     params = selection_params(settings, seed)
     offers = prepared.arrays

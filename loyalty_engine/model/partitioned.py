@@ -183,15 +183,23 @@ class ShardSummary:
     n_needs: int
 
 
-def summarize_shard(history: ScanHistory, window: Window, params: ModelParams) -> ShardSummary:
-    """The map step's first pass over a shard's history (cut to the window)."""
-    as_of, start = window.as_of_day, window.start
+def _shard_events(history: ScanHistory) -> tuple[int, np.ndarray, int, Any, Any, np.ndarray, np.ndarray]:
+    """What both passes start from: the shard's members, each product's need group and how many
+    there are, purchase events per sku and per need group, and the trips (member, day).
+    A tuple, not an object, so a pass can drop the events it is done with."""
     catalog = history.catalog
-    n, n_products = len(history.members), len(catalog)
+    n_products = len(catalog)
     need_of_sku, n_needs = catalog.need_group, int(catalog.need_group_names.shape[0])
     sku_events = purchase_events(history, np.arange(n_products, dtype=np.int32), n_products)
     need_events = purchase_events(history, need_of_sku, n_needs)
     trip_member, trip_day = trip_days(history)
+    return len(history.members), need_of_sku, n_needs, sku_events, need_events, trip_member, trip_day
+
+
+def summarize_shard(history: ScanHistory, window: Window, params: ModelParams) -> ShardSummary:
+    """The map step's first pass over a shard's history (cut to the window)."""
+    as_of, start = window.as_of_day, window.start
+    n, need_of_sku, n_needs, sku_events, need_events, trip_member, trip_day = _shard_events(history)
     counts = np.zeros((len(window.cutoffs), 2), dtype=np.int64)
     for i, cutoff in enumerate(window.cutoffs):
         at = member_aggregates(trip_member, trip_day, n, cutoff)
@@ -268,11 +276,7 @@ def score_shard(history: ScanHistory, window: Window, params: ModelParams, chain
     (member positions local to the shard; ranked tiers are redone over the chain)."""
     as_of, start, horizon = window.as_of_day, window.start, params.horizon_days
     catalog = history.catalog
-    n, n_products = len(history.members), len(catalog)
-    need_of_sku, n_needs = catalog.need_group, int(catalog.need_group_names.shape[0])
-    sku_events = purchase_events(history, np.arange(n_products, dtype=np.int32), n_products)
-    need_events = purchase_events(history, need_of_sku, n_needs)
-    trip_member, trip_day = trip_days(history)
+    n, need_of_sku, _n_needs, sku_events, need_events, trip_member, trip_day = _shard_events(history)
     trips = TripIndex(trip_member, trip_day)
     members = member_aggregates(trip_member, trip_day, n, as_of)
     need_pairs = pair_aggregates(need_events, as_of, HALF_LIVES, start=start)
