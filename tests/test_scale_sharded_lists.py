@@ -57,7 +57,7 @@ def chain_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def dask_client():  # type: ignore[no-untyped-def]
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         with Client(cluster) as client:
             yield client
 

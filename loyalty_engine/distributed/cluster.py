@@ -69,7 +69,9 @@ def open_client(settings: ClusterSettings) -> Iterator["object"]:
             yield client
         return
     workers = settings.workers or default_workers()
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    # ":0": the scheduler's HTTP server (health, dashboard) on a free port. None still tries 8787,
+    # which two builds on one machine (or a test run beside a build) cannot share.
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         with Client(cluster) as client:
             yield client
 
