@@ -4,12 +4,13 @@ from __future__ import annotations
 import click
 
 from .context import CliContext
-from . import db, demo, generate, imports, lanes, lists, model, offers, render, scheduler, serve, stores, users
+from . import backtest, db, demo, generate, imports, lanes, lists, model, offers, render, scheduler, serve, stores
+from . import users
 from . import analytics, statements
 from . import results
 
-COMMAND_MODULES = (db, imports, generate, model, offers, lists, render, stores, lanes, scheduler, serve, users, demo,
-                   statements, analytics, results)
+COMMAND_MODULES = (db, imports, generate, model, backtest, offers, lists, render, stores, lanes, scheduler, serve,
+                   users, demo, statements, analytics, results)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
