@@ -4,40 +4,18 @@ No page breaks the CSP (the browser reports any blocked inline script or style).
 go to the test's tmp dir, and to ``docs/`` when ``LOYALTY_SAVE_SCREENSHOTS=1``."""
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import socket
-import threading
 from datetime import date
 from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
 
+from browser_support import CHROMIUM, Shots, served_page
 from console_support import PASSWORD, add_user, seed_catalog
 from loyalty_engine.checkout.lanes import authenticate
 from loyalty_engine.offers.definition import OfferDefinition
 from loyalty_engine.offers.service import save_offer
-
-CHROMIUM = "/usr/bin/chromium"
-DOCS = Path(__file__).resolve().parent.parent / "docs"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _shot(page, tmp: Path, name: str) -> None:  # type: ignore[no-untyped-def]
-    path = tmp / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    assert path.stat().st_size > 5_000
-    if os.environ.get("LOYALTY_SAVE_SCREENSHOTS") == "1":
-        shutil.copy(path, DOCS / path.name)
-
 
 def _offers(engine) -> None:  # type: ignore[no-untyped-def]
     with Session(engine) as session:
@@ -55,102 +33,86 @@ def _offers(engine) -> None:  # type: ignore[no-untyped-def]
 def test_admin_creates_a_user_and_issues_a_lane_key_in_chromium(app, engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     if not Path(CHROMIUM).exists():
         pytest.skip("SKIPPED: headless chromium is not installed (apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="SKIPPED: the playwright package is not installed")
+    pytest.importorskip("playwright.sync_api", reason="SKIPPED: the playwright package is not installed")
+    shots = Shots(tmp_path)
     seed_catalog(engine)
     _offers(engine)
     add_user(engine, "alice", "admin", display_name="Alice Admin")
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    blocked: list[str] = []
-    try:
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync"])
-            try:
-                page = browser.new_page(viewport={"width": 1366, "height": 800})
-                page.on("console", lambda msg: blocked.append(msg.text) if "Content Security Policy" in msg.text else None)
-                page.goto(f"{base}/")  # the root sends a signed-out visitor to the sign-in page
-                assert page.url.startswith(f"{base}/console/sign-in")
-                _shot(page, tmp_path, "console-sign-in")
-                page.fill("#username", "alice")
-                page.fill("#password", PASSWORD)
-                page.click("button:has-text('Sign in')")
-                page.wait_for_load_state()
+    with served_page(app, 1366, 800) as run:
+        page, base, browser, blocked = run.page, run.base, run.browser, run.violations
+        page.goto(f"{base}/")  # the root sends a signed-out visitor to the sign-in page
+        assert page.url.startswith(f"{base}/console/sign-in")
+        shots.take(page, "sign-in", prefix="console")
+        page.fill("#username", "alice")
+        page.fill("#password", PASSWORD)
+        page.click("button:has-text('Sign in')")
+        page.wait_for_load_state()
 
-                # a user: the form shows the server's message beside the field, then creates it
-                page.goto(f"{base}/console/admin/users/new")
-                page.fill("#username", "mo")
-                page.select_option("#role", "manufacturer")
-                page.fill("#password", "a long passphrase here")
-                page.click("button:has-text('Create user')")
-                assert "must be bound to a manufacturer" in page.inner_text(".field.has-error")
-                page.fill("#password", "a long passphrase here")
-                page.select_option("#manufacturer_id", "MFR1")
-                page.click("button:has-text('Create user')")
-                page.wait_for_load_state()
-                assert page.url.endswith("/console/admin/users")
-                assert "User mo created." in page.inner_text(".flash")
-                assert page.locator("table.grid td a", has_text="mo").count() == 1
-                _shot(page, tmp_path, "console-users")
+        # a user: the form shows the server's message beside the field, then creates it
+        page.goto(f"{base}/console/admin/users/new")
+        page.fill("#username", "mo")
+        page.select_option("#role", "manufacturer")
+        page.fill("#password", "a long passphrase here")
+        page.click("button:has-text('Create user')")
+        assert "must be bound to a manufacturer" in page.inner_text(".field.has-error")
+        page.fill("#password", "a long passphrase here")
+        page.select_option("#manufacturer_id", "MFR1")
+        page.click("button:has-text('Create user')")
+        page.wait_for_load_state()
+        assert page.url.endswith("/console/admin/users")
+        assert "User mo created." in page.inner_text(".flash")
+        assert page.locator("table.grid td a", has_text="mo").count() == 1
+        shots.take(page, "users", prefix="console")
 
-                # a lane key, shown once
-                page.goto(f"{base}/console/admin/lanes")
-                page.select_option("#store_id", "S1")
-                page.fill("#lane_code", "03")
-                page.click("button:has-text('Issue key')")
-                key = page.inner_text("#issued-key").strip()
-                assert re.fullmatch(r"lk_[0-9a-f]{12}\.[A-Za-z0-9_-]{43}", key)
-                with engine.connect() as conn:
-                    assert authenticate(conn, key).lane_code == "03"
-                _shot(page, tmp_path, "console-lanes")
-                page.goto(f"{base}/console/admin/lanes")
-                assert key not in page.content()
+        # a lane key, shown once
+        page.goto(f"{base}/console/admin/lanes")
+        page.select_option("#store_id", "S1")
+        page.fill("#lane_code", "03")
+        page.click("button:has-text('Issue key')")
+        key = page.inner_text("#issued-key").strip()
+        assert re.fullmatch(r"lk_[0-9a-f]{12}\.[A-Za-z0-9_-]{43}", key)
+        with engine.connect() as conn:
+            assert authenticate(conn, key).lane_code == "03"
+        shots.take(page, "lanes", prefix="console")
+        page.goto(f"{base}/console/admin/lanes")
+        assert key not in page.content()
 
-                page.goto(f"{base}/console/admin/audit")
-                text = page.inner_text("table.audit")
-                assert "user.create" in text and "lane_key.issue" in text
-                _shot(page, tmp_path, "console-audit-log")
-                page.click("button:has-text('Sign out')")
-                page.wait_for_load_state()
-                assert page.url.startswith(f"{base}/console/sign-in")
+        page.goto(f"{base}/console/admin/audit")
+        text = page.inner_text("table.audit")
+        assert "user.create" in text and "lane_key.issue" in text
+        shots.take(page, "audit-log", prefix="console")
+        page.click("button:has-text('Sign out')")
+        page.wait_for_load_state()
+        assert page.url.startswith(f"{base}/console/sign-in")
 
-                # the manufacturer: its own offer, not the other funder's
-                page.fill("#username", "mo")
-                page.fill("#password", "a long passphrase here")
-                page.click("button:has-text('Sign in')")
-                page.wait_for_load_state()
-                assert page.url == f"{base}/portal/offers"
-                body = page.inner_text("main")
-                assert "Crunchy snacks" in body and "Other maker" not in body
-                _shot(page, tmp_path, "portal-offers")
-                assert page.goto(f"{base}/console/admin/users").status == 403
-                page.close()
+        # the manufacturer: its own offer, not the other funder's
+        page.fill("#username", "mo")
+        page.fill("#password", "a long passphrase here")
+        page.click("button:has-text('Sign in')")
+        page.wait_for_load_state()
+        assert page.url == f"{base}/portal/offers"
+        body = page.inner_text("main")
+        assert "Crunchy snacks" in body and "Other maker" not in body
+        shots.take(page, "offers", prefix="portal")
+        assert page.goto(f"{base}/console/admin/users").status == 403
+        page.close()
 
-                # the API's Swagger UI renders with every request to another host refused (offline)
-                docs = browser.new_page(viewport={"width": 1366, "height": 800})
-                elsewhere: list[str] = []
+        # the API's Swagger UI renders with every request to another host refused (offline)
+        docs = browser.new_page(viewport={"width": 1366, "height": 800})
+        elsewhere: list[str] = []
 
-                def only_here(route) -> None:  # type: ignore[no-untyped-def]
-                    if route.request.url.startswith(base):
-                        route.continue_()
-                    else:
-                        elsewhere.append(route.request.url)
-                        route.abort()
+        def only_here(route) -> None:  # type: ignore[no-untyped-def]
+            if route.request.url.startswith(base):
+                route.continue_()
+            else:
+                elsewhere.append(route.request.url)
+                route.abort()
 
-                docs.route("**/*", only_here)
-                docs.goto(f"{base}/api/v1/docs/swagger/")
-                docs.wait_for_selector(".swagger-ui .info .title", timeout=20_000)
-                assert "lane API" in docs.inner_text(".swagger-ui .info .title")
-                assert docs.locator(".opblock").count() >= 3  # the operations are listed
-                assert not [u for u in elsewhere if not u.startswith("data:")], elsewhere
-                docs.close()
-            finally:
-                browser.close()
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
+        docs.route("**/*", only_here)
+        docs.goto(f"{base}/api/v1/docs/swagger/")
+        docs.wait_for_selector(".swagger-ui .info .title", timeout=20_000)
+        assert "lane API" in docs.inner_text(".swagger-ui .info .title")
+        assert docs.locator(".opblock").count() >= 3  # the operations are listed
+        assert not [u for u in elsewhere if not u.startswith("data:")], elsewhere
+        docs.close()
     assert not blocked, blocked
