@@ -1,8 +1,6 @@
 """``loyalty-engine analytics``: a funder's anonymized offer analytics for a list period (CSV or JSON)."""
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import datetime
 

@@ -12,10 +12,9 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from ..db import session_scope
-from ..models.offers import OFFER_STATUSES, ContentItem, Offer, OfferProduct
+from ..models.offers import OFFER_STATUSES, Offer, OfferProduct
 from ..models.catalog import Product
 from ..money import format_money
-from ..offers.benefits import benefit_text
 from ..offers.definition import DefinitionError, load_definition_file
 from ..offers.service import (
     OfferError,

@@ -36,7 +36,8 @@ class ThrottlePolicy:
     def delay_after(self, failures: int) -> timedelta:
         if failures < self.free:
             return timedelta(0)
-        return min(timedelta(seconds=2 ** (failures - self.free)), MAX_DELAY)
+        # capped before the timedelta: 2 ** n seconds overflows it past n of about 46
+        return timedelta(seconds=min(2 ** (failures - self.free), MAX_DELAY.total_seconds()))
 
 
 @dataclass(frozen=True)

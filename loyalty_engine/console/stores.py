@@ -4,10 +4,10 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Any, Mapping
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session
 
+from ..imports.parsing import valid_timezone
 from ..models.catalog import Store
 from .audit import Actor, record_change
 from .users import UserError
@@ -27,10 +27,8 @@ def save_store(session: Session, store_id: str, values: Mapping[str, str], *, ac
     if not STORE_ID_RE.match(store_id):
         raise UserError("store id: 1-32 letters, digits, '_' or '-'", "store_id")
     zone = (values.get("timezone") or "").strip()
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise UserError(f"unknown time zone {zone!r} (use an IANA name such as America/Chicago)", "timezone") from None
+    if not valid_timezone(zone):
+        raise UserError(f"unknown time zone {zone!r} (use an IANA name such as America/Chicago)", "timezone")
     store = session.get(Store, store_id)
     if create and store is not None:
         raise UserError(f"store {store_id!r} already exists", "store_id")

@@ -3,7 +3,7 @@ the workers' writes of the lists, sharing one cluster."""
 from __future__ import annotations
 
 from contextlib import ExitStack
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -58,13 +58,3 @@ class ShardedBuild:
             return write_here(session, job)
         return ShardListWriter(self._runner, self._shards)(session, job)
 
-
-def sharded_select(cluster: ClusterSettings) -> Callable[..., Selection]:
-    """Just the selection of :class:`ShardedBuild` (its cluster closed when it returns); the
-    client then writes the lists."""
-
-    def select(*args: Any) -> Selection:
-        with ShardedBuild(cluster) as build:
-            return build.select(*args)
-
-    return select

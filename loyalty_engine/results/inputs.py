@@ -16,7 +16,7 @@ import pandas as pd
 from sqlalchemy import Connection, bindparam, text
 
 from ..models.offers import BRAND_LOYALTIES, LIFECYCLE_STAGES, USAGE_TIERS
-from .period_lines import PeriodLines
+from .period_lines import PeriodLines, ordinal_days
 from .scan_window import ScanWindows
 
 CELL_NAMES: tuple[str, ...] = tuple(f"{lo}:{ti}" for lo in BRAND_LOYALTIES for ti in USAGE_TIERS) + ("unsegmented",)
@@ -118,8 +118,8 @@ def targeted_pairs(conn: Connection, a: date, b: date, lines: PeriodLines | None
         cols["offer_id"].append(np.array(offer, dtype=np.int64))
         cols["cell"].append(_coded(cell_index, loyalty, tier))
         cols["stage"].append(_coded(stage_index, stage))
-        cols["start"].append(_days(start))
-        cols["end"].append(_days(end))
+        cols["start"].append(ordinal_days(start))
+        cols["end"].append(ordinal_days(end))
         cols["treated"].append(np.full(len(rows), treated))
         cols["probability"].append(np.nan_to_num(np.array(probability, dtype=np.float64)))
     if not cols["member_key"]:
@@ -138,15 +138,6 @@ def _coded(fn, *columns: Sequence[Any]) -> np.ndarray:  # type: ignore[no-untype
     firsts = [[("" if column[i] is None else str(column[i])) for i in first.tolist()] for column in columns]
     values = fn(*firsts) if keys.shape[0] else np.empty(0, np.int64)
     return np.asarray(values, dtype=np.int64)[inverse]
-
-
-def _days(values: Sequence[Any]) -> np.ndarray:
-    codes, distinct = pd.factorize(pd.Series(values, dtype=object), sort=False)
-    return np.array([_day(d) for d in distinct.tolist()], dtype=np.int64)[codes]
-
-
-def _day(value: Any) -> int:
-    return (value if isinstance(value, date) else date.fromisoformat(str(value))).toordinal()
 
 
 def window_sums(conn: Connection, pre_start: date, start: date, end: date,

@@ -66,8 +66,9 @@ def _day(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
-def _arms(conn: Connection, a: date, b: date) -> dict[str, np.ndarray]:
-    """Per member of each period: treated (has a list) or held out, list kind, stage, outcomes."""
+def period_arms(conn: Connection, a: date, b: date) -> dict[str, np.ndarray]:
+    """Per member of each period: treated (has a list) or held out, list kind, stage, outcomes;
+    what :func:`program_level` and :func:`winback` read (one pass serves both)."""
     names = ("member", "treated", "winback", "stage", "trips", "spend", "weeks", "end")
     cols: dict[str, list[Any]] = {k: [] for k in names}
     for start, end in conn.execute(_PERIODS, {"a": a, "b": b}).all():
@@ -114,14 +115,10 @@ def _compare(y: np.ndarray, treated: np.ndarray) -> dict[str, Any]:
             "ci_low": f(est.ci_low), "ci_high": f(est.ci_high)}
 
 
-def period_arms(conn: Connection, a: date, b: date) -> dict[str, np.ndarray]:
-    """What :func:`program_level` and :func:`winback` read (one pass serves both)."""
-    return _arms(conn, a, b)
-
 
 def program_level(conn: Connection, a: date, b: date, arms: dict[str, np.ndarray] | None = None) -> list[dict[str, Any]]:
     """Members with lists against the member-level hold-out: trips, spend per week, retention."""
-    arms = _arms(conn, a, b) if arms is None else arms
+    arms = period_arms(conn, a, b) if arms is None else arms
     if arms["member"].shape[0] == 0:
         return []
     treated = arms["treated"].astype(bool)
@@ -136,7 +133,7 @@ def program_level(conn: Connection, a: date, b: date, arms: dict[str, np.ndarray
 def winback(conn: Connection, a: date, b: date, horizon_weeks: int = 6,
             arms: dict[str, np.ndarray] | None = None) -> list[dict[str, Any]]:
     """Win-back lists against held-out win-back members: retention, spend and stage transitions."""
-    arms = _arms(conn, a, b) if arms is None else arms
+    arms = period_arms(conn, a, b) if arms is None else arms
     if arms["member"].shape[0] == 0:
         return []
     wb = arms["winback"].astype(bool)

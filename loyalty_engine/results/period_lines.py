@@ -85,15 +85,20 @@ def read_period_lines(conn: Connection, a: date, b: date) -> PeriodLines:
     list_id, member, store, stage, start, end, mail, app = zip(*lists)
     ids = np.array(list_id, dtype=np.int64)
     order = np.argsort(ids)
+    sorted_ids = ids[order]
     line_list = numbers[:, 0].astype(np.int64)
-    at = order[np.searchsorted(ids[order], line_list)]  # every line's list is among the lists read
+    pos = np.minimum(np.searchsorted(sorted_ids, line_list), len(ids) - 1)
+    # The lists and the lines are separate statements (each its own snapshot on PostgreSQL): a
+    # build that commits between them adds lines of lists not read, which are left out.
+    known = sorted_ids[pos] == line_list
+    numbers, at = numbers[known], order[pos[known]]
     ints = {name: numbers[:, i].astype(np.int64) for i, name in enumerate(_INTEGERS[:9])}
     ints.update(member=np.array(member, dtype=np.int64)[at], mail=np.array(mail, dtype=np.int64)[at],
                 app=np.array(app, dtype=np.int64)[at])
     loyalty, tier = ints["loyalty"], ints["tier"]
     cell = np.where((loyalty >= 0) & (tier >= 0), loyalty * len(USAGE_TIERS) + tier, UNSEGMENTED)
     return PeriodLines(
-        store=_text(store)[at], stage=_text(stage)[at], start=_days(start)[at], end=_days(end)[at],
+        store=_text(store)[at], stage=_text(stage)[at], start=ordinal_days(start)[at], end=ordinal_days(end)[at],
         probability=np.nan_to_num(numbers[:, 9]), cell=cell.astype(np.int64), ints=ints)
 
 
@@ -101,11 +106,11 @@ def _text(values: Sequence[Any]) -> np.ndarray:
     return pd.Series(values, dtype=object).fillna("").astype(str).to_numpy(dtype=object)
 
 
-def _days(values: Sequence[Any]) -> np.ndarray:
+def ordinal_days(values: Sequence[Any]) -> np.ndarray:
     """Ordinal days of DATE values (dates, or ISO text on SQLite), each distinct value parsed once."""
     codes, distinct = pd.factorize(pd.Series(values, dtype=object), sort=False)
     parsed = [(d if isinstance(d, date) else date.fromisoformat(str(d))).toordinal() for d in distinct.tolist()]
     return np.array(parsed, dtype=np.int64)[codes]
 
 
-__all__ = ["PeriodLines", "read_period_lines"]
+__all__ = ["PeriodLines", "ordinal_days", "read_period_lines"]

@@ -11,7 +11,6 @@ only a random token; Flask-Login's ``request_loader`` turns it into the user per
 from __future__ import annotations
 
 from datetime import datetime
-from functools import wraps
 from typing import Any, Callable, Mapping, TypeVar
 
 from flask import Blueprint, Flask, abort, current_app, g, request, session

@@ -13,6 +13,7 @@ from __future__ import annotations
 from flask import abort, current_app, render_template, request
 from werkzeug.wrappers import Response
 
+from .paging import page_arg
 from ..analytics.lift_chart import LiftPoint, lift_chart, lift_points
 from ..app import app_config, db_session
 from ..console.access import FunderRef
@@ -88,7 +89,7 @@ def analytics() -> str:
     level = request.args.get("level", "summary")
     if level not in LEVELS:
         abort(400)
-    page = min(max(request.args.get("page", 1, type=int) or 1, 1), 1_000_000)
+    page = page_arg()
     report, message = _analytics(funder.id, period) if period is not None else (None, None)
     rows = [r for r in report.rows if r.get("level") in LEVELS[level]] if report is not None else []
     pages = max((len(rows) + PAGE_ROWS - 1) // PAGE_ROWS, 1)

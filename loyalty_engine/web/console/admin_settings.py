@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from ..paging import page_arg
 from ...app import app_config, db_session
 from ...console.audit import AuditQuery, changed_fields, find_changes
 from ...console.settings import RUNTIME_SETTINGS, effective_settings, maker_checker, set_maker_checker
@@ -33,7 +34,7 @@ def settings() -> Response | str | tuple[str, int]:
 @bp.get("/admin/audit")
 @requires("audit.view")
 def audit_log() -> str:
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_arg()
     query = AuditQuery(
         object_type=request.args.get("object_type") or None, object_id=request.args.get("object_id") or None,
         actor_name=request.args.get("actor") or None, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,

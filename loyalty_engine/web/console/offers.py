@@ -11,6 +11,7 @@ from typing import Any
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from ..paging import page_arg
 from ...analytics.charts import bar_chart, day_points, forecast_chart
 from ...analytics.dashboard import offer_days
 from ...analytics.segment_cells import CELL_NAMES, cell_member_counts, segment_categories
@@ -75,7 +76,7 @@ def offers() -> str:
     status = request.args.get("status", "")
     status = status if status in OFFER_STATUSES else ""
     search = request.args.get("q", "")[:100]
-    page = min(max(request.args.get("page", 1, type=int) or 1, 1), 1_000_000)  # an offset the database takes
+    page = page_arg()
     user = current_principal()
     mine = bool(request.args.get("mine")) and user is not None and user.role == "category_manager"
     rows, total = offer_rows(db_session(), status or None, search, user.categories if mine and user else None, page)

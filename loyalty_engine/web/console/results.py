@@ -13,6 +13,7 @@ from typing import Any
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from ..paging import page_arg
 from ...analytics.lift_chart import LiftPoint, lift_chart, lift_points
 from ...app import app_config, db_session
 from ...console.results_view import (DIMENSIONS, PAGE_ROWS, largest_lifts, periods, rows_csv, stored_page,
@@ -71,7 +72,7 @@ def results() -> str:
     known = periods(db_session())
     period = chosen_period(known, prefer_computed=True)
     by = _by_arg()
-    page = min(max(request.args.get("page", 1, type=int) or 1, 1), 1_000_000)  # an offset the database takes
+    page = page_arg()
     summary, rows, charts, total = None, [], {}, 0
     if period is not None and period.computed_at is not None:
         summary, rows, total = stored_page(db_session(), period.start, by, page)
