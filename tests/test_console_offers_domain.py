@@ -74,6 +74,18 @@ def test_wizard_messages_sit_beside_their_fields() -> None:
     assert "scope_values" in catalog_errors(OfferError("scope brand = ['Nope'] matches no product"))
 
 
+def test_editing_in_the_wizard_keeps_the_exclusion_group() -> None:
+    """An offer file's exclusion group survives a round trip through the wizard's fields, and a
+    bad one is shown beside its field."""
+    ok = validate_form(_form("X", "M1", exclusion_group="Coffee  Pods"), {})
+    assert ok.errors == {} and ok.definition is not None and ok.definition.exclusion_group == "coffee pods"
+    form, lists = form_from_definition(ok.definition.model_dump(mode="json", by_alias=True))
+    assert form["exclusion_group"] == "coffee pods"
+    again = validate_form(form, lists)
+    assert again.errors == {} and again.definition is not None and again.definition.exclusion_group == "coffee pods"
+    assert validate_form(_form("X", "M1", exclusion_group="x" * 101), {}).errors.keys() == {"exclusion_group"}
+
+
 def test_offer_from_wizard_to_approval(chain, engine, config) -> None:  # type: ignore[no-untyped-def]
     brand, maker, _price = national_brand(engine)
     settings = ListSettings.from_config(config)

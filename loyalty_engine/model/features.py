@@ -92,10 +92,6 @@ def hazard_from_counts(observed: np.ndarray, censored: np.ndarray) -> GapHazard:
     return GapHazard(cumulative, rate)
 
 
-def gap_hazard(pairs: PairAggregates, events: PurchaseEvents, start: int | None = None) -> GapHazard:
-    return hazard_from_counts(*gap_counts(pairs, events, start))
-
-
 def _bin_counts(item: np.ndarray, gap: np.ndarray, n_items: int) -> np.ndarray:
     n_bins = GAP_EDGES.shape[0] - 1
     b = np.clip(np.searchsorted(GAP_EDGES, gap, side="right") - 1, 0, n_bins - 1)
@@ -141,7 +137,7 @@ def item_partials(
     pairs: PairAggregates, events: PurchaseEvents, members: MemberAggregates, with_hazard: bool,
     start: int | None = None,
 ) -> ItemPartials:
-    """This shard's counts behind :func:`item_stats` (members: the shard's, dense)."""
+    """This shard's counts behind :func:`finish_item_stats` (members: the shard's, dense)."""
     n_items = pairs.n_items
     repeat = pairs.count >= 2
     gaps = (pairs.count - 1)[repeat].astype(np.int64)
@@ -194,19 +190,6 @@ def finish_item_stats(
     else:
         hazard = None
     return ItemStats(log_interval, repeat_share, penetration, (buyers + 0.1) / with_history, trend, hazard)
-
-
-def item_stats(
-    pairs: PairAggregates,
-    events: PurchaseEvents,
-    members: MemberAggregates,
-    parent: np.ndarray | None = None,
-    parent_stats: "ItemStats | None" = None,
-    start: int | None = None,
-) -> ItemStats:
-    """Item facts of these members (one shard's or the chain's)."""
-    with_hazard = not (parent is not None and parent_stats is not None and parent_stats.hazard is not None)
-    return finish_item_stats(item_partials(pairs, events, members, with_hazard, start), parent, parent_stats)
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ _LOCATIONS: dict[tuple[str, ...], str] = {
     ("funding",): "budget", ("funding", "share"): "share", ("funding", "handling_fee"): "handling_fee",
     ("funding", "budget"): "budget", ("funding", "max_redemptions"): "max_redemptions",
     ("validity",): "valid_to", ("validity", "from"): "valid_from", ("validity", "to"): "valid_to",
+    ("exclusion_group",): "exclusion_group",
 }
 
 # catalog and service messages (plain strings) -> form field, by what they start with or contain
@@ -114,6 +115,8 @@ def definition_data(form: Mapping[str, Any], lists: Mapping[str, list[str]]) -> 
     }
     if t("manufacturer"):
         data["manufacturer"] = t("manufacturer")
+    if t("exclusion_group"):
+        data["exclusion_group"] = t("exclusion_group")
     return data
 
 
@@ -185,6 +188,7 @@ def form_from_definition(d: Mapping[str, Any]) -> tuple[dict[str, str], dict[str
         "budget": s(funding.get("budget")), "max_redemptions": s(funding.get("max_redemptions")),
         "valid_from": s(validity.get("from")), "valid_to": s(validity.get("to")),
         "holdout_share": f"{float(d.get('holdout_share') or 0) * 100:g}",
+        "exclusion_group": s(d.get("exclusion_group")),
     }
     return form, {"cells": list(targeting.get("cells") or []), "stages": list(targeting.get("stages") or [])}
 
