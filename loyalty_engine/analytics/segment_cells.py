@@ -24,12 +24,15 @@ KEEP_DAYS = 98  # seven two-week list periods of nightly runs
 CELL_NAMES = [f"{lo}:{ti}" for lo in BRAND_LOYALTY for ti in USAGE_TIERS] + [UNSEGMENTED]
 
 
+def cell_codes(segments: SegmentTable) -> np.ndarray:
+    """0..8 = loyalty * 3 + tier, 9 = unsegmented (both codes are -1 together)."""
+    return np.where(segments.brand_loyalty >= 0,
+                    segments.brand_loyalty.astype(np.int16) * 3 + segments.usage_tier, 9).astype(np.int8)
+
+
 def segment_cell_columns(segments: SegmentTable, category_names: np.ndarray, as_of: date) -> dict[str, list[Any]]:
     """Column lists of ``segment_cells`` rows for one run: members, spend, units, mean interval."""
-    # cell 0..8 = loyalty * 3 + tier, 9 = unsegmented (both codes are -1 together)
-    cell = np.where(segments.brand_loyalty >= 0,
-                    segments.brand_loyalty.astype(np.int64) * 3 + segments.usage_tier, 9)
-    key = segments.category.astype(np.int64) * 10 + cell
+    key = segments.category.astype(np.int64) * 10 + cell_codes(segments)
     keys, row = np.unique(key, return_inverse=True)
     n = keys.shape[0]
     members = np.bincount(row, minlength=n)

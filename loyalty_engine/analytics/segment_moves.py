@@ -22,17 +22,11 @@ from sqlalchemy.orm import Session
 from ..model.segments import SegmentTable
 from ..models.analytics import SegmentMove
 from ..shopping_lists.bulk import bulk_insert_columns
-from .segment_cells import CELL_NAMES, KEEP_DAYS
+from .segment_cells import CELL_NAMES, KEEP_DAYS, cell_codes
 
 NONE = "none"
 MOVE_CELLS = [*CELL_NAMES, NONE]  # code 10 = not in the category's buyers
 SNAPSHOT = re.compile(r"^segments-(\d{4}-\d{2}-\d{2})\.npz$")
-
-
-def cell_codes(segments: SegmentTable) -> np.ndarray:
-    """0..8 = loyalty * 3 + tier, 9 = unsegmented."""
-    return np.where(segments.brand_loyalty >= 0,
-                    segments.brand_loyalty.astype(np.int16) * 3 + segments.usage_tier, 9).astype(np.int8)
 
 
 def save_snapshot(directory: Path, as_of: date, member_key: np.ndarray, segments: SegmentTable,

@@ -18,12 +18,13 @@ from typing import Any, Sequence
 from sqlalchemy import Connection, bindparam, select, update
 
 from ..models.catalog import Store
+from .schemas import STORE_MAX
 from ..models.checkout import Lane, LaneApiKey
 from .errors import CheckoutError, Forbidden, NotFound, Unauthorized
 
 KEY_PREFIX = "lk_"
 LANE_CODE_RE = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
-LANE_STORE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,15}$")  # the lane API's store field
+LANE_STORE_RE = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9_.-]{{0,{STORE_MAX - 1}}}$")  # the lane API's store field
 _KEY_RE = re.compile(r"^lk_([0-9a-f]{12})\.([A-Za-z0-9_-]{43})$")
 
 
