@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, select
 
+from .scan_reader import LineFilter, read_lines
+
 EPOCH = date(1970, 1, 1)
 NO_DAY = np.iinfo(np.int32).min  # "unknown date" in int32 day arrays
 
@@ -442,7 +444,6 @@ def load_history(
     engine: Engine,
     as_of: date,
     lookback_days: int | None = None,
-    chunk_rows: int = 1_000_000,
     member_key_range: tuple[int, int] | None = None,
     member_keys: np.ndarray | None = None,
 ) -> ScanHistory:
@@ -457,7 +458,6 @@ def load_history(
     """
     from ..models.catalog import Product
     from ..models.members import Member
-    from ..models.scans import ScanLine
 
     end_day = day_number(as_of)
     start = as_of - timedelta(days=lookback_days) if lookback_days else None
@@ -472,55 +472,25 @@ def load_history(
             columns=["product_key", "sku", "department", "category", "subcategory", "brand_type", "regular_price_cents"],
         )
         member_query = select(Member.id.label("member_key"), Member.member_id, Member.enrolled_at, Member.status)
-        query = select(
-            ScanLine.transaction_id, ScanLine.member_key, ScanLine.product_key, ScanLine.business_date,
-            ScanLine.quantity, ScanLine.amount_cents,
-        ).where(ScanLine.member_key.is_not(None), ScanLine.business_date < as_of)
-        if start is not None:
-            query = query.where(ScanLine.business_date >= start)
+        key_range = None
         if member_key_range is not None:
-            low, high = int(member_key_range[0]), int(member_key_range[1])
-            member_query = member_query.where(Member.id.between(low, high))
-            query = query.where(ScanLine.member_key.between(low, high))
+            key_range = (int(member_key_range[0]), int(member_key_range[1]))
+            member_query = member_query.where(Member.id.between(*key_range))
         if member_keys is None:
-            member_queries, line_queries = [member_query], [query]
+            member_queries = [member_query]
+            filters = [LineFilter(as_of, start, key_range)]
         else:
             keys = [int(k) for k in np.sort(np.asarray(member_keys, dtype=np.int64))]
             chunks = [keys[i:i + KEYS_PER_QUERY] for i in range(0, len(keys), KEYS_PER_QUERY)]
             member_queries = [member_query.where(Member.id.in_(c)) for c in chunks]
-            line_queries = [query.where(ScanLine.member_key.in_(c)) for c in chunks]
+            filters = [LineFilter(as_of, start, key_range, tuple(c)) for c in chunks]
         members = pd.DataFrame(
             [row for q in member_queries for row in conn.execute(q).all()],
             columns=["member_key", "member_id", "enrolled_at", "status"],
         )
-        parts: list[tuple[np.ndarray, ...]] = []
-        for line_query in line_queries:
-            parts.extend(_read_lines(conn, line_query, chunk_rows))
-    if parts:
-        cols = [np.concatenate([p[i] for p in parts]) for i in range(6)]
-    else:
-        cols = [np.empty(0, dtype=object)] + [np.empty(0, dtype=np.int64)] * 5
-    basket = pd.factorize(cols[0])[0].astype(np.int64)
+        lines = read_lines(conn, filters)
     return _finish(
-        cols[1], cols[2], cols[3], basket, cols[4], cols[5],
+        lines.member, lines.product, lines.day, lines.basket, lines.quantity, lines.amount_cents,
         _catalog_from_frame(products), _members_from_frame(members),
         end_day, day_number(start) if start is not None else int(NO_DAY),
     )
-
-
-def _read_lines(conn, query, chunk_rows: int) -> list[tuple[np.ndarray, ...]]:  # type: ignore[no-untyped-def]
-    """The query's scan lines as column arrays, streamed in chunks."""
-    parts: list[tuple[np.ndarray, ...]] = []
-    result = conn.execution_options(stream_results=True, yield_per=chunk_rows).execute(query)
-    for rows in result.partitions(chunk_rows):
-        frame = pd.DataFrame(rows, columns=["t", "m", "p", "d", "q", "a"])
-        days = (pd.to_datetime(frame["d"]) - pd.Timestamp(EPOCH)).dt.days.to_numpy(dtype=np.int64)
-        parts.append((
-            frame["t"].astype(str).to_numpy(dtype=object),
-            frame["m"].to_numpy(dtype=np.int64),
-            frame["p"].to_numpy(dtype=np.int64),
-            days.astype(np.int32),
-            frame["q"].to_numpy(dtype=np.int64).astype(np.int32),
-            frame["a"].to_numpy(dtype=np.int64),
-        ))
-    return parts
