@@ -59,7 +59,8 @@ def test_no_scans_means_no_model(engine, config) -> None:  # type: ignore[no-unt
 
 def test_view_saved_state_spend_and_profiles(loaded, engine, config) -> None:  # type: ignore[no-untyped-def]
     summary = refresh_model_state(engine, config, AS_OF)
-    assert Path(summary["path"]) == state_path(config, AS_OF) and state_path(config, AS_OF).is_file()
+    assert Path(summary["path"]) == state_path(config, AS_OF) and state_path(config, AS_OF).is_dir()
+    assert summary["members"] > 0 and summary["sku_pairs"] > 0 and summary["parts"] == 1
     state, source = load_or_fit(engine, config, AS_OF)
     assert source.startswith("saved model")
 
@@ -111,10 +112,9 @@ def test_saved_state_files_are_pruned_and_a_broken_one_is_refit(loaded, engine, 
     (folder / "notes.txt").write_text("kept")
     refresh_model_state(engine, config, AS_OF)
     kept = sorted(p.name for p in folder.iterdir())
-    assert kept == [f"model-{(AS_OF - timedelta(days=20)).isoformat()}.npz",
-                    f"model-{(AS_OF - timedelta(days=10)).isoformat()}.npz",
-                    f"model-{AS_OF.isoformat()}.npz", "notes.txt"]
-    state_path(config, AS_OF).write_bytes(b"not a model")
+    assert kept == sorted([f"model-{AS_OF.isoformat()}", f"model-{(AS_OF - timedelta(days=20)).isoformat()}.npz",
+                           f"model-{(AS_OF - timedelta(days=10)).isoformat()}.npz", "notes.txt"])
+    (state_path(config, AS_OF) / "chain.npz").write_bytes(b"not a model")
     _, source = load_or_fit(engine, config, AS_OF)
     assert source.startswith("fitted as of")
     with pytest.raises(ModelUnavailable, match="cannot read model state"):

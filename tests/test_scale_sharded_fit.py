@@ -16,6 +16,7 @@ from loyalty_engine.model.exact import fixed_bincount, fixed_total, to_fixed
 from loyalty_engine.model.fit import Window, fit_model, training_members
 from loyalty_engine.model.history import load_history
 from loyalty_engine.model.params import ModelParams
+from loyalty_engine.model.parts import PartitionedState
 from loyalty_engine.model.partitioned import InMemorySource, LocalRunner, fit_partitioned, member_ranges
 from loyalty_engine.model.state import ModelState
 from loyalty_engine.shopping_lists.model_source import state_path
@@ -63,16 +64,23 @@ def test_sharded_fit_gives_the_one_process_state_predictions_and_lists(  # type:
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1] and outputs[0].count(b"\n") > 1000
 
-    exports, saved = [], []
+    # The nightly job saves the state in member parts: one in this process, one per shard
+    # (each written by its worker) on the cluster. Put together, the parts are the same state,
+    # and lists built from them (in one process, or on shards cut along the parts, each worker
+    # loading its own part) are the same bytes.
+    exports, saved, n_parts = [], [], []
     for options in (("--workers", "1"), ("--scheduler", address)):
         chain("jobs", "run", "refresh_model", "--as-of", AS_OF.isoformat(), *options)
-        with np.load(state_path(config, AS_OF), allow_pickle=False) as data:
-            saved.append({k: data[k] for k in data.files})
-        counts, exported = _build(chain, engine, config, options=("--workers", "1"))
-        assert counts["lists"] > 30
-        exports.append(exported)
+        parts = PartitionedState(state_path(config, AS_OF))
+        n_parts.append(parts.n_parts)
+        saved.append(_arrays(parts.whole(), tmp_path, "saved"))
+        for build_options in (("--workers", "1"), ("--scheduler", address)):
+            counts, exported = _build(chain, engine, config, options=build_options)
+            assert counts["lists"] > 30
+            exports.append(exported)
+    assert n_parts[0] == 1 and n_parts[1] > 1
     _assert_same(saved[0], saved[1], "nightly job on the cluster")
-    assert exports[0] == exports[1]
+    assert len(set(exports)) == 1
 
 
 def test_in_memory_shards_with_a_look_back_and_empty_shards(chain, engine, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -135,11 +135,12 @@ def cluster_options(command):  # type: ignore[no-untyped-def]
 
 
 def _load_state(path: Path, as_of: date | None, horizon_days: int | None) -> Fitted:
-    from ..model.state import ModelState
+    from ..model.parts import PartitionedState, load_saved
 
     started = time.perf_counter()
     try:
-        state = ModelState.load(path)
+        saved = load_saved(path)
+        state = saved.whole() if isinstance(saved, PartitionedState) else saved
     except (ValueError, KeyError, OSError, zipfile.BadZipFile) as exc:
         raise InputError(f"--model {path}: not a saved model state ({exc})") from None
     # A saved state's probabilities belong to its own date and horizon; mixing them up would
@@ -171,7 +172,7 @@ def _saved_state(cli: CliContext, day: date, horizon_days: int) -> Fitted | None
     from ..shopping_lists.model_source import state_path
 
     path = state_path(cli.config, day)
-    if not path.is_file():
+    if not path.exists():
         return None
     try:
         fitted = _load_state(path, day, horizon_days)

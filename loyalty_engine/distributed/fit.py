@@ -11,21 +11,21 @@ from __future__ import annotations
 import logging
 import time
 from datetime import date
+from pathlib import Path
 
 from sqlalchemy import Engine
 
 from ..model.fit import fit_model
 from ..model.history import ScanHistory, day_to_date, load_history
 from ..model.params import ModelParams
-from ..model.partitioned import DatabaseSource, HistorySource, InMemorySource, LocalRunner, fit_partitioned
+from ..model.partitioned import (
+    DatabaseSource, HistorySource, InMemorySource, LocalRunner, NoScans, fit_partitioned, fit_to_parts,
+)
+from ..model.parts import write_parts
 from ..model.state import ModelState
 from .cluster import ClusterSettings, open_client, worker_count
 
 log = logging.getLogger(__name__)
-
-
-class NoScans(ValueError):
-    """No member scan before the date: nothing to fit."""
 
 
 def engine_url(engine: Engine) -> str:
@@ -61,10 +61,29 @@ def fit_chain(engine: Engine, as_of: date, params: ModelParams, cluster: Cluster
         return fit_model(history, as_of, params)
     started = time.perf_counter()
     state = _run(source, n_members, as_of, params, cluster, stats)
-    if state.sku_member.shape[0] == 0 and state.metrics.trips.sum() == 0:
-        raise NoScans(f"no member scans before {as_of}")
     log.info("sharded model fit as of %s: %.1fs", as_of, time.perf_counter() - started)
     return state
+
+
+def fit_chain_to_parts(engine: Engine, as_of: date, params: ModelParams, cluster: ClusterSettings,
+                       folder: Path, stats: dict[str, int] | None = None) -> Path:
+    """:func:`fit_chain`, the state saved as a folder of member parts
+    (:mod:`loyalty_engine.model.parts`). On shards each worker saves its own part, so the
+    whole state is never in one process; a chain fitted in one process is saved as one part."""
+    source = DatabaseSource(engine_url(engine), as_of, params.lookback_days)
+    n_members = int(source.member_keys().shape[0])
+    if cluster.in_process(n_members) and (cluster.shards or 1) <= 1:
+        return write_parts(fit_chain(engine, as_of, params, cluster, stats), folder)
+    started = time.perf_counter()
+    if cluster.in_process(n_members):
+        fit_to_parts(LocalRunner(), source, as_of, params, cluster.shards or 1, folder, stats)
+    else:
+        with open_client(cluster) as client:
+            shards = cluster.shard_count(worker_count(client), n_members)
+            log.info("model fit on %s member shards, %s workers, saved in parts", shards, worker_count(client))
+            fit_to_parts(client, source, as_of, params, shards, folder, stats)
+    log.info("sharded model fit as of %s saved in parts: %.1fs", as_of, time.perf_counter() - started)
+    return folder
 
 
 def fit_history(history: ScanHistory, as_of: date | int, params: ModelParams, cluster: ClusterSettings,

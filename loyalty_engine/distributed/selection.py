@@ -83,6 +83,18 @@ def shard_start(
                       available)
 
 
+def member_shards(view: ModelView, members: _Members, n_shards: int) -> list[np.ndarray]:
+    """The build's members split into shards (ascending positions among them): along the
+    model's parts when it is saved in parts, so each shard's worker loads one part (``n_shards``
+    is then the parts' count); else ``n_shards`` shards by a hash of the member key."""
+    if view.part_bounds is None or view.for_members is None:
+        return shard_positions(members.member_key, n_shards)
+    part = np.searchsorted(view.part_bounds, members.model_pos, side="right") - 1
+    order = np.argsort(part, kind="stable")
+    cuts = np.searchsorted(part[order], np.arange(view.part_bounds.shape[0]))
+    return [order[cuts[i]:cuts[i + 1]] for i in range(cuts.shape[0] - 1)]
+
+
 def _shard_inputs(view: ModelView, members: _Members, index: np.ndarray) -> tuple[ModelView | None, _Members]:
     """The shard's members and, when the view can be sliced, the model view of just them
     (member positions renumbered from 0): a worker then holds its shard, not the chain."""
@@ -144,7 +156,7 @@ def select_sharded(
     params = selection_params(settings, seed)
     offers = prepared.arrays
     n_members, n_offers = int(members.member_key.shape[0]), len(prepared)
-    index = [ix for ix in shard_positions(members.member_key, n_shards) if ix.shape[0]]
+    index = [ix for ix in member_shards(view, members, n_shards) if ix.shape[0]]
     # Scattered to every worker: a worker lost mid-build does not take the only copy with it.
     shared_offers = runner.scatter(prepared, broadcast=True, hash=False)
     shared_view = None

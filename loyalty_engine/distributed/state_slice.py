@@ -49,5 +49,5 @@ def state_for_members(state: ModelState, positions: np.ndarray) -> ModelState:
         state, member_key=state.member_key[positions], member_id=state.member_id[positions],
         sku_member=sku_member, need_member=need_member,
         member_expected_trips=state.member_expected_trips[positions],
-        segments=segments, metrics=metrics, **sku, **need,
+        segments=segments, metrics=metrics, shopper_trips=state.prior_trips(), **sku, **need,
     )

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -41,12 +42,13 @@ from .fit import (
 )
 from .history import ScanHistory
 from .lifecycle import (
-    PER_TRIP_BITS, MemberMetrics, chain_bgnbd, member_metrics, population_spend_per_trip, spend_per_trip,
+    PER_TRIP_BITS, chain_bgnbd, member_metrics, population_spend_per_trip, spend_per_trip,
     trip_span, value_tiers,
 )
 from .params import ModelParams
-from .segments import SegmentTable, category_segments, chain_usage_tiers
-from .state import ModelState
+from .parts import PartSummary, building_folder, concat_states, finish_parts, publish, write_part
+from .segments import category_segments, chain_usage_tiers
+from .state import ModelState, mean_shopper_trips
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +161,10 @@ class LocalRunner:
 
     def scatter(self, value, **_kw):  # type: ignore[no-untyped-def]
         return value
+
+
+class NoScans(ValueError):
+    """No member scan before the date: nothing to fit."""
 
 
 # --- 1. summarize (map) ----------------------------------------------------------------------
@@ -327,61 +333,52 @@ def score_task(source: HistorySource, shard: MemberRange, window: Window, params
 
 # --- combining the parts (client) ------------------------------------------------------------
 
-_MEMBER_ARRAYS = ("member_key", "member_id", "member_expected_trips")
-_SKU_ARRAYS = ("sku_product", "sku_probability", "sku_expected_day", "sku_weight", "sku_purchase_days",
-               "sku_last_day")
-_NEED_ARRAYS = ("need_group", "need_probability", "need_expected_day", "need_weight", "need_interval_days")
-
-
-def _offset_concat(arrays: list[np.ndarray], offsets: np.ndarray) -> np.ndarray:
-    return np.concatenate([a + np.asarray(o, dtype=a.dtype) for a, o in zip(arrays, offsets)])
-
 
 def combine_parts(parts: list[ModelState], params: ModelParams) -> ModelState:
     """The chain's state from its shards' parts (contiguous member ranges, in order), with
     usage tiers and value tiers ranked over the whole chain."""
-    offsets = np.cumsum([0] + [p.n_members for p in parts])[:-1]
-    first = parts[0]
-    cat = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
-    segments = SegmentTable(**{
-        f.name: (first.segments.n_categories if f.name == "n_categories" else
-                 _offset_concat([p.segments.member for p in parts], offsets) if f.name == "member" else
-                 np.concatenate([getattr(p.segments, f.name) for p in parts]))
-        for f in fields(SegmentTable)
-    })
-    segments.usage_tier = chain_usage_tiers(segments, params)
-    metrics = MemberMetrics(**{
-        f.name: first.metrics.bgnbd if f.name == "bgnbd" else np.concatenate([getattr(p.metrics, f.name) for p in parts])
-        for f in fields(MemberMetrics)
-    })
+    state = concat_states(parts)
+    seg, metrics = state.segments, state.metrics
+    seg.usage_tier = chain_usage_tiers(seg.category, seg.units, seg.spend_cents, seg.purchase_days, params)
     metrics.value_tier = value_tiers(metrics.clv_cents, metrics.trips > 0, params.value_tier_shares)
-    return replace(
-        first,
-        **{name: cat(name) for name in (*_MEMBER_ARRAYS, *_SKU_ARRAYS, *_NEED_ARRAYS)},
-        sku_member=_offset_concat([p.sku_member for p in parts], offsets),
-        need_member=_offset_concat([p.need_member for p in parts], offsets),
-        segments=segments, metrics=metrics,
-    )
+    state.shopper_trips = mean_shopper_trips(state.member_expected_trips)
+    return state
+
+
+def score_and_write_task(source: HistorySource, shard: MemberRange, window: Window, params: ModelParams,
+                         chain: ChainModel, folder: Path, index: int) -> PartSummary:
+    """Score a shard and save it as part ``index`` of the state folder, on the worker: only
+    the ranking inputs travel back."""
+    return write_part(folder, index, score_task(source, shard, window, params, chain))
 
 
 # --- the whole fit ---------------------------------------------------------------------------
 
 
-def fit_partitioned(runner: Any, source: HistorySource, as_of: date | int, params: ModelParams,
-                    n_shards: int, stats: dict[str, int] | None = None) -> ModelState:
-    """Fit the model on ``n_shards`` member shards run by ``runner`` (a ``distributed.Client``
-    or :class:`LocalRunner`): the same state whatever ``n_shards``. ``stats`` (when given)
-    receives the scan lines learned from and the shards used."""
+@dataclass
+class _Fitted:
+    """The chain-wide model, broadcast, and what the score round runs on."""
+
+    window: Window
+    shards: list[MemberRange]
+    source: Any
+    chain: Any
+
+
+def _fit_chain_model(runner: Any, source: HistorySource, as_of: date | int, params: ModelParams,
+                     n_shards: int, stats: dict[str, int] | None) -> _Fitted:
+    """Rounds 1 and 2: summarize the shards, reduce, train; the chain model scattered."""
     started = time.perf_counter()
     window = Window.of(as_of, params)
     keys = source.member_keys()
     shards = member_ranges(keys, n_shards)
     shared_source = runner.scatter(source, broadcast=True, hash=False)
-    task = dict(pure=False, retries=2)
-    summaries = runner.gather([runner.submit(summarize_task, shared_source, s, window, params, **task)
+    summaries = runner.gather([runner.submit(summarize_task, shared_source, s, window, params, **_TASK)
                                for s in shards])
     need_stats, sku_stats, share, bg, per_trip = reduce_statistics(summaries, window, params)
     n_lines = sum(s.n_lines for s in summaries)
+    if n_lines == 0:
+        raise NoScans(f"no member scans before {as_of}")
     if stats is not None:
         stats.update(lines=n_lines, shards=len(shards))
     chain_counts = _total([s.cutoff_counts for s in summaries])
@@ -390,9 +387,23 @@ def fit_partitioned(runner: Any, source: HistorySource, as_of: date | int, param
     sample_keys = None if sample.all() else keys[sample]
     log.info("summarized %s shards, %s lines (%.1fs)", len(shards), n_lines, time.perf_counter() - started)
     trained = runner.gather([runner.submit(train_task, shared_source, sample_keys, window, params, chain_counts,
-                                           rng, **task)])[0]
+                                           rng, **_TASK)])[0]
     chain = runner.scatter(ChainModel(need_stats, sku_stats, share, trained, bg, per_trip), broadcast=True, hash=False)
-    futures = [runner.submit(score_task, shared_source, s, window, params, chain, **task) for s in shards]
+    return _Fitted(window, shards, shared_source, chain)
+
+
+_TASK = dict(pure=False, retries=2)
+
+
+def fit_partitioned(runner: Any, source: HistorySource, as_of: date | int, params: ModelParams,
+                    n_shards: int, stats: dict[str, int] | None = None) -> ModelState:
+    """Fit the model on ``n_shards`` member shards run by ``runner`` (a ``distributed.Client``
+    or :class:`LocalRunner`): the same state whatever ``n_shards``, put together here.
+    ``stats`` (when given) receives the scan lines learned from and the shards used."""
+    started = time.perf_counter()
+    fitted = _fit_chain_model(runner, source, as_of, params, n_shards, stats)
+    futures = [runner.submit(score_task, fitted.source, s, fitted.window, params, fitted.chain, **_TASK)
+               for s in fitted.shards]
     parts = []
     for i in range(len(futures)):
         # Fetched one by one and let go of at once: a worker does not keep its finished parts
@@ -400,5 +411,23 @@ def fit_partitioned(runner: Any, source: HistorySource, as_of: date | int, param
         parts.append(runner.gather(futures[i]))
         futures[i] = None
     state = combine_parts(parts, params)
-    log.info("fitted on %s shards (%.1fs)", len(shards), time.perf_counter() - started)
+    log.info("fitted on %s shards (%.1fs)", len(fitted.shards), time.perf_counter() - started)
     return state
+
+
+def fit_to_parts(runner: Any, source: HistorySource, as_of: date | int, params: ModelParams,
+                 n_shards: int, folder: Path, stats: dict[str, int] | None = None) -> Path:
+    """The same fit, each shard's part saved by its worker into the state folder ``folder``
+    (:mod:`.parts`): the whole state is never in one process. The folder appears complete
+    or not at all."""
+    started = time.perf_counter()
+    fitted = _fit_chain_model(runner, source, as_of, params, n_shards, stats)
+    building = building_folder(folder)
+    summaries = runner.gather([
+        runner.submit(score_and_write_task, fitted.source, s, fitted.window, params, fitted.chain, building, i,
+                      **_TASK)
+        for i, s in enumerate(fitted.shards)])
+    finish_parts(building, params, summaries)
+    publish(building, folder)
+    log.info("fitted on %s shards, saved in parts (%.1fs)", len(fitted.shards), time.perf_counter() - started)
+    return folder

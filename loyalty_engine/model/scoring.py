@@ -259,10 +259,7 @@ def _member_trips(state: ModelState, members: np.ndarray) -> np.ndarray:
     mine = state.member_expected_trips[members].astype(np.float64)
     if (mine > 0).all():
         return mine
-    trips = state.member_expected_trips  # one pass over all members, only when needed
-    shoppers = trips > 0
-    average = float(trips[shoppers].mean(dtype=np.float64)) if shoppers.any() else 0.0
-    return np.where(mine > 0, mine, average)
+    return np.where(mine > 0, mine, state.prior_trips())
 
 
 def _combine(

@@ -165,12 +165,13 @@ def category_segments(history: ScanHistory, as_of_day: int, params: ModelParams)
     )
 
 
-def chain_usage_tiers(table: SegmentTable, params: ModelParams) -> np.ndarray:
-    """Usage tiers of every segmented row ranked within its category over the whole table (the
-    chain's, in (member, category) order): what :func:`category_segments` computes in one pass,
-    redone after member shards' tables are put together."""
-    tier = np.full(len(table), UNSEGMENTED_CODE, dtype=np.int8)
-    rows = np.flatnonzero(table.purchase_days >= params.segment_min_purchases)
-    tier[rows] = usage_tier_codes(table.category[rows].astype(np.int64), table.units[rows],
-                                  table.spend_cents[rows], params.usage_quantiles)
+def chain_usage_tiers(category: np.ndarray, units: np.ndarray, spend_cents: np.ndarray,
+                      purchase_days: np.ndarray, params: ModelParams) -> np.ndarray:
+    """Usage tiers of segment rows ranked within their category over all of them (the chain's
+    rows, in (member, category) order): what :func:`category_segments` computes in one pass,
+    redone over the member shards' rows put together."""
+    tier = np.full(category.shape[0], UNSEGMENTED_CODE, dtype=np.int8)
+    rows = np.flatnonzero(purchase_days >= params.segment_min_purchases)
+    tier[rows] = usage_tier_codes(category[rows].astype(np.int64), units[rows], spend_cents[rows],
+                                  params.usage_quantiles)
     return tier

@@ -17,14 +17,16 @@ from .segments import SegmentTable
 
 FORMAT_VERSION = 1
 
-_ARRAYS = (
-    "member_key", "member_id", "product_key", "sku", "need_of_product", "need_names", "need_category",
-    "category_names", "is_store_brand",
-    "sku_member", "sku_product", "sku_probability", "sku_expected_day", "sku_weight", "sku_purchase_days",
-    "sku_last_day",
-    "need_member", "need_group", "need_probability", "need_expected_day", "need_weight", "need_interval_days",
-    "product_choice_share", "need_new_rate", "member_expected_trips",
+# Arrays of the whole chain (catalog, population shares, rates) and arrays per member (pairs too).
+CHAIN_ARRAYS = (
+    "product_key", "sku", "need_of_product", "need_names", "need_category", "category_names", "is_store_brand",
+    "product_choice_share", "need_new_rate",
 )
+MEMBER_ARRAYS = ("member_key", "member_id", "member_expected_trips")
+SKU_ARRAYS = ("sku_product", "sku_probability", "sku_expected_day", "sku_weight", "sku_purchase_days",
+              "sku_last_day")
+NEED_ARRAYS = ("need_group", "need_probability", "need_expected_day", "need_weight", "need_interval_days")
+_ARRAYS = CHAIN_ARRAYS + MEMBER_ARRAYS + ("sku_member",) + SKU_ARRAYS + ("need_member",) + NEED_ARRAYS
 _STRINGS = ("member_id", "sku", "need_names", "category_names")
 
 
@@ -72,6 +74,10 @@ class ModelState:
     metrics: MemberMetrics
     need_model: Reranker | None = None
     sku_model: Reranker | None = None
+    # The chain's mean expected trips of members who shopped: the pace scoring gives a member
+    # who never did. Chain-wide, so a part or slice of the state carries the chain's value;
+    # None in a whole state fitted before it was kept (then computed from its members).
+    shopper_trips: float | None = None
 
     @property
     def as_of(self) -> date:
@@ -80,6 +86,12 @@ class ModelState:
     @property
     def n_members(self) -> int:
         return int(self.member_key.shape[0])
+
+    def prior_trips(self) -> float:
+        """Expected trips given to a member who never shopped (see ``shopper_trips``)."""
+        if self.shopper_trips is not None:
+            return self.shopper_trips
+        return mean_shopper_trips(self.member_expected_trips)
 
     @property
     def n_products(self) -> int:
@@ -120,16 +132,9 @@ class ModelState:
 
     # --- persistence -------------------------------------------------------------------------
 
-    def save(self, path: str | Path) -> Path:
-        """Write the state to ``path`` (``.npz``, compressed)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        arrays: dict[str, np.ndarray] = {}
-        for name in _ARRAYS:
-            value = getattr(self, name)
-            arrays[name] = value.astype(str) if name in _STRINGS else value
-        arrays.update(self.segments.to_arrays())
-        arrays.update(self.metrics.to_arrays())
+    def chain_arrays(self) -> dict[str, np.ndarray]:
+        """What is the same for every member: catalog, shares, rates, re-rankers and settings."""
+        arrays = {name: _stored(name, getattr(self, name)) for name in CHAIN_ARRAYS}
         if self.need_model is not None:
             arrays.update(self.need_model.to_arrays("need_model_"))
         if self.sku_model is not None:
@@ -137,10 +142,25 @@ class ModelState:
         meta = {
             "format_version": FORMAT_VERSION, "as_of_day": self.as_of_day, "horizon_days": self.horizon_days,
             "choice_slope": self.choice_slope, "choice_offset": self.choice_offset, "params": self.params.to_dict(),
+            "shopper_trips": self.shopper_trips,
         }
         arrays["meta"] = np.array(json.dumps(meta))
+        return arrays
+
+    def member_arrays(self) -> dict[str, np.ndarray]:
+        """Everything per member: member and pair arrays, segments and metrics."""
+        names = MEMBER_ARRAYS + ("sku_member",) + SKU_ARRAYS + ("need_member",) + NEED_ARRAYS
+        arrays = {name: _stored(name, getattr(self, name)) for name in names}
+        arrays.update(self.segments.to_arrays())
+        arrays.update(self.metrics.to_arrays())
+        return arrays
+
+    def save(self, path: str | Path) -> Path:
+        """Write the state to ``path`` (``.npz``, compressed)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez_compressed(tmp, **arrays)
+        np.savez_compressed(tmp, **self.chain_arrays(), **self.member_arrays())
         tmp.replace(path)
         return path
 
@@ -148,9 +168,14 @@ class ModelState:
     def load(cls, path: str | Path) -> "ModelState":
         with np.load(Path(path), allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
+        return cls.from_arrays(arrays, str(path))
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], where: str = "model state") -> "ModelState":
+        """The state from :meth:`chain_arrays` and :meth:`member_arrays` together."""
         meta = json.loads(str(arrays["meta"]))
         if meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{path}: model state format {meta.get('format_version')} (expected {FORMAT_VERSION})")
+            raise ValueError(f"{where}: model state format {meta.get('format_version')} (expected {FORMAT_VERSION})")
         values = {name: arrays[name].astype(object) if name in _STRINGS else arrays[name] for name in _ARRAYS}
         return cls(
             as_of_day=int(meta["as_of_day"]),
@@ -158,12 +183,23 @@ class ModelState:
             params=ModelParams.from_dict(meta["params"]),
             choice_slope=float(meta["choice_slope"]),
             choice_offset=float(meta["choice_offset"]),
+            shopper_trips=meta.get("shopper_trips"),
             segments=SegmentTable.from_arrays(arrays),
             metrics=MemberMetrics.from_arrays(arrays),
             need_model=reranker_from_arrays(arrays, "need_model_") if "need_model_kind" in arrays else None,
             sku_model=reranker_from_arrays(arrays, "sku_model_") if "sku_model_kind" in arrays else None,
             **values,
         )
+
+
+def mean_shopper_trips(member_expected_trips: np.ndarray) -> float:
+    """The mean expected trips of the members who shopped (0 when none did)."""
+    shoppers = member_expected_trips > 0
+    return float(member_expected_trips[shoppers].mean(dtype=np.float64)) if shoppers.any() else 0.0
+
+
+def _stored(name: str, value: np.ndarray) -> np.ndarray:
+    return value.astype(str) if name in _STRINGS else value
 
 
 def _positions(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:

@@ -210,10 +210,8 @@ def forecast_dates(offer: Offer, today: date, saved_states: list[date]) -> tuple
 
 def run_forecast(session: Session, engine: Engine, config: Config, offer: Offer, today: date) -> OfferForecast:
     """The forecast of the offer as it stands (nothing written; see :func:`store_forecast`)."""
-    from ..shopping_lists.model_source import STATE_NAME, model_provider, state_dir
+    from ..shopping_lists.model_source import model_provider, saved_dates
 
-    saved = sorted(date.fromisoformat(m.group(1)) for p in state_dir(config).glob("model-*.npz")
-                   if (m := STATE_NAME.match(p.name)))
-    period_start, as_of = forecast_dates(offer, today, saved)
+    period_start, as_of = forecast_dates(offer, today, saved_dates(config))
     return forecast_offer(session, offer, period_start, model_provider(engine, config),
                           ListSettings.from_config(config), as_of)

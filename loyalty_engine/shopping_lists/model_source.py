@@ -1,10 +1,13 @@
 """Where the list builder gets its model: a saved state, or one fitted on the spot.
 
 The nightly ``refresh_model`` job fits the purchase-cycle model on the scans before its run
-date and saves it under ``<instance>/models/model-<as_of>.npz``; builds, forecasts and the
+date and saves it under ``<instance>/models/model-<as_of>/`` in member parts (on member
+shards each worker saves its own: :mod:`loyalty_engine.model.parts`); builds, forecasts and the
 lifecycle job use the saved state of their ``as_of`` date when there is one and fit one
 otherwise, so a replay of a past date needs nothing saved. :func:`model_view_from_state`
-turns a ``ModelState`` into the :class:`ModelView` the builder reads.
+turns a ``ModelState`` into the :class:`ModelView` the builder reads;
+:func:`~.parts_view.model_view_from_parts` does the same for a saved state without ever
+holding it whole.
 
 Eligibility spend is read from the database for the configured window (not from the model),
 so changing ``LOYALTY_ELIGIBILITY_WEEKS`` needs no refit.
@@ -13,7 +16,9 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 import time
+import zipfile
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,14 +29,17 @@ from sqlalchemy import Engine, func, select
 
 from ..config import Config
 from ..model.params import ModelParams
+from ..model.parts import PartitionedState, load_saved
 from ..model.state import ModelState
 from ..models.offers import LIFECYCLE_STAGES
 from ..models.scans import ScanLine
 from .model_view import ModelView
+from .parts_view import model_view_from_parts
 
 log = logging.getLogger(__name__)
 
-STATE_NAME = re.compile(r"^model-(\d{4}-\d{2}-\d{2})\.npz$")
+# a folder of parts (``model-DATE``) or, from earlier versions, one file (``model-DATE.npz``)
+STATE_NAME = re.compile(r"^model-(\d{4}-\d{2}-\d{2})(\.npz)?$")
 KEEP_STATES = 3
 
 
@@ -48,7 +56,13 @@ def state_dir(config: Config) -> Path:
 
 
 def state_path(config: Config, as_of: date) -> Path:
-    return state_dir(config) / f"model-{as_of.isoformat()}.npz"
+    return state_dir(config) / f"model-{as_of.isoformat()}"
+
+
+def saved_dates(config: Config) -> list[date]:
+    """Dates of the saved states, ascending."""
+    return sorted({date.fromisoformat(m.group(1)) for p in state_dir(config).glob("model-*")
+                   if (m := STATE_NAME.match(p.name))})
 
 
 def fit_state(engine: Engine, config: Config, as_of: date) -> ModelState:
@@ -66,12 +80,19 @@ def fit_state(engine: Engine, config: Config, as_of: date) -> ModelState:
 
 
 def load_or_fit(engine: Engine, config: Config, as_of: date, model_path: Path | None = None) -> tuple[ModelState, str]:
-    """The state for ``as_of`` and where it came from."""
+    """The whole state for ``as_of`` and where it came from."""
+    state, source = _saved_or_fitted(engine, config, as_of, model_path)
+    return (state.whole() if isinstance(state, PartitionedState) else state), source
+
+
+def _saved_or_fitted(engine: Engine, config: Config, as_of: date,
+                     model_path: Path | None) -> tuple[ModelState | PartitionedState, str]:
+    """The saved state for ``as_of`` (as saved: whole or in parts) or one fitted now."""
     path = model_path or state_path(config, as_of)
-    if path.is_file():
+    if path.exists():
         try:
-            state = ModelState.load(path)
-        except (OSError, ValueError, KeyError) as exc:
+            state = load_saved(path)
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
             if model_path is not None:
                 raise ModelUnavailable(f"cannot read model state {path}: {exc}") from None
             log.warning("saved model %s does not load (%s); fitting a new one", path, exc)
@@ -82,11 +103,11 @@ def load_or_fit(engine: Engine, config: Config, as_of: date, model_path: Path | 
     elif model_path is not None:
         raise ModelUnavailable(f"no model state at {path}")
     started = time.perf_counter()
-    state = fit_state(engine, config, as_of)
-    return state, f"fitted as of {as_of} in {time.perf_counter() - started:.1f}s"
+    fitted = fit_state(engine, config, as_of)
+    return fitted, f"fitted as of {as_of} in {time.perf_counter() - started:.1f}s"
 
 
-def _fits_config(state: ModelState, config: Config) -> bool:
+def _fits_config(state: ModelState | PartitionedState, config: Config) -> bool:
     wanted = model_params(config)
     return (state.horizon_days == wanted.horizon_days
             and state.params.segment_lookback_weeks == wanted.segment_lookback_weeks)
@@ -96,7 +117,12 @@ def model_provider(engine: Engine, config: Config, model_path: Path | None = Non
     """A ``ModelProvider`` (as_of -> ModelView) for builds and forecasts."""
 
     def provide(as_of: date) -> ModelView:
-        state, source = load_or_fit(engine, config, as_of, model_path)
+        state, source = _saved_or_fitted(engine, config, as_of, model_path)
+        if isinstance(state, PartitionedState):
+            view = model_view_from_parts(state, source=source)
+            view.weekly_spend_cents, view.prior_weekly_spend_cents = weekly_spend(
+                engine, as_of, config.eligibility_weeks, view.member_key)
+            return view
         spend = weekly_spend(engine, as_of, config.eligibility_weeks, state.member_key)
         return model_view_from_state(state, *spend, source=source)
 
@@ -184,20 +210,37 @@ def _stage_codes(names: np.ndarray) -> np.ndarray:
 
 
 def refresh_model_state(engine: Engine, config: Config, as_of: date) -> dict[str, Any]:
-    """Fit and save the state of ``as_of`` (the nightly job); older saved states are pruned."""
+    """Fit and save the state of ``as_of`` in member parts (the nightly job); older saved
+    states are pruned."""
+    from ..distributed.cluster import ClusterSettings
+    from ..distributed.fit import NoScans, fit_chain_to_parts
+
     started = time.perf_counter()
-    state = fit_state(engine, config, as_of)
-    path = state.save(state_path(config, as_of))
+    stats: dict[str, int] = {}
+    try:
+        path = fit_chain_to_parts(engine, as_of, model_params(config), ClusterSettings.from_config(config),
+                                  state_path(config, as_of), stats)
+    except NoScans:
+        raise ModelUnavailable(
+            f"no member scans before {as_of}: import scans first (loyalty-engine import scans FILE)") from None
+    saved = PartitionedState(path)
     removed = prune_states(config, keep=KEEP_STATES)
-    return {"path": str(path), "members": state.n_members, "sku_pairs": int(state.sku_member.shape[0]),
-            "states_removed": removed, "seconds": round(time.perf_counter() - started, 2)}
+    return {"path": str(path), "members": saved.n_members, "sku_pairs": saved.sku_pairs, "parts": saved.n_parts,
+            "lines": stats.get("lines", 0), "states_removed": removed,
+            "seconds": round(time.perf_counter() - started, 2)}
 
 
 def prune_states(config: Config, keep: int) -> int:
-    states = sorted(p for p in state_dir(config).glob("model-*.npz") if STATE_NAME.match(p.name))
-    for old in states[:-keep] if keep else states:
-        old.unlink(missing_ok=True)
-    return max(len(states) - keep, 0)
+    folder = state_dir(config)
+    dates = saved_dates(config)
+    old = dates[:-keep] if keep else dates
+    for day in old:
+        for path in (folder / f"model-{day.isoformat()}", folder / f"model-{day.isoformat()}.npz"):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+    return len(old)
 
 
 def recompute_lifecycle(engine: Engine, config: Config, as_of: date) -> dict[str, Any]:
@@ -214,5 +257,5 @@ def recompute_lifecycle(engine: Engine, config: Config, as_of: date) -> dict[str
 
 __all__ = [
     "ModelUnavailable", "fit_state", "load_or_fit", "model_params", "model_provider", "model_view_from_state",
-    "prune_states", "recompute_lifecycle", "refresh_model_state", "state_path", "weekly_spend",
+    "prune_states", "recompute_lifecycle", "refresh_model_state", "saved_dates", "state_path", "weekly_spend",
 ]

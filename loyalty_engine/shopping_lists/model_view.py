@@ -36,6 +36,9 @@ class ModelView:
     # The same view restricted to the members at some (ascending) positions, renumbered from 0:
     # member shards score from it without holding the whole chain. None: not sliceable.
     for_members: Callable[[np.ndarray], "ModelView"] | None = None
+    # Member position bounds of the model's parts (a state saved in parts): member shards cut
+    # along them load one part each. None: the model is whole in memory.
+    part_bounds: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = self.member_key.shape[0]

@@ -1,0 +1,103 @@
+"""The list builder's view of a state saved in member parts (:mod:`loyalty_engine.model.parts`).
+
+The builder's client holds what is per member and small (segment codes per category, stage,
+value tier, spend): read from the part files alone, a few bytes per member. Scoring reads
+the pairs of a part only where the members are: :class:`PartsScorer` loads each part it
+needs when first called. A member shard of the list build is cut along the parts
+(``ModelView.part_bounds``), so its worker loads one part, never the chain.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..model.parts import PartitionedState
+from ..model.scoring import score_offer_scopes
+from ..model.lifecycle import LIFECYCLE_STAGES as MODEL_STAGES
+from ..model.state import ModelState
+from .model_view import ModelView
+
+_VIEW_COLUMNS = ("member_key", "segment_member", "segment_category", "segment_brand_loyalty",
+                 "metric_lifecycle_stage", "metric_avg_weekly_spend_cents")
+
+
+class PartsScorer:
+    """Probabilities of offer scopes for members of a partitioned state, part by part.
+
+    ``positions`` (when given) are the chain positions of the members this scorer's callers
+    number 0..k-1 (a shard's view). Parts are loaded on first use (on a worker, after the
+    scorer travelled there) and kept for the scorer's life; they never travel themselves."""
+
+    def __init__(self, folder: Path, bounds: np.ndarray, positions: np.ndarray | None = None) -> None:
+        self.folder = Path(folder)
+        self.bounds = np.asarray(bounds, dtype=np.int64)
+        self.positions = positions
+        self._loaded: dict[int, ModelState] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_loaded": {}}
+
+    def _part(self, index: int) -> ModelState:
+        if index not in self._loaded:
+            self._loaded.clear()  # one part at a time: a shard's members lie in one
+            self._loaded[index] = PartitionedState(self.folder).part(index)
+        return self._loaded[index]
+
+    def __call__(self, scopes: Sequence[np.ndarray], horizon_days: int, member_positions: np.ndarray) -> sp.csr_matrix:
+        rows = np.asarray(member_positions, dtype=np.int64)
+        chain = rows if self.positions is None else np.where(rows >= 0, self.positions[np.maximum(rows, 0)], -1)
+        part = np.where(chain >= 0, np.searchsorted(self.bounds, chain, side="right") - 1, -1)
+        pieces, taken = [], []
+        for index in np.unique(part[part >= 0]):
+            sel = np.flatnonzero(part == index)
+            pieces.append(score_offer_scopes(self._part(int(index)), scopes, horizon_days, chain[sel] - self.bounds[index]))
+            taken.append(sel)
+        missing = np.flatnonzero(part < 0)
+        pieces.append(sp.csr_matrix((missing.shape[0], len(scopes)), dtype=np.float32))
+        taken.append(missing)
+        stacked = sp.vstack(pieces, format="csr")
+        order = np.empty(rows.shape[0], dtype=np.int64)
+        order[np.concatenate(taken)] = np.arange(rows.shape[0])
+        return stacked[order]
+
+
+def model_view_from_parts(parts: PartitionedState, weekly_spend_cents: np.ndarray | None = None,
+                          prior_weekly_spend_cents: np.ndarray | None = None, source: str = "") -> ModelView:
+    """The builder's view of a partitioned state (the same view :func:`model_view_from_state`
+    gives of the whole state)."""
+    from .model_source import _stage_codes
+
+    columns = parts.member_columns(_VIEW_COLUMNS)
+    n_members, categories = parts.n_members, [str(c) for c in parts.category_names]
+    brand_loyalty = np.full((n_members, len(categories)), -1, dtype=np.int8)
+    usage_tier = np.full((n_members, len(categories)), -1, dtype=np.int8)
+    brand_loyalty[columns["segment_member"], columns["segment_category"]] = columns["segment_brand_loyalty"]
+    usage_tier[columns["segment_member"], columns["segment_category"]] = parts.usage_tier
+    if weekly_spend_cents is None:
+        weekly_spend_cents = columns["metric_avg_weekly_spend_cents"].astype(np.int64)
+    if prior_weekly_spend_cents is None:
+        prior_weekly_spend_cents = np.zeros(n_members, dtype=np.int64)
+    stage = _stage_codes(np.asarray(MODEL_STAGES, dtype=object)[columns["metric_lifecycle_stage"]])
+    view_arrays = dict(brand_loyalty=brand_loyalty, usage_tier=usage_tier, lifecycle_stage=stage,
+                       value_tier=parts.value_tier.astype(np.int8),
+                       weekly_spend_cents=np.asarray(weekly_spend_cents, dtype=np.int64),
+                       prior_weekly_spend_cents=np.asarray(prior_weekly_spend_cents, dtype=np.int64))
+    n_value_tiers = int(parts.value_tier.max(initial=0)) + 1 if n_members else 1
+
+    def for_members(positions: np.ndarray) -> ModelView:
+        positions = np.asarray(positions, dtype=np.int64)
+        return ModelView(
+            member_key=columns["member_key"][positions], categories=categories,
+            **{name: value[positions] for name, value in view_arrays.items()},
+            n_value_tiers=n_value_tiers, scorer=PartsScorer(parts.folder, parts.bounds, positions),
+            as_of=parts.as_of, source=source,
+        )
+
+    return ModelView(
+        member_key=columns["member_key"].astype(np.int64), categories=categories, **view_arrays,
+        n_value_tiers=n_value_tiers, scorer=PartsScorer(parts.folder, parts.bounds),
+        as_of=parts.as_of, source=source, for_members=for_members, part_bounds=parts.bounds,
+    )
