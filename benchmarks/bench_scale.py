@@ -22,6 +22,7 @@ build size (cohort A is about half of them).
     python benchmarks/bench_scale.py --members 10000 25000 [--offers 300] [--workers 2]
     python benchmarks/bench_scale.py --members 250000 500000 1000000   # a quiet machine
     python benchmarks/bench_scale.py --fit --members 25000 50000 100000 --shard-members 12500
+    python benchmarks/bench_scale.py --nightly --members 250000 500000 1000000 [--keep]
 """
 from __future__ import annotations
 
@@ -143,7 +144,20 @@ def main(argv: list[str] | None = None) -> None:
                         help="time the model fit instead: one process against member shards (bench_scale_fit.py)")
     parser.add_argument("--one-process-max", type=int, default=None,
                         help="with --fit: the one-process fit only up to this many members")
+    parser.add_argument("--nightly", action="store_true",
+                        help="the whole nightly work (model fit, cohorts A and B) on PostgreSQL "
+                             "(bench_scale_nightly.py); --database-url names the server")
+    parser.add_argument("--keep", action="store_true", help="with --nightly: keep each size's database for a re-run")
     args = parser.parse_args(argv)
+    if args.nightly:
+        from bench_scale_nightly import bench_nightly
+
+        server = args.database_url or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+        print(f"the nightly work, {args.workers} workers, shards of at most {args.shard_members:,} members; "
+              f"{os.cpu_count()} cores, load average {load_average()}")
+        bench_nightly(args.members, server, args.workers, args.shard_members, args.offers, args.keep, load_average)
+        print(f"load average at the end: {load_average()}")
+        return
     if args.fit:
         from bench_scale_fit import bench_fit
 
