@@ -83,6 +83,7 @@ def test_a_failed_part_publishes_nothing(fitted, monkeypatch) -> None:  # type: 
     monkeypatch.setattr(partitioned, "score_and_write_task", fail_on_part_two)
     with pytest.raises(RuntimeError, match="worker lost"):
         fit_to_parts(LocalRunner(), InMemorySource(history), AS_OF, PARAMS, 3, folder)
-    # The state saved before is still there, whole and readable.
+    # The state saved before is still there, whole and readable; nothing else is left.
     assert sorted(p.name for p in folder.iterdir()) == before
+    assert [p.name for p in folder.parent.iterdir() if p.name.startswith(folder.name)] == [folder.name]
     assert PartitionedState(folder).n_parts == 3

@@ -23,6 +23,9 @@ shard, so any number of shards gives the same state bit for bit.
 from __future__ import annotations
 
 import logging
+import os
+import pickle
+import shutil
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -148,6 +151,42 @@ class DatabaseSource:
 
     def load_members(self, member_keys: np.ndarray | None) -> ScanHistory:
         return self._load() if member_keys is None else self._load(member_keys=member_keys)
+
+
+@dataclass(frozen=True)
+class SpilledSource:
+    """A source whose shard histories are kept, once read, in files of ``folder`` until the
+    score round has read them again: each shard's lines come from the database once, and a
+    worker still holds one shard at a time. (On a cluster of several machines ``folder`` is
+    on the storage every worker shares, where the state's parts go.)"""
+
+    inner: HistorySource
+    folder: Path
+
+    def member_keys(self) -> np.ndarray:
+        return self.inner.member_keys()
+
+    def _path(self, shard: MemberRange) -> Path:
+        return self.folder / f"history-{shard.lo}-{shard.hi}.pickle"
+
+    def load(self, shard: MemberRange) -> ScanHistory:
+        path = self._path(shard)
+        if path.is_file():
+            with path.open("rb") as f:
+                return pickle.load(f)  # noqa: S301 - written just before by this fit
+        history = self.inner.load(shard)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+        with tmp.open("wb") as f:
+            pickle.dump(history, f, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(path)
+        return history
+
+    def forget(self, shard: MemberRange) -> None:
+        self._path(shard).unlink(missing_ok=True)
+
+    def load_members(self, member_keys: np.ndarray | None) -> ScanHistory:
+        return self.inner.load_members(member_keys)
 
 
 class LocalRunner:
@@ -349,7 +388,10 @@ def score_and_write_task(source: HistorySource, shard: MemberRange, window: Wind
                          chain: ChainModel, folder: Path, index: int) -> PartSummary:
     """Score a shard and save it as part ``index`` of the state folder, on the worker: only
     the ranking inputs travel back."""
-    return write_part(folder, index, score_task(source, shard, window, params, chain))
+    part = score_task(source, shard, window, params, chain)
+    if isinstance(source, SpilledSource):
+        source.forget(shard)
+    return write_part(folder, index, part)
 
 
 # --- the whole fit ---------------------------------------------------------------------------
@@ -421,13 +463,19 @@ def fit_to_parts(runner: Any, source: HistorySource, as_of: date | int, params: 
     (:mod:`.parts`): the whole state is never in one process. The folder appears complete
     or not at all."""
     started = time.perf_counter()
-    fitted = _fit_chain_model(runner, source, as_of, params, n_shards, stats)
     building = building_folder(folder)
-    summaries = runner.gather([
-        runner.submit(score_and_write_task, fitted.source, s, fitted.window, params, fitted.chain, building, i,
-                      **_TASK)
-        for i, s in enumerate(fitted.shards)])
-    finish_parts(building, params, summaries)
+    spill = building / "histories"
+    try:
+        fitted = _fit_chain_model(runner, SpilledSource(source, spill), as_of, params, n_shards, stats)
+        summaries = runner.gather([
+            runner.submit(score_and_write_task, fitted.source, s, fitted.window, params, fitted.chain, building, i,
+                          **_TASK)
+            for i, s in enumerate(fitted.shards)])
+        shutil.rmtree(spill, ignore_errors=True)
+        finish_parts(building, params, summaries)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)  # nothing of a failed fit stays behind
+        raise
     publish(building, folder)
     log.info("fitted on %s shards, saved in parts (%.1fs)", len(fitted.shards), time.perf_counter() - started)
     return folder
