@@ -32,12 +32,13 @@ class Shots:
     def __init__(self, tmp: Path) -> None:
         self.tmp, self.keep = tmp, os.environ.get("LOYALTY_SAVE_SCREENSHOTS") == "1"
 
-    def take(self, page, name: str, prefix: str = "console", full_page: bool = True) -> None:  # type: ignore[no-untyped-def]
+    def take(self, page, name: str, prefix: str = "console", full_page: bool = True) -> Path:  # type: ignore[no-untyped-def]
         path = self.tmp / f"{prefix}-{name}.png"
         page.screenshot(path=str(path), full_page=full_page)
         assert path.stat().st_size > 5_000
         if self.keep:
             shutil.copy(path, DOCS / path.name)
+        return path
 
 
 @dataclass
@@ -51,8 +52,9 @@ class BrowserRun:
 
 
 @contextmanager
-def served_page(app: Any, width: int = 1280, height: int = 900) -> Iterator[BrowserRun]:
-    """Serve ``app`` and open one page on it; the browser and the server stop afterwards."""
+def served_page(app: Any, width: int = 1280, height: int = 900, scale: float = 1) -> Iterator[BrowserRun]:
+    """Serve ``app`` and open one page on it (``scale`` device pixels per CSS pixel); the browser
+    and the server stop afterwards."""
     from playwright import sync_api
 
     port = free_port()
@@ -63,7 +65,7 @@ def served_page(app: Any, width: int = 1280, height: int = 900) -> Iterator[Brow
         with sync_api.sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
-                page = browser.new_page(viewport={"width": width, "height": height})
+                page = browser.new_page(viewport={"width": width, "height": height}, device_scale_factor=scale)
                 run = BrowserRun(f"http://127.0.0.1:{port}", browser, page)
                 page.on("console", lambda m: run.violations.append(m.text)
                         if "Content Security Policy" in m.text else None)

@@ -6,10 +6,11 @@ replayed complete tells the lane when its sale was voided since.
 """
 from __future__ import annotations
 
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, event, func, select
 
 from loyalty_engine.models.checkout import Checkout, Redemption, ReturnedUnits
 from loyalty_engine.models.scans import ScanLine
@@ -118,6 +119,59 @@ def test_card_returns_are_matched_to_the_members_sales_newest_first(client, chai
     assert sorted(r["original_transaction_id"] for r in both.json["reversals"]) == ["S1:1:A", "S1:1:B"]
     assert both.json["lines"][0]["discount_cents"] == -200
     assert chain.offer_counters("relief") == (0, 0, 0) and chain.line_redeemed(number, 1) == 0
+
+
+@contextmanager
+def _statements() -> Iterator[list[str]]:
+    """The SQL every engine sends meanwhile (lower case, white space folded)."""
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        seen.append(" ".join(statement.lower().split()))
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+
+
+def test_a_card_return_over_many_sales_reads_them_in_one_query_each(client, chain: Chain,
+                                                                     database_backend: str) -> None:
+    """What each sale sold and had back is kept apart per sale, read in one grouped query for
+    all of them (not two per sale); a quote reads the basket's products once."""
+    chain.offer("relief", ["000111"], "amount_off", 100, redemption_limit=9)
+    number = chain.shopping_list("ann", "M1", [{"offer": "relief", "limit": 9}])
+    for pos, units in (("A", 2), ("B", 1), ("C", 3)):  # C is the newest
+        sale = client.post(COMPLETE, json=basket(("000111", units, 899), identifier=number, pos=pos, tender=True),
+                           headers=chain.headers())
+        assert sale.status_code == 200, sale.json
+    back_c = client.post(COMPLETE, json=_return("000111", 2, 899, "RC", 2 * 799, original_transaction_id="S1:1:C"),
+                         headers=chain.headers())
+    assert back_c.status_code == 200, back_c.json
+    with _statements() as statements:
+        # matched newest first: C's last unit, B's one, one of A's two
+        three = client.post(COMPLETE, json=_return("000111", 3, 899, "R3", 3 * 799, identifier="4000001"),
+                            headers=chain.headers())
+    assert three.status_code == 200, three.json
+    assert sorted(r["original_transaction_id"] for r in three.json["reversals"]) == ["S1:1:A", "S1:1:B", "S1:1:C"]
+    grouped = [s for s in statements if "sum(" in s and "group by" in s]
+    assert len([s for s in grouped if "from scan_lines" in s]) == 1, grouped
+    assert len([s for s in grouped if "from returned_units" in s]) == 1, grouped
+    with chain.session() as s:
+        returned = s.execute(select(Checkout.pos_transaction_id, ReturnedUnits.units)
+                             .join(Checkout, Checkout.id == ReturnedUnits.original_checkout_id)
+                             .where(ReturnedUnits.return_checkout_id == select(Checkout.id)
+                                    .where(Checkout.pos_transaction_id == "R3").scalar_subquery())).all()
+    assert sorted(tuple(r) for r in returned) == [("A", 1), ("B", 1), ("C", 1)]
+    # one of A's units is left: two more are refused, the quote says one is returnable
+    quote = {k: v for k, v in _return("000111", 2, 899, "R4", 2 * 899, identifier="4000001").items() if k != "tender"}
+    with _statements() as statements:
+        refused = client.post(QUOTE, json=quote, headers=chain.headers())
+    assert refused.json["code"] == "return_exceeds_sale" and refused.json["detail"]["returnable"] == 1
+    # PostgreSQL reads the products inside its one read statement; SQLite in one of its own
+    product_reads = [s for s in statements if s.startswith("select products.sku, products.id from products")]
+    assert len(product_reads) == (0 if database_backend == "postgresql" else 1), product_reads
 
 
 def test_a_tender_below_the_amount_due_is_refused(client, chain: Chain) -> None:

@@ -80,3 +80,21 @@ def test_stored_reports_equal_the_computed_ones(engine, chain, config) -> None: 
         assert kept is not None and kept.min_group_size == 3 and kept.trial_weeks == 8
         assert kept.as_dict() == report.as_dict()
         assert report_csv(kept) == report_csv(report)
+
+
+def test_compute_period_reads_the_period_and_its_funded_offers_once(engine, chain) -> None:  # type: ignore[no-untyped-def]
+    """The shared scan read's window and the analytics come from one read of the period and of its
+    funded offers' scopes and categories' products."""
+    statements: list[str] = []
+
+    def _record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(" ".join(statement.lower().split()))
+
+    event.listen(engine, "before_cursor_execute", _record)
+    try:
+        compute_period(engine, P0)
+    finally:
+        event.remove(engine, "before_cursor_execute", _record)
+    for marker in ("select max(period_end) from list_builds", "from offer_products op join products p",
+                   "from products where category in"):
+        assert len([s for s in statements if marker in s]) == 1, marker

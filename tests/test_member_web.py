@@ -2,9 +2,6 @@
 from __future__ import annotations
 
 import re
-import shutil
-import socket
-import threading
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -13,8 +10,8 @@ import pypdfium2 as pdfium
 import pytest
 import zxingcpp
 from sqlalchemy import select, update
-from werkzeug.serving import make_server
 
+from browser_support import CHROMIUM, Shots, served_page
 from loyalty_engine.clock import FixedClock
 from loyalty_engine.db import session_scope
 from loyalty_engine.models.lists import ShoppingList, ShoppingListLine
@@ -24,7 +21,6 @@ from loyalty_engine.render.links import member_list_path, token_for_list
 from loyalty_engine.render.tokens import make_member_token, read_member_token
 from test_render_print_run import PERIOD, built  # noqa: F401  (fixture)
 
-CHROMIUM = "/usr/bin/chromium"
 DURING = datetime(2027, 3, 5, 17, 0, tzinfo=timezone.utc)  # inside the period (Mar 1-14)
 
 
@@ -153,48 +149,26 @@ def test_member_link_for_the_demo_and_emails(app, engine, listed) -> None:  # ty
         assert member_list_path(s, app.config["SECRET_KEY"], listed["member_id"], date(2027, 4, 1)) is None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_web_view_screenshot_in_headless_chromium(app, listed, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """The page as a phone shows it: rendered by chromium, its list barcode scanned off the screenshot."""
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        pytest.skip("SKIPPED: headless chromium is not installed (CI needs `apt-get install -y chromium`); "
+    """The page as a phone and a desktop show it: rendered by chromium, nothing wider than the
+    screen, its list barcode scanned off the screenshot, no Content Security Policy report."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("SKIPPED: headless chromium is not installed (apt-get install -y chromium); "
                     "the member web view screenshot test did not run")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="SKIPPED: the playwright package is not installed")
-    port = _free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=CHROMIUM,
-                args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                      "--disable-component-update", "--disable-sync"],
-            )
-            try:
-                for name, viewport in (("phone", {"width": 390, "height": 844}), ("desktop", {"width": 1200, "height": 900})):
-                    page = browser.new_page(viewport=viewport, device_scale_factor=2)
-                    response = page.goto(f"http://127.0.0.1:{port}/m/{listed['token']}", timeout=20_000)
-                    assert response is not None and response.status == 200
-                    # nothing wider than the screen: responsive
-                    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
-                    shot = tmp_path / f"member-{name}.png"
-                    page.screenshot(path=str(shot), full_page=True)
-                    assert shot.stat().st_size > 10_000
-                    from PIL import Image
+    pytest.importorskip("playwright.sync_api", reason="SKIPPED: the playwright package is not installed")
+    from PIL import Image
 
-                    image = np.asarray(Image.open(shot).convert("L"))
-                    reads = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.EAN13)
-                    assert listed["list_number"] in [r.text for r in reads]
-                    assert page.locator("text=Download PDF").count() == 1
-                    page.close()
-            finally:
-                browser.close()
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
+    shots = Shots(tmp_path)
+    # twice the pixels of the screen, as a phone's: the barcode reads off the screenshot
+    with served_page(app, 390, 844, scale=2) as run:
+        page = run.page
+        for name, (width, height) in (("phone", (390, 844)), ("desktop", (1200, 900))):
+            page.set_viewport_size({"width": width, "height": height})
+            response = page.goto(f"{run.base}/m/{listed['token']}", timeout=20_000)
+            assert response is not None and response.status == 200
+            assert page.evaluate("document.documentElement.scrollWidth") <= width  # responsive
+            image = np.asarray(Image.open(shots.take(page, name, prefix="member")).convert("L"))
+            reads = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.EAN13)
+            assert listed["list_number"] in [r.text for r in reads]
+            assert page.locator("text=Download PDF").count() == 1
+        assert run.violations == []

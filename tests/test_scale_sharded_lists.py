@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import cloudpickle
+import numpy as np
 import pytest
 from sqlalchemy import delete, func, select, text, update
 
@@ -26,10 +27,11 @@ from loyalty_engine.models.lists import (
     ListBuild, ListHoldout, SerialCounter, ShoppingList, ShoppingListContent, ShoppingListLine,
 )
 from loyalty_engine.models.offers import Offer
-from loyalty_engine.shopping_lists.build import build_lists
+from loyalty_engine.shopping_lists.build import build_lists, select_for
 from loyalty_engine.shopping_lists.model_source import model_provider
 from loyalty_engine.shopping_lists.serials import LIST_SERIAL, current_value
 from loyalty_engine.shopping_lists import store_rows
+from loyalty_engine.shopping_lists.selection import Selection
 from loyalty_engine.shopping_lists.settings import ListSettings
 
 START = date(2026, 1, 5)
@@ -87,6 +89,7 @@ def _build(cli, engine, config, select=None, options=(), write=None):  # type: i
             counts = build_lists(session, AS_OF, model_provider(engine, config), ListSettings.from_config(config),
                                  select=select, write=write).counts
     exported = cli("lists", "export", "--period-start", AS_OF.isoformat(), "--format", "csv").stdout
+    counts["holdout_rows"] = _holdout_rows(engine)  # not exported: compared as rows
     with session_scope(engine) as session:
         for table in (ShoppingListLine, ShoppingListContent, ListHoldout):
             session.execute(delete(table))
@@ -94,6 +97,15 @@ def _build(cli, engine, config, select=None, options=(), write=None):  # type: i
         session.execute(delete(ListBuild))
         session.execute(update(SerialCounter).where(SerialCounter.name == LIST_SERIAL).values(value=serial))
     return counts, exported
+
+
+def _holdout_rows(engine) -> list[tuple]:  # type: ignore[no-untyped-def]
+    with session_scope(engine) as session:
+        rows = session.execute(select(
+            ListHoldout.member_key, ListHoldout.offer_id, ListHoldout.probability, ListHoldout.detail,
+            ListHoldout.brand_loyalty, ListHoldout.usage_tier, ListHoldout.lifecycle_stage, ListHoldout.list_kind,
+        )).all()
+    return sorted((tuple(r) for r in rows), key=repr)
 
 
 def _sharded(runner, n_shards: int, start_task=None):  # type: ignore[no-untyped-def]
@@ -119,7 +131,7 @@ def test_lists_identical_on_1_2_and_4_shards_and_after_a_lost_worker(  # type: i
             assert "store_workers_s" in sharded_counts["timings"], label
         assert exported == one_process, label
         for key in ("lists", "lines", "budget_limited_offers", "selection_rounds", "candidates",
-                    "expected_funded_cents", "offer_holdouts"):
+                    "expected_funded_cents", "offer_holdouts", "holdout_rows"):
             assert sharded_counts[key] == counts[key], key
 
     # A worker process dies during the first pass, and (PostgreSQL) another in the middle of
@@ -189,6 +201,31 @@ def test_a_shard_failing_mid_write_leaves_nothing_visible_and_a_rerun_completes(
     _, exported = _build(chain, engine, config, _sharded(LocalRunner(), 2), write=ShardListWriter(LocalRunner(), 2))
     assert exported == one_process
     assert _leftovers(engine) == (0, 0)
+
+
+def test_sharded_selection_is_the_one_process_selection_field_for_field(  # type: ignore[no-untyped-def]
+    chain, engine, config,
+) -> None:
+    """Every field of the selection (hold-outs' cells, shortfalls and counts included), on 1 to 3
+    shards, budget cuts and refills included."""
+    compared: list[int] = []
+
+    def both(view, prepared, members, settings, seed):  # type: ignore[no-untyped-def]
+        one = select_for(view, prepared, members, settings, seed)
+        assert one.rounds > 1 and len(one.holdout_member) > 0
+        for n_shards in (1, 2, 3):
+            sharded = select_sharded(LocalRunner(), view, prepared, members, settings, seed, n_shards)
+            for name in Selection.__dataclass_fields__:
+                expected, got = getattr(one, name), getattr(sharded, name)
+                if isinstance(expected, np.ndarray):
+                    assert got.dtype == expected.dtype and np.array_equal(got, expected), (n_shards, name)
+                else:
+                    assert got == expected, (n_shards, name)
+            compared.append(n_shards)
+        return one
+
+    _build(chain, engine, config, both)
+    assert compared == [1, 2, 3]
 
 
 def _leftovers(engine) -> tuple[int, int]:  # type: ignore[no-untyped-def]

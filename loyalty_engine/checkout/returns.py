@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from sqlalchemy import Connection, bindparam, func, select, update
 
@@ -127,6 +127,18 @@ class ReturnPlan:
 # --- step 1: the originals ------------------------------------------------------------------
 
 
+def find_originals(conn: Connection, named: str | None, member_key: int | None,
+                   product_keys: Callable[[], Sequence[int]], day: date, *, lock: bool) -> list[Original]:
+    """The sales a return's units are matched to (locked for a complete): the sale it names,
+    else the member's lane sales of the returned products (``product_keys()``, asked only then),
+    newest first; none for a return with neither."""
+    if named is not None:
+        return find_named_original(conn, named, lock=lock)
+    if member_key is None:
+        return []
+    return find_member_sales(conn, member_key, product_keys(), day, lock=lock)
+
+
 def find_named_original(conn: Connection, transaction_id: str, *, lock: bool) -> list[Original]:
     """The sale a return names (locked for a complete); 404 if unknown, 409 if voided."""
     query = (select(_checkouts.c.id, _checkouts.c.status, _checkouts.c.list_id)
@@ -198,8 +210,8 @@ def plan_return(conn: Connection, originals: Sequence[Original], basket_lines: S
             return_lines[line.product_key].append(line.line_no)
     if skus_unknown:
         raise _exceeds(named, "a sku the catalog does not know (never sold on the lane)")
-    sold = {o.checkout_id: _sold(conn, o) for o in originals}
-    back = {o.checkout_id: _returned_before(conn, o) for o in originals}
+    sold = _sold(conn, originals)
+    back = _returned_before(conn, originals)
     plan = ReturnPlan()
     now_by_original: dict[int, dict[int, int]] = defaultdict(dict)
     for product_key, units in sorted(returned.items()):
@@ -233,20 +245,33 @@ def _exceeds(named: bool, what: str, **detail: Any) -> Unprocessable:
                          code="return_exceeds_sale", field="lines", **detail)
 
 
-def _sold(conn: Connection, original: Original) -> dict[int, int]:
-    return {int(k): int(v) for k, v in conn.execute(
-        select(_scan_lines.c.product_key, func.sum(_scan_lines.c.quantity))
-        .where(_scan_lines.c.transaction_id == original.transaction_id, _scan_lines.c.quantity > 0)
-        .group_by(_scan_lines.c.product_key)
-    )}
+def _sold(conn: Connection, originals: Sequence[Original]) -> dict[int, dict[int, int]]:
+    """Per original (checkout id): units sold per product key, in one grouped query."""
+    sold: dict[int, dict[int, int]] = {o.checkout_id: {} for o in originals}
+    if not originals:
+        return sold
+    checkout_of = {o.transaction_id: o.checkout_id for o in originals}
+    for txn_id, product_key, units in conn.execute(
+        select(_scan_lines.c.transaction_id, _scan_lines.c.product_key, func.sum(_scan_lines.c.quantity))
+        .where(_scan_lines.c.transaction_id.in_(sorted(checkout_of)), _scan_lines.c.quantity > 0)
+        .group_by(_scan_lines.c.transaction_id, _scan_lines.c.product_key)
+    ):
+        sold[checkout_of[txn_id]][int(product_key)] = int(units)
+    return sold
 
 
-def _returned_before(conn: Connection, original: Original) -> dict[int, int]:
-    return {int(k): int(v) for k, v in conn.execute(
-        select(_returned.c.product_key, func.sum(_returned.c.units))
-        .where(_returned.c.original_checkout_id == original.checkout_id)
-        .group_by(_returned.c.product_key)
-    )}
+def _returned_before(conn: Connection, originals: Sequence[Original]) -> dict[int, dict[int, int]]:
+    """Per original (checkout id): units earlier returns took back per product key, in one grouped query."""
+    back: dict[int, dict[int, int]] = {o.checkout_id: {} for o in originals}
+    if not originals:
+        return back
+    for checkout_id, product_key, units in conn.execute(
+        select(_returned.c.original_checkout_id, _returned.c.product_key, func.sum(_returned.c.units))
+        .where(_returned.c.original_checkout_id.in_(sorted(back)))
+        .group_by(_returned.c.original_checkout_id, _returned.c.product_key)
+    ):
+        back[int(checkout_id)][int(product_key)] = int(units)
+    return back
 
 
 def _reverse_for(conn: Connection, original: Original, sold: dict[int, int], back: dict[int, int],
@@ -458,5 +483,5 @@ def utc(moment: datetime) -> datetime:
 
 
 __all__ = ["LOCK_ORDER", "Original", "PlannedReversal", "ReturnPlan", "clawbacks", "lock_lines_and_offers",
-           "find_member_sales", "find_named_original", "open_redemptions", "plan_return", "reverse_steps",
+           "find_member_sales", "find_named_original", "find_originals", "open_redemptions", "plan_return", "reverse_steps",
            "returned_units_step", "reversal_out", "void_once"]

@@ -8,7 +8,7 @@ the statements are in :mod:`.queries`, what a request reads in :mod:`.records`, 
 
 Flask-free: the web edge parses the lane's key, validates the body with the pydantic schemas
 and calls :class:`CheckoutService`. Answers are returned as JSON *bytes* so a retried
-``complete`` can be answered byte for byte from the idempotency record.
+``complete`` can be answered byte for byte from the idempotency record (:mod:`.idempotency`).
 
 Exactly-once, in one transaction per complete. On PostgreSQL a sale's first attempt reads in
 autocommit and writes in one statement (:mod:`.single_statement`): its conditional counter
@@ -34,7 +34,6 @@ write). The locked path is three (its reads in one pipeline; all writes in one p
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -48,15 +47,15 @@ from ..clock import Clock
 from ..imports.placeholders import ensure_products
 from ..money import format_money
 from . import batch, returns, rules, single_statement
-from .answers import checkout_answer, member_list_answer, voided_answer
+from .answers import checkout_answer, member_list_answer
 from .batch import ROWCOUNT, Step
 from .errors import CheckoutError, Conflict, NotFound, RetryableConflict, Unprocessable
 from .lane_clock import business_date_guess, local_time, store_zone
 from .lanes import AUTH_QUERY, LaneAuth, LaneIdentity, check_lane, verify_key
 from .ledger import basket_steps, counter_moves, json_rows, ledger_rows, redeem_steps, scan_line_rows
 from .lookups import current_list, identifier_kind, identify, member_and_current_list, member_by_card, member_by_key
-from .queries import (LIST_BY_SERIAL_WITH_MEMBER, MEMBER_WITH_CURRENT_LIST, REPLAY, TERMS_LIST_ID, TRANSACTION_EXISTS,
-                      lane_queries)
+from .idempotency import replay, request_sha256, transaction_exists
+from .queries import LIST_BY_SERIAL_WITH_MEMBER, MEMBER_WITH_CURRENT_LIST, TERMS_LIST_ID, lane_queries
 from .records import Basket, LineInfo, ListRow, MemberRow, Outcome, transaction_id_for
 from .returns import Original, ReturnPlan
 from .schemas import CompleteRequest, QuoteRequest, VoidRequest
@@ -66,11 +65,6 @@ log = logging.getLogger(__name__)
 
 WRITE_ATTEMPTS = 6
 PRODUCT_KEYS_KEPT = 500_000
-
-
-def request_sha256(canonical_json: str) -> str:
-    """The digest that tells a retried complete (same body) from a reused key (another body)."""
-    return hashlib.sha256(canonical_json.encode("utf-8")).hexdigest()
 
 
 @dataclass
@@ -142,10 +136,10 @@ class CheckoutService:
             except RetryableConflict:
                 log.info("complete %s: counters moved, retrying (attempt %d)", req.pos_transaction_id, attempt + 1)
             except IntegrityError as exc:
-                replay = self._replay(req, digest)
-                if replay is not None:
-                    return replay, True
-                if self._transaction_exists(transaction_id_for(req.store, req.lane, req.pos_transaction_id)):
+                first = replay(self.read_engine, req, digest)
+                if first is not None:
+                    return first, True
+                if transaction_exists(self.read_engine, transaction_id_for(req.store, req.lane, req.pos_transaction_id)):
                     raise Conflict("a basket with this transaction id is already recorded",
                                    code="transaction_exists", field="pos_transaction_id")
                 log.info("complete %s: integrity race, retrying (attempt %d): %s", req.pos_transaction_id, attempt + 1, exc)
@@ -154,9 +148,9 @@ class CheckoutService:
                 # list replaced, ...); the same key with another body is a conflict. The key and
                 # the lane come first.
                 if auth.lane is not None and exc.status not in (401, 403):
-                    replay = self._replay(req, digest)
-                    if replay is not None:
-                        return replay, True
+                    first = replay(self.read_engine, req, digest)
+                    if first is not None:
+                        return first, True
                 raise
             except DBAPIError as exc:
                 if not (_is_transient(exc) or exc.connection_invalidated):
@@ -273,19 +267,15 @@ class CheckoutService:
         check_lane(lane, req.store, req.lane)
         day = local_time(req.scanned_at, lane.store_timezone, self.clock.now())[2]
         member_key, list_id = identify(conn, req.identifier, day)
-        originals = self._find_originals(conn, req, member_key, day, lock=True)
+        originals = returns.find_originals(conn, req.original_transaction_id, member_key,
+                                           lambda: self._returned_product_keys(conn, req), day, lock=True)
         returns.lock_lines_and_offers(conn, [list_id, *(o.list_id for o in originals)], ())
         return originals
 
-    def _find_originals(self, conn: Connection, req: QuoteRequest, member_key: int | None, day: date, *,
-                        lock: bool) -> list[Original]:
-        if req.original_transaction_id is not None:
-            return returns.find_named_original(conn, req.original_transaction_id, lock=lock)
-        if member_key is None:
-            return []
+    def _returned_product_keys(self, conn: Connection, req: QuoteRequest) -> list[int]:
+        """The returned skus' product keys, for a return found before the basket's products are read."""
         skus = sorted({line.sku for line in req.lines if line.quantity < 0})
-        keys = [row[1] for row in conn.execute(self.q.products, {"skus": ",".join(skus) if self.q.postgresql else skus})]
-        return returns.find_member_sales(conn, member_key, keys, day, lock=lock)
+        return [row[1] for row in conn.execute(self.q.products, {"skus": ",".join(skus) if self.q.postgresql else skus})]
 
     # --- shared reading -------------------------------------------------------------------
 
@@ -391,9 +381,11 @@ class CheckoutService:
         plan = ReturnPlan()
         if any(line.quantity < 0 for line in req.lines) and (req.original_transaction_id is not None
                                                               or member is not None):
-            if originals is None:  # a quote: the same sales, found without locks
-                originals = self._find_originals(conn, req, member.member_key if member else None,
-                                                 business_date, lock=False)
+            if originals is None:  # a quote: the same sales, found without locks (the products as read)
+                returned = [b.product_key for b in basket.basket_lines if b.quantity < 0 and b.product_key is not None]
+                originals = returns.find_originals(conn, req.original_transaction_id,
+                                                   member.member_key if member else None,
+                                                   lambda: returned, business_date, lock=False)
             plan = returns.plan_return(conn, originals, basket.basket_lines, {k: s for s, k in keys.items()},
                                        named=req.original_transaction_id is not None)
             if member is None and plan.reversals:
@@ -420,27 +412,7 @@ class CheckoutService:
         return [Step(MEMBER_WITH_CURRENT_LIST, {"card": card, "day": day}),
                 Step(self.q.terms_by_card[lock], {"card": card, "day": day, "skus": skus})]
 
-    # --- idempotency ----------------------------------------------------------------------
-
-    def _replay(self, req: CompleteRequest, digest: str) -> bytes | None:
-        with self.read_engine.connect() as conn:
-            row = conn.execute(REPLAY, {"store": req.store, "lane": req.lane,
-                                        "pos": req.pos_transaction_id}).first()
-        if row is None:
-            return None
-        if row[0] != digest:
-            raise Conflict(
-                "this idempotency key (store, lane, pos_transaction_id) was already used with a different body",
-                code="idempotency_conflict", field="pos_transaction_id",
-            )
-        if row[2] == "voided":
-            return voided_answer(bytes(row[1]), row[3])
-        return bytes(row[1])
-
-    def _transaction_exists(self, transaction_id: str) -> bool:
-        with self.read_engine.connect() as conn:
-            found = conn.execute(TRANSACTION_EXISTS, {"transaction_id": transaction_id}).first()
-        return found is not None
+    # --- transactions ----------------------------------------------------------------------
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:

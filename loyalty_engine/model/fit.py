@@ -184,7 +184,6 @@ def train_models(
     need_train_events = purchase_events(sample, need_of_sku, n_needs)
     trip_member, trip_day = trip_days(sample)
     trips = TripIndex(trip_member, trip_day)
-    everyone = np.ones(n_members, dtype=bool)
 
     need_rows, sku_rows = _Level([], [], []), _Level([], [], [])
     # Per window: every need pair's features and, per kept sku row, its need pair, so the
@@ -213,7 +212,7 @@ def train_models(
         window_sku_need_row.append(sku_need_row[kept])
         window_need_X.append(need_X)
         choice_rows.append(_choice_examples(sku, need, need_of_sku, need_y, sku_y, params.choice_prior_strength))
-        counts_new, exposure = _new_need_examples(need, members, need_bought, everyone, horizon)
+        counts_new, exposure = _new_need_examples(need, members, need_bought, horizon)
         new_need_counts += counts_new
         new_need_exposure += exposure
     log.info("training rows: need %s, sku %s (%.1fs)", sum(map(len, need_rows.y)), sum(map(len, sku_rows.y)),
@@ -341,13 +340,13 @@ def _expected_trips(members: MemberAggregates, horizon: int) -> np.ndarray:
 
 
 def _new_need_examples(
-    need: Snapshot, members: MemberAggregates, need_bought: np.ndarray, sample: np.ndarray, horizon: int,
+    need: Snapshot, members: MemberAggregates, need_bought: np.ndarray, horizon: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """First purchases of a subcategory in the window, and the exposure (expected trips) of the
     members who had never bought it."""
     n_needs = int(need.stats.log_interval.shape[0])
     activity = _expected_trips(members, horizon).astype(np.float64)
-    eligible = sample & (members.trips > 0)
+    eligible = members.trips > 0
     total_exposure = activity[eligible].sum()
     had = np.bincount(need.pairs.item, weights=activity[need.pairs.member], minlength=n_needs)
     exposure = total_exposure - had

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, text
 
-from .analytics_inputs import AnalyticsInputs, load_analytics_inputs, pair_keys
+from .analytics_inputs import AnalyticsInputs, FundedOffers, load_analytics_inputs, pair_keys, read_funded_offers
 from .analytics_lift import LiftIndex, analytics_lift, scope_rows
 from .inputs import CELL_NAMES
 from .period_lines import PeriodLines
@@ -346,24 +346,28 @@ def _suppressed(t: _Table, k: int) -> list[dict[str, Any]]:
 
 
 def period_analytics(conn: Connection, period_start: date, funders: list[str] | None = None, *,
-                     min_group_size: int = 10, trial_weeks: int = 12,
-                     scans: ScanWindows | None = None, lines: PeriodLines | None = None) -> dict[str, AnalyticsReport]:
+                     min_group_size: int = 10, trial_weeks: int = 12, scans: ScanWindows | None = None,
+                     lines: PeriodLines | None = None, funded: FundedOffers | None = None) -> dict[str, AnalyticsReport]:
     """Every funder's (or the given funders') anonymized analytics for one list period, in one
-    pass (the scan lines through ``scans`` and the list lines from ``lines`` when given: reads
-    shared with the results)."""
-    period = find_period(conn, period_start)
-    if period is None:
-        raise AnalyticsError(f"unknown period {period_start.isoformat()}: no lists were built for a period starting that day")
-    inp = load_analytics_inputs(conn, (period.start, period.end), funders, trial_weeks, scans, lines)
-    n_weeks = (period.end - period.start).days // 7 + 1
+    pass (the scan lines through ``scans``, the list lines from ``lines`` and the period's
+    funded offers of ``funders`` from ``funded`` when given: reads shared with the results)."""
+    if funded is None:
+        found = find_period(conn, period_start)
+        if found is None:
+            raise AnalyticsError(
+                f"unknown period {period_start.isoformat()}: no lists were built for a period starting that day")
+        funded = read_funded_offers(conn, (found.start, found.end), funders, lines)
+    start, end = funded.period
+    inp = load_analytics_inputs(conn, funded, trial_weeks, scans, lines)
+    n_weeks = (end - start).days // 7 + 1
     gs = group_sums(inp, pair_measures(inp, n_weeks))
     lifts = analytics_lift(conn, inp)
     names = dict(conn.execute(text("SELECT id, name FROM manufacturers")).all())
     reports = {}
     for funder in sorted({o["manufacturer_id"] for o in inp.offers}):
-        table = funder_table(inp, gs, funder, period.start)
+        table = funder_table(inp, gs, funder, start)
         _attach_lift(table.rows, [o for o in inp.offers if o["manufacturer_id"] == funder], lifts, min_group_size)
-        reports[funder] = AnalyticsReport(funder, names.get(funder) or funder, period.start, period.end,
+        reports[funder] = AnalyticsReport(funder, names.get(funder) or funder, start, end,
                                           min_group_size, trial_weeks, _suppressed(table, min_group_size))
     return reports
 

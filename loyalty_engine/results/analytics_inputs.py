@@ -153,21 +153,48 @@ def _pairs(conn: Connection, start: date, ids: list[int], lines: PeriodLines | N
     return numbers[:, 0], numbers[:, 1], cell, store.reshape(-1), store_names
 
 
-def load_analytics_inputs(conn: Connection, period: tuple[date, date], funders: Sequence[str] | None,
-                          trial_weeks: int, scans: ScanWindows | None = None,
-                          lines: PeriodLines | None = None) -> AnalyticsInputs:
-    """Everything the funders' analytics need for the list period ``period`` (inclusive); the
-    scan lines through ``scans`` and the list lines from ``lines`` (reads shared with the
-    results) when given."""
-    start, end = period
-    offers = period_offers(conn, start, funders, lines)
-    ids = [o["id"] for o in offers] or [-1]
-    position = {o["id"]: i for i, o in enumerate(offers)}
-    scope = conn.execute(_SCOPE, {"offers": ids}).all()
+@dataclass(frozen=True)
+class FundedOffers:
+    """The period's manufacturer-funded offers (their category and brand type filled in), their
+    scope rows and every product of their categories: what the analytics inputs, and the scan
+    window they read, are built from."""
+
+    period: tuple[date, date]  # the list period, inclusive
+    offers: list[dict[str, Any]]
+    scope: list[Any]  # offer id, product key, category, brand, brand type, manufacturer
+    products: list[list[Any]]  # columns, by product key: key, category, brand, brand type, manufacturer
+
+    def scan_window(self, trial_weeks: int) -> tuple[date, date, np.ndarray]:
+        """The scan lines :func:`load_analytics_inputs` reads (first day, last day, products), so
+        a shared read can cover them. The window also covers the lift's pre-period (8 weeks)
+        for its CUPED covariate."""
+        start, end = self.period
+        return start - timedelta(weeks=max(trial_weeks, 8)), end, _ints(self.products[0])
+
+
+def read_funded_offers(conn: Connection, period: tuple[date, date], funders: Sequence[str] | None,
+                       lines: PeriodLines | None = None) -> FundedOffers:
+    """The list period's funded offers (of ``funders``; None: all), the offers on the lists taken
+    from ``lines`` when the caller read them already."""
+    offers = period_offers(conn, period[0], funders, lines)
+    scope = conn.execute(_SCOPE, {"offers": [o["id"] for o in offers] or [-1]}).all()
     _fill_categories(offers, scope)
     cats = sorted({o["category"] for o in offers}) or [""]
+    products = _columns(conn.execute(_CATEGORY_PRODUCTS, {"cats": cats}).all(), 5)
+    return FundedOffers(period, offers, list(scope), products)
+
+
+def load_analytics_inputs(conn: Connection, funded: FundedOffers, trial_weeks: int, scans: ScanWindows | None = None,
+                          lines: PeriodLines | None = None) -> AnalyticsInputs:
+    """Everything the funders' analytics need for the list period of ``funded``; the scan lines
+    through ``scans`` and the list lines from ``lines`` (reads shared with the results) when
+    given."""
+    start, end = funded.period
+    offers, scope, prods = funded.offers, funded.scope, funded.products
+    ids = [o["id"] for o in offers] or [-1]
+    position = {o["id"]: i for i, o in enumerate(offers)}
+    cats = sorted({o["category"] for o in offers}) or [""]
     cat_id = {c: i for i, c in enumerate(cats)}
-    prods = _columns(conn.execute(_CATEGORY_PRODUCTS, {"cats": cats}).all(), 5)
     brand_ids: dict[tuple[str, str], int] = {}
     product_brand = _ints([brand_ids.setdefault((b or "", m), len(brand_ids)) for b, m in zip(prods[2], prods[4])])
     offer_brands = sorted({(position[int(r[0])], brand_ids.setdefault((r[3] or "", r[5]), len(brand_ids)))
@@ -182,8 +209,8 @@ def load_analytics_inputs(conn: Connection, period: tuple[date, date], funders: 
     pair_redemptions = _lookup(pair_keys(pair_member, pair_offer, len(offers)),
                                pair_keys(redeemed[:, 0], _positions(offer_ids, redeemed[:, 1]), len(offers)),
                                redeemed[:, 2])
-    # the window also covers the lift's pre-period (8 weeks) for its CUPED covariate
-    scans = window_scans(conn, start - timedelta(weeks=max(trial_weeks, 8)), end, start, _ints(prods[0]), scans)
+    first, last, products = funded.scan_window(trial_weeks)
+    scans = window_scans(conn, first, last, start, products, scans)
     return AnalyticsInputs(
         offers=offers, offer_category=_ints([cat_id[o["category"]] for o in offers]),
         brand_offer=_ints([b[0] for b in offer_brands]), brand_id=_ints([b[1] for b in offer_brands]),
@@ -220,20 +247,6 @@ def window_scans(conn: Connection, first: date, last: date, day0: date, products
     """(member, product, day - day0, units, net cents) columns of members' scan lines of ``products``
     in ``[first, last]``, through ``scans`` (a read shared with the results) when given."""
     return (scans or ScanWindows()).window(conn, first, last, day0, products)
-
-
-def scan_window_needed(conn: Connection, period: tuple[date, date], funders: Sequence[str] | None,
-                       trial_weeks: int, lines: PeriodLines | None = None) -> tuple[date, date, np.ndarray]:
-    """The window :func:`load_analytics_inputs` will read (first day, last day, products), so a
-    shared read can cover it."""
-    start, end = period
-    offers = period_offers(conn, start, funders, lines)
-    ids = [o["id"] for o in offers] or [-1]
-    scope = conn.execute(_SCOPE, {"offers": ids}).all()
-    _fill_categories(offers, scope)
-    cats = sorted({o["category"] for o in offers}) or [""]
-    prods = _columns(conn.execute(_CATEGORY_PRODUCTS, {"cats": cats}).all(), 5)
-    return start - timedelta(weeks=max(trial_weeks, 8)), end, _ints(prods[0])
 
 
 def _fill_categories(offers: list[dict[str, Any]], scope: Sequence[Any]) -> None:

@@ -14,22 +14,24 @@ from sqlalchemy import Connection, delete, select
 
 from ..models.results import ResultAnalytics
 from .analytics import AnalyticsError, AnalyticsReport, period_analytics
+from .analytics_inputs import FundedOffers
 from .period_lines import PeriodLines
 from .scan_window import ScanWindows
 
 
 def store_period_analytics(conn: Connection, period_start: date, *, min_group_size: int = 10,
                            trial_weeks: int = 12, scans: ScanWindows | None = None,
-                           lines: PeriodLines | None = None) -> list[str]:
+                           lines: PeriodLines | None = None, funded: FundedOffers | None = None) -> list[str]:
     """Compute and store every funder's report of the period; returns the funders stored.
 
     The period's ``result_periods`` row must exist (the reports are deleted with it). A period
-    with no funded offers stores nothing.
+    with no funded offers stores nothing. ``scans``, ``lines`` and ``funded`` (every funder's
+    offers) are reads shared with the results, when given (see :func:`.analytics.period_analytics`).
     """
     conn.execute(delete(ResultAnalytics).where(ResultAnalytics.period_start == period_start))
     try:
         reports = period_analytics(conn, period_start, min_group_size=min_group_size, trial_weeks=trial_weeks,
-                                   scans=scans, lines=lines)
+                                   scans=scans, lines=lines, funded=funded)
     except AnalyticsError:
         return []  # no lists for the period: nothing to store
     if reports:

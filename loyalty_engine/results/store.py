@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, select, text
 
 from ..models.results import ResultPeriod, ResultRow
-from .analytics_inputs import scan_window_needed
+from .analytics_inputs import read_funded_offers
 from .analytics_store import store_period_analytics
 from .inputs import load_lift_inputs
 from .lift import LiftRow, clean_value, lift_from_inputs, pooled_lift
@@ -148,10 +148,11 @@ def compute_period(engine: Engine, period_start: date, *, pre_weeks: int = 8, no
     with engine.begin() as conn:
         scans = ScanWindows()
         lines = read_period_lines(conn, period_start, period_start)
-        try:
-            scans.plan(*scan_window_needed(conn, _analytics_period(conn, period_start), None, trial_weeks, lines))
-        except ResultsError:
-            pass  # no lists: compute says so below
+        period = find_period(conn, period_start)
+        # every funder's offers, read once: they size the shared scan read and feed analytics
+        funded = read_funded_offers(conn, (period.start, period.end), None, lines) if period else None
+        if funded is not None:  # (no lists: compute says so below)
+            scans.plan(*funded.scan_window(trial_weeks))
         rows = compute(conn, period_start, pre_weeks, scans, lines)
         summary = rows.pop("_summary")[0]
         conn.execute(delete(ResultRow).where(ResultRow.period_start == period_start))
@@ -174,18 +175,11 @@ def compute_period(engine: Engine, period_start: date, *, pre_weeks: int = 8, no
             _insert_rows(conn, columns)
         middle = time.perf_counter()
         store_period_analytics(conn, period_start, min_group_size=min_group_size, trial_weeks=trial_weeks,
-                               scans=scans, lines=lines)
+                               scans=scans, lines=lines, funded=funded)
     if timings is not None:
         timings["results"] = middle - clock
         timings["analytics"] = time.perf_counter() - middle
     return summary
-
-
-def _analytics_period(conn: Connection, period_start: date) -> tuple[date, date]:
-    found = find_period(conn, period_start)
-    if found is None:
-        raise ResultsError(f"no lists were built for the period starting {period_start.isoformat()}")
-    return found.start, found.end
 
 
 def _insert_rows(conn: Connection, columns: dict[str, list[Any]]) -> None:

@@ -3,6 +3,7 @@ expected value and funded cost, ordered (member, best first) and pruned. See :mo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import scipy.sparse as sp
@@ -36,6 +37,42 @@ def candidates(
     in member order, best first. ``probabilities`` rows are members ``first_member`` on."""
     pool = _targeted(probabilities, members, offers, params, first_member)
     return pool.take(_member_order(pool, len(members), len(offers)))
+
+
+def candidate_pool(
+    score_rows: Callable[[int, int], sp.csr_matrix], members: MemberArrays, offers: OfferArrays,
+    params: SelectionParams, sort_members: int | None = None,
+) -> tuple[_Candidates, int, np.ndarray]:
+    """(the pruned candidates of ``members`` in member order, best first; how many targeted
+    candidates there were before pruning; how many per offer).
+
+    ``score_rows(start, stop)`` gives members ``start:stop``'s probabilities (csr), asked
+    ``params.chunk_members`` members at a time so memory stays bounded; each chunk is targeted,
+    ordered and pruned on its own. ``sort_members`` sizes the ordering key (default: the
+    members' count): a shard passes the whole build's count, so its near-ties break as in one
+    process.
+    """
+    n_members, n_offers = len(members), len(offers)
+    sort_members = n_members if sort_members is None else sort_members
+    parts: list[_Candidates] = []
+    n_candidates = 0
+    per_offer = np.zeros(n_offers, dtype=np.int64)
+    for start in range(0, n_members, params.chunk_members):
+        stop = min(n_members, start + params.chunk_members)
+        rows = score_rows(start, stop)
+        if rows.shape != (stop - start, n_offers):
+            raise ValueError(f"scored rows are {rows.shape}, expected {(stop - start, n_offers)}")
+        chunk = _targeted(rows, members, offers, params, first_member=start)
+        del rows
+        n_candidates += chunk.member.shape[0]
+        per_offer += np.bincount(chunk.offer, minlength=n_offers)
+        order = _member_order(chunk, sort_members, n_offers)
+        # prune on the ordered key columns, then gather the kept candidates once
+        parts.append(chunk.take(order[_pruned_rows(chunk.member[order], chunk.group[order], params)]))
+        del chunk, order
+    if not parts:
+        return candidates(sp.csr_matrix((0, n_offers)), members, offers, params), 0, per_offer
+    return _concat(parts), n_candidates, per_offer
 
 
 def _targeted(

@@ -41,16 +41,7 @@ from typing import Callable
 import numpy as np
 import scipy.sparse as sp
 
-from .candidates import (
-    _Candidates,
-    _concat,
-    _member_order,
-    _offer_order,
-    _pruned_rows,
-    _segment_starts,
-    _targeted,
-    candidates,
-)
+from .candidates import _Candidates, _concat, _member_order, _offer_order, _segment_starts, candidate_pool, candidates
 from .selection_arrays import (
     ALL_CELLS,
     ALL_STAGES,
@@ -299,6 +290,120 @@ def _budget_cut(c: _Candidates, offers: OfferArrays) -> np.ndarray:
     return ok
 
 
+@dataclass
+class PoolCounts:
+    """What a selection reports of its candidate pool, per offer and per member."""
+
+    candidates_per_offer: np.ndarray  # int64: targeted candidates before pruning
+    n_candidates: int
+    pool_size: int  # candidates left after pruning
+    # per member: face value of every usable candidate, before and after exclusion groups
+    available: tuple[np.ndarray, np.ndarray]
+
+
+@dataclass
+class FirstPass:
+    """The pruned candidate pool and the lines the per-member rules choose from it, before any budget cut."""
+
+    pool: _Candidates
+    chosen: _Candidates
+    counts: PoolCounts
+
+
+def first_pass(
+    score_rows: Callable[[int, int], sp.csr_matrix], members: MemberArrays, offers: OfferArrays,
+    params: SelectionParams, sort_members: int | None = None,
+) -> FirstPass:
+    """Score, target and prune the members' candidates (see :func:`.candidates.candidate_pool`,
+    also for ``sort_members``), then apply the per-member rules."""
+    pool, n_candidates, per_offer = candidate_pool(score_rows, members, offers, params, sort_members)
+    n = len(members)
+    available = _available_face(pool, offers, n) if (members.targets() > 0).any() else (np.zeros(n), np.zeros(n))
+    counts = PoolCounts(per_offer, n_candidates, int(pool.member.shape[0]), available)
+    return FirstPass(pool, _per_member(pool, members, offers, params), counts)
+
+
+@dataclass
+class BudgetCuts:
+    """What the budget rounds did: the offers they cut, the members who lost a line, the rounds run."""
+
+    budget_limited: np.ndarray  # bool per offer
+    lost_to_budget: np.ndarray  # bool per member
+    rounds: int = 0
+
+    @classmethod
+    def none(cls, n_members: int, n_offers: int) -> "BudgetCuts":
+        return cls(np.zeros(n_offers, dtype=bool), np.zeros(n_members, dtype=bool))
+
+    def cut(self, chosen: _Candidates, offers: OfferArrays) -> np.ndarray:
+        """One round: the mask of ``chosen`` (every member's lines) that fits the budgets;
+        the offers and members it refused are recorded."""
+        self.rounds += 1
+        ok = _budget_cut(chosen, offers)
+        self.budget_limited[np.unique(chosen.offer[~ok])] = True
+        self.lost_to_budget[chosen.member[~ok]] = True
+        return ok
+
+    def last(self, params: SelectionParams) -> bool:
+        """The round just cut was the last: it cuts only, never refills."""
+        return self.rounds >= params.budget_rounds
+
+
+def refill_after_cut(
+    pool: _Candidates, chosen: _Candidates, ok: np.ndarray, members: MemberArrays, offers: OfferArrays,
+    params: SelectionParams,
+) -> tuple[_Candidates, _Candidates]:
+    """(pool, chosen) after a cut that refused the lines where ``ok`` is False: members who
+    lost a line choose again from their remaining candidates (the lost pairs leave the pool);
+    everyone else's lines stand as they are."""
+    n_offers = len(offers)
+    affected = np.zeros(len(members), dtype=bool)
+    affected[chosen.member[~ok]] = True
+    lost = chosen.member[~ok] * n_offers + chosen.offer[~ok]
+    in_affected = affected[pool.member]
+    redo = pool.take(np.flatnonzero(in_affected))
+    redo = redo.take(np.flatnonzero(~np.isin(redo.member * n_offers + redo.offer, lost)))
+    # each member's candidates stay contiguous and best first, which is all the rules need
+    pool = _concat([pool.take(np.flatnonzero(~in_affected)), redo])
+    stay = chosen.take(np.flatnonzero(~affected[chosen.member]))
+    return pool, _concat([stay, _per_member(redo, members, offers, params)])
+
+
+def finish_selection(
+    chosen: _Candidates, pool: _Candidates, members: MemberArrays, offers: OfferArrays, params: SelectionParams,
+    counts: PoolCounts, cuts: BudgetCuts,
+) -> Selection:
+    """The selection from the lines the budget rounds left (``chosen``, in member order):
+    the offer hold-outs drawn, with their refill from ``pool`` (at least the candidates of
+    the members who may refill, in member order, best first), and the face-value shortfalls."""
+    target = members.targets()
+    kept, held = _holdouts_with_refill(chosen, pool, members, offers, params, target)
+    face_total, shortfall = _shortfall(target, counts.available, cuts.lost_to_budget, kept, held, params)
+    return Selection(
+        member=kept.member,
+        offer=kept.offer,
+        probability=kept.probability,
+        brand_loyalty=kept.loyalty,
+        usage_tier=kept.tier,
+        face_cents=kept.face,
+        expected_value_cents=kept.ev,
+        expected_funded_cents=kept.funded,
+        holdout_member=held.member,
+        holdout_offer=held.offer,
+        holdout_probability=held.probability,
+        holdout_brand_loyalty=held.loyalty,
+        holdout_usage_tier=held.tier,
+        candidates_per_offer=counts.candidates_per_offer,
+        budget_limited=cuts.budget_limited,
+        face_total_cents=face_total,
+        face_target_cents=target,
+        shortfall=shortfall,
+        rounds=cuts.rounds,
+        stats={"candidates": int(counts.n_candidates), "pool": int(counts.pool_size),
+               "lines": int(kept.member.shape[0]), "offer_holdouts": int(held.member.shape[0])},
+    )
+
+
 def select_lines(
     probabilities: sp.csr_matrix | Callable[[int, int], sp.csr_matrix],
     members: MemberArrays,
@@ -321,81 +426,18 @@ def select_lines(
             )
         matrix = sp.csr_matrix(probabilities)
         score_rows = lambda start, stop: matrix[start:stop]  # noqa: E731
-    parts: list[_Candidates] = []
-    n_candidates = 0
-    candidates_per_offer = np.zeros(len(offers), dtype=np.int64)
-    for start in range(0, n_members, params.chunk_members):
-        stop = min(n_members, start + params.chunk_members)
-        rows = score_rows(start, stop)
-        if rows.shape != (stop - start, len(offers)):
-            raise ValueError(f"scored rows are {rows.shape}, expected {(stop - start, len(offers))}")
-        chunk = _targeted(rows, members, offers, params, first_member=start)
-        del rows
-        n_candidates += chunk.member.shape[0]
-        candidates_per_offer += np.bincount(chunk.offer, minlength=len(offers))
-        order = _member_order(chunk, n_members, len(offers))
-        # prune on the ordered key columns, then gather the kept candidates once
-        parts.append(chunk.take(order[_pruned_rows(chunk.member[order], chunk.group[order], params)]))
-        del chunk, order
-    pool = _concat(parts) if parts else candidates(
-        sp.csr_matrix((0, len(offers))), members, offers, params)
-    del parts
-    pool_size = pool.member.shape[0]
-    target = members.targets()
-    available = _available_face(pool, offers, n_members) if (target > 0).any() else (
-        np.zeros(n_members), np.zeros(n_members))
-    lost_to_budget = np.zeros(n_members, dtype=bool)
-    budget_limited = np.zeros(len(offers), dtype=bool)
-    rounds = 0
-    chosen = _per_member(pool, members, offers, params)
+    first = first_pass(score_rows, members, offers, params)
+    pool, chosen, counts = first.pool, first.chosen, first.counts
+    del first  # the pool shrinks as members refill: hold only the latest
+    cuts = BudgetCuts.none(n_members, len(offers))
     while True:
-        rounds += 1
-        ok = _budget_cut(chosen, offers)
+        ok = cuts.cut(chosen, offers)
         if ok.all():
             break
-        budget_limited[np.unique(chosen.offer[~ok])] = True
-        lost_to_budget[chosen.member[~ok]] = True
-        if rounds >= params.budget_rounds:
-            chosen = chosen.take(np.flatnonzero(ok))  # last round: cut only, never refill
+        if cuts.last(params):
+            chosen = chosen.take(np.flatnonzero(ok))
             break
-        # Members who lost a line choose again from their remaining candidates (the lost
-        # pairs leave the pool); everyone else's lines stand as they are.
-        affected = np.zeros(n_members, dtype=bool)
-        affected[chosen.member[~ok]] = True
-        lost = chosen.member[~ok] * len(offers) + chosen.offer[~ok]
-        in_affected = affected[pool.member]
-        redo = pool.take(np.flatnonzero(in_affected))
-        keep_redo = ~np.isin(redo.member * len(offers) + redo.offer, lost)
-        redo = redo.take(np.flatnonzero(keep_redo))
-        # each member's candidates stay contiguous and best first, which is all the rules need
-        pool = _concat([pool.take(np.flatnonzero(~in_affected)), redo])
-        stay = chosen.take(np.flatnonzero(~affected[chosen.member]))
-        chosen = _concat([stay, _per_member(redo, members, offers, params)])
+        pool, chosen = refill_after_cut(pool, chosen, ok, members, offers, params)
     chosen = chosen.take(_member_order(chosen, n_members, len(offers)))
-
     # Per-offer hold-outs: drawn per (member, offer) from the build's seed.
-    chosen, held_lines = _holdouts_with_refill(chosen, pool, members, offers, params, target)
-    face_total, shortfall = _shortfall(target, available, lost_to_budget, chosen, held_lines, params)
-    return Selection(
-        member=chosen.member,
-        offer=chosen.offer,
-        probability=chosen.probability,
-        brand_loyalty=chosen.loyalty,
-        usage_tier=chosen.tier,
-        face_cents=chosen.face,
-        expected_value_cents=chosen.ev,
-        expected_funded_cents=chosen.funded,
-        holdout_member=held_lines.member,
-        holdout_offer=held_lines.offer,
-        holdout_probability=held_lines.probability,
-        holdout_brand_loyalty=held_lines.loyalty,
-        holdout_usage_tier=held_lines.tier,
-        candidates_per_offer=candidates_per_offer,
-        budget_limited=budget_limited,
-        face_total_cents=face_total,
-        face_target_cents=target,
-        shortfall=shortfall,
-        rounds=rounds,
-        stats={"candidates": int(n_candidates), "pool": int(pool_size), "lines": int(chosen.member.shape[0]),
-               "offer_holdouts": int(held_lines.member.shape[0])},
-    )
+    return finish_selection(chosen, pool, members, offers, params, counts, cuts)
