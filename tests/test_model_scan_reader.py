@@ -23,10 +23,10 @@ def _orm_lines(engine, where) -> list[tuple]:  # type: ignore[no-untyped-def,typ
     return sorted((m, p, day_number(d), q, a, t) for m, p, d, q, a, t in rows)
 
 
-@pytest.mark.parametrize("chunk_bytes", [64 * 2**20, 1000])
-def test_reader_returns_the_orm_lines_with_one_code_per_basket(chain, engine, monkeypatch, chunk_bytes) -> None:  # type: ignore[no-untyped-def]
-    # A tiny chunk makes the PostgreSQL stream split rows across chunks (the remainder carried).
-    monkeypatch.setattr(scan_reader, "_PG_CHUNK_BYTES", chunk_bytes)
+@pytest.mark.parametrize("keys_per_query", [10_000, 7])
+def test_reader_returns_the_orm_lines_with_one_code_per_basket(chain, engine, monkeypatch, keys_per_query) -> None:  # type: ignore[no-untyped-def]
+    # Few keys per query make PostgreSQL's read many queries (key ranges cut in slices).
+    monkeypatch.setattr(scan_reader, "PG_KEYS_PER_QUERY", keys_per_query)
     since = date.fromordinal(AS_OF.toordinal() - 60)
     expected = _orm_lines(engine, [ScanLine.member_key.between(20, 90), ScanLine.business_date < AS_OF,
                                    ScanLine.business_date >= since])
