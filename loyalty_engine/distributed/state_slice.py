@@ -13,7 +13,7 @@ import numpy as np
 
 from ..model.lifecycle import MemberMetrics
 from ..model.segments import SegmentTable
-from ..model.state import ModelState
+from ..model.state import NEED_ARRAYS, SKU_ARRAYS, ModelState
 
 
 def _rows_and_members(pair_member: np.ndarray, local: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -41,10 +41,8 @@ def state_for_members(state: ModelState, positions: np.ndarray) -> ModelState:
         f.name: getattr(state.metrics, f.name) if f.name == "bgnbd" else getattr(state.metrics, f.name)[positions]
         for f in fields(MemberMetrics)
     })
-    sku = {name: getattr(state, name)[sku_rows] for name in (
-        "sku_product", "sku_probability", "sku_expected_day", "sku_weight", "sku_purchase_days", "sku_last_day")}
-    need = {name: getattr(state, name)[need_rows] for name in (
-        "need_group", "need_probability", "need_expected_day", "need_weight", "need_interval_days")}
+    sku = {name: getattr(state, name)[sku_rows] for name in SKU_ARRAYS}
+    need = {name: getattr(state, name)[need_rows] for name in NEED_ARRAYS}
     return replace(
         state, member_key=state.member_key[positions], member_id=state.member_id[positions],
         sku_member=sku_member, need_member=need_member,
