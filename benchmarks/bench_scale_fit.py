@@ -89,10 +89,10 @@ def load_chain(url: str, members: int, seed: int = 11) -> tuple[int, date]:
 
 
 class TreeSampler:
-    """Peak RSS of one process and of each of its descendants (sampled every 50 ms)."""
+    """Peak RSS of one process and of each of its descendants (sampled every ``interval`` s)."""
 
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
+    def __init__(self, pid: int, interval: float = 0.05) -> None:
+        self.pid, self.interval = pid, interval
         self.peak: dict[int, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -108,13 +108,16 @@ class TreeSampler:
                 procs = [root, *root.children(recursive=True)]
             except psutil.Error:
                 break
-            for proc in procs:
-                try:
-                    rss = proc.memory_info().rss
-                except psutil.Error:
-                    continue
-                self.peak[proc.pid] = max(self.peak.get(proc.pid, 0), rss)
-            self._stop.wait(0.05)
+            self._sample(procs)
+            self._stop.wait(self.interval)
+
+    def _sample(self, procs: list[psutil.Process]) -> None:
+        for proc in procs:
+            try:
+                rss = proc.memory_info().rss
+            except psutil.Error:
+                continue
+            self.peak[proc.pid] = max(self.peak.get(proc.pid, 0), rss)
 
     def stop(self) -> tuple[float, float]:
         """(peak of the process, peak of its largest descendant) in MB."""

@@ -25,18 +25,18 @@ skips the data step.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import date, timedelta
 from pathlib import Path
 
 import psutil
 from sqlalchemy import text
+
+from bench_scale_fit import TreeSampler
 
 from loyalty_engine import migrate
 from loyalty_engine.db import make_engine
@@ -116,47 +116,31 @@ def load_offers(engine, as_of: date, n_offers: int, definitions_of) -> None:  # 
             save_offer(session, definition, as_of)
 
 
-class PssSampler:
-    """Peak memory of a process tree (RSS per process, PSS in all) and of PostgreSQL's processes."""
+class PssSampler(TreeSampler):
+    """:class:`TreeSampler`'s peaks, plus the peak of the tree's proportional set size in all
+    and of PostgreSQL's processes (shared memory counted once)."""
 
     def __init__(self, pid: int, interval: float = 0.5) -> None:
-        self.pid, self.interval = pid, interval
-        self.peak: dict[int, int] = {}
         self.peak_ours = 0
         self.peak_postgres = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        super().__init__(pid, interval)
 
-    def _run(self) -> None:
-        try:
-            root = psutil.Process(self.pid)
-        except psutil.Error:
-            return
-        while not self._stop.is_set():
+    def _sample(self, procs: list[psutil.Process]) -> None:
+        total = 0
+        for proc in procs:
             try:
-                ours = [root, *root.children(recursive=True)]
+                info = proc.memory_full_info()
             except psutil.Error:
-                break
-            total = 0
-            for proc in ours:
-                try:
-                    info = proc.memory_full_info()
-                except psutil.Error:
-                    continue
-                self.peak[proc.pid] = max(self.peak.get(proc.pid, 0), info.rss)
-                total += info.pss
-            self.peak_ours = max(self.peak_ours, total)
-            self.peak_postgres = max(self.peak_postgres, _postgres_pss())
-            self._stop.wait(self.interval)
+                continue
+            self.peak[proc.pid] = max(self.peak.get(proc.pid, 0), info.rss)
+            total += info.pss
+        self.peak_ours = max(self.peak_ours, total)
+        self.peak_postgres = max(self.peak_postgres, _postgres_pss())
 
-    def stop(self) -> dict[str, float]:
-        self._stop.set()
-        self._thread.join()
-        others = [rss for pid, rss in self.peak.items() if pid != self.pid]
-        mb = 2**20
-        return {"client_mb": self.peak.get(self.pid, 0) / mb, "worker_mb": max(others, default=0) / mb,
-                "ours_mb": self.peak_ours / mb, "postgres_mb": self.peak_postgres / mb}
+    def peaks(self) -> dict[str, float]:
+        client_mb, worker_mb = self.stop()
+        return {"client_mb": client_mb, "worker_mb": worker_mb,
+                "ours_mb": self.peak_ours / 2**20, "postgres_mb": self.peak_postgres / 2**20}
 
 
 def _postgres_pss() -> int:
@@ -179,7 +163,7 @@ def nightly(url: str, as_of: date, workers: int, shard_members: int) -> dict[str
     sampler = PssSampler(proc.pid)
     stdout, _ = proc.communicate()
     seconds = time.perf_counter() - started
-    peaks = sampler.stop()
+    peaks = sampler.peaks()
     shutil.rmtree(instance, ignore_errors=True)
     if proc.returncode != 0:
         raise RuntimeError(f"the nightly run failed: {' '.join(cmd)}")
@@ -268,5 +252,4 @@ def _exists(server: str, name: str) -> bool:
 
 
 if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "run":
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     run_nightly(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6]))
