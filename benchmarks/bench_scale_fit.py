@@ -127,17 +127,24 @@ class TreeSampler:
         return self.peak.get(self.pid, 0) / 2**20, (max(others) / 2**20 if others else 0.0)
 
 
+def run_sampled(cmd: list[str], make_sampler=TreeSampler):  # type: ignore[no-untyped-def]
+    """Run ``cmd`` with its process tree's memory sampled: (wall seconds, sampler, stdout)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    sampler = make_sampler(proc.pid)
+    stdout, _ = proc.communicate()
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        sampler.stop()
+        raise RuntimeError(f"failed: {' '.join(cmd)}")
+    return seconds, sampler, stdout
+
+
 def timed_fit(url: str, as_of: date, out: Path, workers: int, shards: int) -> dict[str, float]:
     """One fit in a fresh process: wall time and peak RSS (client, largest worker)."""
     cmd = [sys.executable, __file__, "run", url, as_of.isoformat(), str(out), str(workers), str(shards)]
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    sampler = TreeSampler(proc.pid)
-    stdout, _ = proc.communicate()
-    seconds = time.perf_counter() - started
+    seconds, sampler, stdout = run_sampled(cmd)
     client_mb, worker_mb = sampler.stop()
-    if proc.returncode != 0:
-        raise RuntimeError(f"fit failed: {' '.join(cmd)}")
     return {"seconds": seconds, "client_mb": client_mb, "worker_mb": worker_mb, **json.loads(stdout.splitlines()[-1])}
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +35,7 @@ from pathlib import Path
 import psutil
 from sqlalchemy import text
 
-from bench_scale_fit import TreeSampler
+from bench_scale_fit import TreeSampler, run_sampled
 
 from loyalty_engine import migrate
 from loyalty_engine.db import make_engine
@@ -158,15 +157,11 @@ def nightly(url: str, as_of: date, workers: int, shard_members: int) -> dict[str
     """The nightly work in a fresh process, its figures and peaks."""
     instance = Path(tempfile.mkdtemp(prefix="bench_nightly_"))
     cmd = [sys.executable, __file__, "run", url, as_of.isoformat(), str(instance), str(workers), str(shard_members)]
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    sampler = PssSampler(proc.pid)
-    stdout, _ = proc.communicate()
-    seconds = time.perf_counter() - started
+    try:
+        seconds, sampler, stdout = run_sampled(cmd, PssSampler)
+    finally:
+        shutil.rmtree(instance, ignore_errors=True)
     peaks = sampler.peaks()
-    shutil.rmtree(instance, ignore_errors=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"the nightly run failed: {' '.join(cmd)}")
     return {"seconds": seconds, **peaks, **json.loads(stdout.splitlines()[-1])}
 
 
