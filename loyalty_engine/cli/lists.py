@@ -43,7 +43,8 @@ def lists_group() -> None:
               help="Data cut-off (default: the period start); replays a past build.")
 @click.option("--rebuild", is_flag=True, help="Replace the period's lists if they were built already.")
 @click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
-              help="Use this saved model state (.npz) instead of fitting one as of --as-of.")
+              help="Use this saved model state (.npz, or the nightly job's model-DATE folder) "
+                   "instead of fitting one as of --as-of.")
 @click.option("--json", "as_json", is_flag=True, help="Print the build's counts as JSON.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Worker processes for the member shards (default: LOYALTY_WORKERS, else one per core; "
