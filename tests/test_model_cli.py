@@ -22,6 +22,8 @@ from loyalty_engine.clock import FixedClock
 from loyalty_engine.model.backtest import run_backtest
 from loyalty_engine.model.fit import fit_model
 from loyalty_engine.model.history import load_history
+from loyalty_engine.model.parts import write_parts
+from loyalty_engine.model.state import ModelState
 from loyalty_engine.model.params import ModelParams
 
 START = "2026-01-05"  # 20 weeks of scans: 2026-01-05 .. 2026-05-24
@@ -95,6 +97,10 @@ def test_predict_writes_each_members_top_k(cli, engine, chain: Path, tmp_path: P
     # The saved state gives the same file; a state of another date or horizon is refused.
     again = tmp_path / "again.csv"
     cli("predict", "--model", str(saved), "--top", "5", "--out", str(again))
+    assert again.read_bytes() == out.read_bytes()
+    # So does the same state saved as the nightly job saves it (a folder of member parts).
+    folder = write_parts(ModelState.load(saved), tmp_path / "model-parts")
+    cli("predict", "--model", str(folder), "--top", "5", "--out", str(again))
     assert again.read_bytes() == out.read_bytes()
     wrong = cli("predict", "--model", str(saved), "--as-of", "2026-05-04", "--out", str(again), expect=2)
     assert "fitted as of 2026-05-11" in wrong.output

@@ -190,7 +190,7 @@ def _model_note(fitted: Fitted) -> str:
 
 
 _model_option = click.option(
-    "--model", "model_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+    "--model", "model_path", type=click.Path(exists=True, path_type=Path), default=None,
     help="Use this saved model state (.npz from predict --save-model, or the nightly job's "
          "model-DATE folder) instead of fitting one.")
 _as_of_help = "Data cut-off: the model learns from scans before this date (YYYY-MM-DD)"
