@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection
 
-from .dbio import BulkIO, PostgresBulkIO
+from .dbio import BulkIO, CopyPayload, PostgresBulkIO
 from .formats import SCANS
 from .line_numbers import BasketLineCounter
 from .placeholders import resolve_members, resolve_products, resolve_stores
@@ -95,6 +95,7 @@ class LinesToWrite:
     good_rows: np.ndarray
     fresh_rows: np.ndarray | None = None
     other_rows: np.ndarray | None = None
+    fresh_copy: CopyPayload | None = None  # the fresh rows encoded for COPY (by the baskets' thread)
 
 
 @dataclass
@@ -157,7 +158,11 @@ class ScanLoader:
         else:
             # Lines of baskets this chunk created cannot exist yet: insert them without the
             # costly ON CONFLICT; the rest (baskets recorded before) skip what is there.
-            inserted = bulk.insert("scan_lines", _rows(lines.columns, lines.fresh_rows), skip_conflicts=False)
+            if lines.fresh_copy is not None:
+                assert isinstance(bulk, PostgresBulkIO)
+                inserted = bulk.copy_in(lines.fresh_copy)
+            else:
+                inserted = bulk.insert("scan_lines", _rows(lines.columns, lines.fresh_rows), skip_conflicts=False)
             inserted += bulk.insert("scan_lines", _rows(lines.columns, lines.other_rows))
         self.report.inserted += inserted
         self.report.duplicates += len(lines.good_rows) - inserted
@@ -259,7 +264,10 @@ class ScanLoader:
             return LinesToWrite(lines, good_rows)
         if prepared.explicit_line_no:
             fresh &= ~_repeated_keys(txn, line_no, fresh)
-        return LinesToWrite(lines, good_rows, np.flatnonzero(fresh), np.flatnonzero(good & ~fresh))
+        fresh_rows = np.flatnonzero(fresh)
+        # Encoded here, not on the lines' connection: that one's COPY is the import's critical path.
+        fresh_copy = bulk.encode("scan_lines", _rows(lines, fresh_rows)) if isinstance(bulk, PostgresBulkIO) else None
+        return LinesToWrite(lines, good_rows, fresh_rows, np.flatnonzero(good & ~fresh), fresh_copy)
 
     def _pause_reference_triggers(self, bulk: BulkIO) -> bool:
         """On PostgreSQL, replace the row-by-row foreign-key triggers of this chunk's transaction
