@@ -18,6 +18,7 @@ from typing import Any, Callable, ContextManager, Iterable, Iterator, Protocol
 from sqlalchemy import Connection, Engine, inspect
 
 from ..config import Config
+from ..models.scans import Transaction
 from . import deferred_indexes
 from .columnmap import load_map_file, parse_map_pairs, resolve_columns
 from .entities import EntityLoader
@@ -27,6 +28,9 @@ from .readers import Source, SourceChunk, open_source
 from .rejects import RejectWriter, default_rejects_path
 from .report import ImportReport
 from .scans import LinesToWrite, ScanLoader
+
+
+FIRST_WINDOW_ROWS = 10_000  # PostgreSQL scans: rows of the first chunk's first window (doubling)
 
 
 class ChunkLoader(Protocol):
@@ -196,15 +200,22 @@ def _stream_overlapped(engine: Engine, conn: Connection, loader: ScanLoader, pre
 
         try:
             pending = prefetch.submit(prepare_next)
+            first = True
             while (prepared := pending.result()) is not None:
                 pending = prefetch.submit(prepare_next)
-                with conn.begin():
-                    lines = loader.write_baskets(prepared, conn)
-                settle()
-                if lines is None:
-                    committed.add(prepared)
-                else:
-                    in_flight = (writer.submit(write_lines, lines), prepared)
+                # The first chunk's lines wait for its baskets: written in growing windows, the
+                # first lines are COPYed after a few thousand baskets, not a whole chunk's.
+                for part in prepared.windows(FIRST_WINDOW_ROWS) if first else [prepared]:
+                    with conn.begin():
+                        lines = loader.write_baskets(part, conn)
+                    settle()
+                    if lines is None:
+                        committed.add(part)
+                    else:
+                        in_flight = (writer.submit(write_lines, lines), part)
+                first = False
+            # Every basket is in: their deferred indexes are built while the last lines are COPYed.
+            deferred_indexes.restore_missing(engine, (Transaction,))
         finally:
             settle()
 

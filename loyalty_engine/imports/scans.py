@@ -84,6 +84,56 @@ class PreparedScans:
     discount: np.ndarray
     basket_first: np.ndarray
     basket_member: pa.Array
+    # A window of a chunk (:meth:`window`): the keys whose placeholders it creates (the whole
+    # chunk's, in its first window; None: its own rows'), and its rows whose basket began in an
+    # earlier window (recorded there: not counted again in the report's DST figures).
+    placeholder_keys: tuple[list[str], list[str], list[str]] | None = None
+    continued: np.ndarray | None = None
+
+    def windows(self, first_rows: int) -> list["PreparedScans"]:
+        """The chunk as consecutive row ranges of ``first_rows`` rows, doubling, each written in
+        its own transaction, with the rows stored exactly as the whole chunk's: the first
+        window creates the whole chunk's placeholders (so their keys are numbered alike), and
+        a basket that spans windows is recorded by the first and continued by the next ones."""
+        n = self.chunk.table.num_rows
+        if n <= first_rows:
+            return [self]
+        good = ~self.problems.bad
+        keys = tuple(sorted(k for k in pc.unique(values.filter(pa.array(good))).to_pylist() if k)
+                     for values in (self.store, self.member, self.sku))
+        bounds, size = [0], first_rows
+        while bounds[-1] < n:
+            bounds.append(min(n, bounds[-1] + size))
+            size *= 2
+        return [self.window(a, b, keys if a == 0 else None) for a, b in zip(bounds[:-1], bounds[1:])]
+
+    def window(self, start: int, stop: int,
+               placeholder_keys: tuple[list[str], list[str], list[str]] | None) -> "PreparedScans":
+        """Rows ``start:stop`` of the chunk (the broken rows, and the rounded-money count, go
+        with the first window)."""
+        chunk = SourceChunk(self.chunk.table.slice(start, stop - start), self.chunk.lines[start:stop],
+                            self.chunk.broken if start == 0 else [])
+        first = self.basket_first[start:stop] - start
+        continued = first < 0
+        if continued.any():
+            # A basket begun before the window: its first good row inside the window stands for it.
+            good = ~self.problems.bad[start:stop]
+            rows = np.flatnonzero(continued & good)
+            basket, at = np.unique(first[rows], return_index=True)
+            first[rows] = rows[at][np.searchsorted(basket, first[rows])]
+            first[continued & ~good] = np.flatnonzero(continued & ~good)
+        stamp = self.stamp
+        return PreparedScans(
+            chunk=chunk, problems=self.problems.window(start, stop),
+            money_rounded=self.money_rounded if start == 0 else 0,
+            txn=self.txn.slice(start, stop - start), line_no=self.line_no[start:stop],
+            explicit_line_no=self.explicit_line_no, store=self.store.slice(start, stop - start),
+            member=self.member.slice(start, stop - start), sku=self.sku.slice(start, stop - start),
+            stamp=type(stamp)(**{f: getattr(stamp, f)[start:stop] for f in stamp.__dataclass_fields__}),
+            quantity=self.quantity[start:stop], amount=self.amount[start:stop], discount=self.discount[start:stop],
+            basket_first=first, basket_member=self.basket_member.slice(start, stop - start),
+            placeholder_keys=placeholder_keys, continued=continued,
+        )
 
 
 @dataclass
@@ -195,11 +245,15 @@ class ScanLoader:
 
         checking_references = self._pause_reference_triggers(bulk)
 
-        stores = resolve_stores(bulk, pc.unique(of_good_rows(store)).to_pylist(), self.default_timezone)
+        if prepared.placeholder_keys is not None:
+            store_keys, member_keys, sku_keys = prepared.placeholder_keys
+        else:
+            store_keys, member_keys, sku_keys = (pc.unique(of_good_rows(v)).to_pylist() for v in (store, member, sku))
+        stores = resolve_stores(bulk, store_keys, self.default_timezone)
         report.add_placeholders("stores", stores.created)
-        members = resolve_members(bulk, pc.unique(of_good_rows(member)).to_pylist())
+        members = resolve_members(bulk, member_keys)
         report.add_placeholders("members", members.created)
-        products = resolve_products(bulk, pc.unique(of_good_rows(sku)).to_pylist())
+        products = resolve_products(bulk, sku_keys)
         report.add_placeholders("products", products.created)
         product_key = keys_for(sku, products.keys)
 
@@ -230,8 +284,9 @@ class ScanLoader:
         if checking_references and inserted_baskets:
             self._check_basket_references(bulk, baskets, new_ids)
         report.baskets_inserted += inserted_baskets
-        report.dst_gap += int(local.in_gap.sum())
-        report.dst_ambiguous += int(local.ambiguous.sum())
+        counted = np.ones(len(heads), dtype=bool) if prepared.continued is None else ~prepared.continued[heads]
+        report.dst_gap += int(local.in_gap[counted].sum())
+        report.dst_ambiguous += int(local.ambiguous[counted].sum())
         line_member = member_key
         line_date = head_date.take(pa.array(head_of_row))
         if inserted_baskets == len(heads):
