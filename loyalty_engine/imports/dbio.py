@@ -18,6 +18,7 @@ from itertools import chain
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
@@ -295,6 +296,19 @@ class PostgresBulkIO(BulkIO):
         buffer = io.BytesIO()
         pcsv.write_csv(arrow, buffer, pcsv.WriteOptions(include_header=False, quoting_style="needed"))
         return CopyPayload(table, names, "csv", [buffer.getbuffer()], rows)
+
+    def insert_if_all_new(self, table: str, data: Mapping[str, ColumnData]) -> bool:
+        """COPY every row in, if none collides with a unique key (stored, or repeated in ``data``);
+        otherwise insert nothing (the transaction goes on as before) and return False."""
+        with self.raw.cursor() as cursor:
+            cursor.execute("SAVEPOINT le_all_new")
+            try:
+                self._send(cursor, table, self.encode(table, data))
+            except psycopg.errors.UniqueViolation:
+                cursor.execute("ROLLBACK TO SAVEPOINT le_all_new")
+                return False
+            cursor.execute("RELEASE SAVEPOINT le_all_new")
+        return True
 
     def copy_in(self, payload: CopyPayload) -> int:
         """COPY encoded rows straight into their table (no conflict handling); returns the rows."""

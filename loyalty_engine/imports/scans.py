@@ -84,6 +84,7 @@ class PreparedScans:
     discount: np.ndarray
     basket_first: np.ndarray
     basket_member: pa.Array
+    first_in_run: np.ndarray  # the row is its basket's first in this run (the basket is new or recorded before it)
     # A window of a chunk (:meth:`window`): the keys whose placeholders it creates (the whole
     # chunk's, in its first window; None: its own rows'), and its rows whose basket began in an
     # earlier window (recorded there: not counted again in the report's DST figures).
@@ -132,7 +133,7 @@ class PreparedScans:
             stamp=type(stamp)(**{f: getattr(stamp, f)[start:stop] for f in stamp.__dataclass_fields__}),
             quantity=self.quantity[start:stop], amount=self.amount[start:stop], discount=self.discount[start:stop],
             basket_first=first, basket_member=self.basket_member.slice(start, stop - start),
-            placeholder_keys=placeholder_keys, continued=continued,
+            first_in_run=self.first_in_run[start:stop], placeholder_keys=placeholder_keys, continued=continued,
         )
 
 
@@ -160,6 +161,7 @@ class ScanLoader:
         self.counter = BasketLineCounter()
         self.prices = RegularPriceTally()
         self._triggers_pausable: bool | None = None  # learnt on the first PostgreSQL chunk
+        self._baskets_all_new = True  # until a chunk's baskets were not all new
 
     def prepare(self, chunk: SourceChunk) -> "PreparedScans":
         """Everything that needs no database: parse, validate, number lines, group baskets.
@@ -173,6 +175,7 @@ class ScanLoader:
         parsed = {c: parse_column(SCANS, SCANS.column(c), raw[c], problems, rounded) for c in raw}
         txn = parsed["transaction_id"].values
         line_no = self.counter.assign(txn)
+        first_in_run = line_no == 1  # no earlier row of its basket in this run (numbering is per run)
         if "line_no" in parsed:
             explicit = parsed["line_no"]
             given = ~explicit.empty
@@ -191,6 +194,7 @@ class ScanLoader:
             explicit_line_no="line_no" in parsed, store=store, member=member, sku=parsed["sku"].values,
             stamp=parsed["scanned_at"].values, quantity=parsed["quantity"].values, amount=parsed["amount"].values,
             discount=parsed["discount"].values, basket_first=basket_first, basket_member=basket_member,
+            first_in_run=first_in_run,
         )
 
     def write(self, prepared: "PreparedScans", conn: Connection) -> None:
@@ -277,9 +281,9 @@ class ScanLoader:
             "scanned_at_local": _datetimes_text(local.local),
             "utc_offset_minutes": local.offset_minutes,
             "business_date": head_date,
-            "source": ["import"] * len(heads),
+            "source": pa.array(["import"] * len(heads), pa.string()),
         }
-        new_ids = bulk.insert_new("transactions", baskets, "transaction_id").cast(pa.string())
+        new_ids = self._insert_baskets(bulk, baskets, prepared.first_in_run[heads]).cast(pa.string())
         inserted_baskets = len(new_ids)
         if checking_references and inserted_baskets:
             self._check_basket_references(bulk, baskets, new_ids)
@@ -323,6 +327,24 @@ class ScanLoader:
         # Encoded here, not on the lines' connection: that one's COPY is the import's critical path.
         fresh_copy = bulk.encode("scan_lines", _rows(lines, fresh_rows)) if isinstance(bulk, PostgresBulkIO) else None
         return LinesToWrite(lines, good_rows, fresh_rows, np.flatnonzero(good & ~fresh), fresh_copy)
+
+    def _insert_baskets(self, bulk: BulkIO, baskets: dict[str, Any], unmet: np.ndarray) -> pa.Array:
+        """Insert the baskets not recorded yet; returns their ids. ``unmet``: per basket, whether
+        this run met none of its rows before (else an earlier chunk may have recorded it).
+
+        On PostgreSQL, while the unmet baskets of every chunk have been new (a first load, a
+        day's file), they are COPYed without looking each one up first; the first chunk with an
+        unmet basket already recorded turns that off for the rest of the run (a re-import)."""
+        if self._baskets_all_new and isinstance(bulk, PostgresBulkIO) and unmet.any():
+            unmet_rows, met_rows = np.flatnonzero(unmet), np.flatnonzero(~unmet)
+            if bulk.insert_if_all_new("transactions", _rows(baskets, unmet_rows)):
+                new_ids = baskets["transaction_id"].take(pa.array(unmet_rows))
+                if len(met_rows) == 0:
+                    return new_ids
+                met = bulk.insert_new("transactions", _rows(baskets, met_rows), "transaction_id")
+                return pa.concat_arrays([new_ids, met.cast(new_ids.type)])
+            self._baskets_all_new = False
+        return bulk.insert_new("transactions", baskets, "transaction_id")
 
     def _pause_reference_triggers(self, bulk: BulkIO) -> bool:
         """On PostgreSQL, replace the row-by-row foreign-key triggers of this chunk's transaction
