@@ -56,6 +56,12 @@ def _array_parameter(keys: ColumnData) -> tuple[Any, str]:
     Text keys travel as one string split on the server: psycopg dumps a Python list element by
     element (80 ms for the 35,000 baskets of a chunk, on the importer's critical path). An Arrow
     text column is joined by Arrow, without a Python string per key."""
+    if isinstance(keys, (pa.Array, pa.ChunkedArray)) and pa.types.is_integer(keys.type) and keys.null_count == 0:
+        # Integer keys (surrogate keys) as one text too: psycopg dumps a list of ints one by one.
+        if len(keys) == 0:
+            return [], "%s"
+        joined, array = _array_parameter(pc.cast(keys, pa.string()))
+        return joined, array + "::bigint[]"
     if isinstance(keys, (pa.Array, pa.ChunkedArray)) and pa.types.is_string(keys.type) and keys.null_count == 0:
         keys = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
         if len(keys) and not pc.any(pc.match_substring(keys, ARRAY_SEPARATOR)).as_py():

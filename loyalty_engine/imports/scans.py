@@ -361,8 +361,8 @@ class ScanLoader:
         key instead of per row."""
         assert isinstance(bulk, PostgresBulkIO)
         new = pc.is_in(baskets["transaction_id"], value_set=new_ids)
-        stores = pc.unique(pc.filter(baskets["store_id"], new)).to_pylist()
-        members = pc.unique(pc.drop_null(pc.filter(baskets["member_key"], new))).to_pylist()
+        stores = pc.unique(pc.filter(baskets["store_id"], new))
+        members = pc.unique(pc.drop_null(pc.filter(baskets["member_key"], new)))
         found = (bulk.lock_references("stores", "id", stores), bulk.lock_references("members", "id", members))
         if found != (len(stores), len(members)):
             raise RuntimeError(f"baskets name stores or members that do not exist: found {found[0]} of "
