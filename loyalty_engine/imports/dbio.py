@@ -37,6 +37,15 @@ def _as_list(values: ColumnData) -> list[Any]:
     return list(values)
 
 
+def _as_sqlite_list(values: ColumnData) -> list[Any]:
+    """Values as SQLite stores them: Arrow dates as ``YYYY-MM-DD`` and timestamps as
+    ``YYYY-MM-DD HH:MM:SS.ffffff`` (SQLAlchemy's forms), cast by Arrow in C++."""
+    if isinstance(values, (pa.Array, pa.ChunkedArray)) and (pa.types.is_date32(values.type)
+                                                           or pa.types.is_timestamp(values.type)):
+        values = pc.cast(values, pa.string())
+    return _as_list(values)
+
+
 def _as_arrow(values: ColumnData) -> pa.Array | pa.ChunkedArray:
     if isinstance(values, (pa.Array, pa.ChunkedArray)):
         return values
@@ -204,7 +213,7 @@ class SqliteBulkIO(BulkIO):
             # Python objects for a slice at a time: memory stays flat whatever the chunk size.
             for start in range(0, _length(data), EXECUTEMANY_ROWS):
                 stop = start + EXECUTEMANY_ROWS
-                columns = [_as_list(_slice(data[n], start, stop)) for n in names]
+                columns = [_as_sqlite_list(_slice(data[n], start, stop)) for n in names]
                 flat = list(chain.from_iterable(zip(*columns)))
                 whole = len(flat) // step * step
                 cursor.executemany(many_rows, (flat[i:i + step] for i in range(0, whole, step)))
@@ -218,7 +227,7 @@ class SqliteBulkIO(BulkIO):
         if _length(data) == 0:
             return 0
         names = [n for n in data if n != key]
-        rows = zip(*(_as_list(data[n]) for n in [*names, key]))
+        rows = zip(*(_as_sqlite_list(data[n]) for n in [*names, key]))
         assignments = ", ".join(f"{n} = COALESCE(?, {n})" if keep_when_null else f"{n} = ?" for n in names)
         condition = f" AND {only_if_null} IS NULL" if only_if_null else ""
         before = self.raw.total_changes

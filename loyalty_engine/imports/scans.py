@@ -52,17 +52,14 @@ def keys_for(values: pa.Array, mapping: dict[str, Any]) -> np.ndarray:
     return lookup(values, mapping, NO_KEY, np.int64)
 
 
-def _datetimes_text(values: np.ndarray) -> pa.Array:
-    """``YYYY-MM-DD HH:MM:SS.ffffff`` (what SQLAlchemy stores for DateTime on SQLite).
-
-    Arrow's cast of microsecond timestamps writes exactly this form, in C++ (several times
-    faster than numpy's ``datetime_as_string`` or Arrow's strftime)."""
-    return pc.cast(pa.array(np.asarray(values, dtype="datetime64[us]")), pa.string())
+def _datetimes(values: np.ndarray) -> pa.Array:
+    """Microsecond timestamps (each database's bulk writer puts them in its own form)."""
+    return pa.array(np.asarray(values, dtype="datetime64[us]"))
 
 
-def _dates_text(values: np.ndarray) -> pa.Array:
-    """``YYYY-MM-DD`` of each value."""
-    return pc.cast(pa.array(np.asarray(values).astype("datetime64[D]"), pa.date32()), pa.string())
+def _dates(values: np.ndarray) -> pa.Array:
+    """The calendar date of each value."""
+    return pa.array(np.asarray(values).astype("datetime64[D]"), pa.date32())
 
 
 @dataclass
@@ -273,12 +270,12 @@ class ScanLoader:
         head_store = store.take(head_take)
         zones = lookup(head_store, stores.keys, self.default_timezone, object)
         local = to_store_local(stamp.naive[heads], stamp.offset_minutes[heads], stamp.has_offset[heads], zones)
-        head_date = _dates_text(local.local)
+        head_date = _dates(local.local)
         baskets = {
             "transaction_id": txn.take(head_take),
             "store_id": head_store,
             "member_key": _nullable_keys(head_member_key),
-            "scanned_at_local": _datetimes_text(local.local),
+            "scanned_at_local": _datetimes(local.local),
             "utc_offset_minutes": local.offset_minutes,
             "business_date": head_date,
             "source": pa.array(["import"] * len(heads), pa.string()),
@@ -420,7 +417,8 @@ class ScanLoader:
         records = [by_id[t] for t in head_ids.to_pylist()]  # every head was inserted or already there
         stored_store = pa.array([r[0] for r in records], pa.string())
         stored_member = np.array([NO_KEY if r[1] is None else int(r[1]) for r in records], dtype=np.int64)
-        stored_date = pa.array([r[2] if isinstance(r[2], str) else r[2].isoformat() for r in records], pa.string())
+        stored_date = pc.cast(pa.array([r[2] if isinstance(r[2], str) else r[2].isoformat() for r in records],
+                                       pa.string()), pa.date32())
         rows = np.flatnonzero(good)
         head_of = np.searchsorted(heads, basket_first[rows])
         take = pa.array(head_of)
