@@ -3,7 +3,8 @@
 SQLite: ``executemany`` of ``INSERT ... ON CONFLICT DO NOTHING`` inside the caller's transaction;
 key look-ups pass the keys as one JSON array (``json_each``) instead of thousands of parameters.
 PostgreSQL (psycopg 3): ``COPY`` (binary for large batches, :mod:`.pgcopy`) into a session temp
-staging table, then one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` (or ``UPDATE ... FROM``); look-ups use ``= ANY(%s)``.
+staging table, then one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` (or ``UPDATE ... FROM``);
+look-ups use ``= ANY(%s)``.
 
 Every method runs inside the SQLAlchemy connection's current transaction, so callers (the importer,
 or a checkout lane recording a basket) keep all-or-nothing control.

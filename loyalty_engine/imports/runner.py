@@ -217,8 +217,9 @@ def _stream_overlapped(engine: Engine, conn: Connection, loader: ScanLoader, pre
             first = True
             while prepared is not None:
                 # The first chunk's lines wait for its baskets: written in growing windows, the
-                # first lines are COPYed after a few thousand baskets, not a whole chunk's; the
-                # next chunk is read once the first window is in (the reader would slow it).
+                # first lines are COPYed after a few thousand baskets, not a whole chunk's. The
+                # next chunk is read only once the first window is in, so that the reader's
+                # thread does not compete with it for the interpreter.
                 parts = prepared.windows(FIRST_WINDOW_ROWS) if first else [prepared]
                 pending = None if first else prefetch.submit(prepare_next)
                 for part in parts:

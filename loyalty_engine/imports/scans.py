@@ -81,7 +81,8 @@ class PreparedScans:
     discount: np.ndarray
     basket_first: np.ndarray
     basket_member: pa.Array
-    first_in_run: np.ndarray  # the row is its basket's first in this run (the basket is new or recorded before it)
+    # Per row: no earlier row of its basket in this run (the basket is new, or recorded before it).
+    first_in_run: np.ndarray
     # A window of a chunk (:meth:`window`): the keys whose placeholders it creates (the whole
     # chunk's, in its first window; None: its own rows'), and its rows whose basket began in an
     # earlier window (recorded there: not counted again in the report's DST figures).
@@ -158,7 +159,7 @@ class ScanLoader:
         self.counter = BasketLineCounter()
         self.prices = RegularPriceTally()
         self._triggers_pausable: bool | None = None  # learnt on the first PostgreSQL chunk
-        self._baskets_all_new = True  # until a chunk's baskets were not all new
+        self._baskets_all_new = True  # until a basket the run had not met was found recorded
 
     def prepare(self, chunk: SourceChunk) -> "PreparedScans":
         """Everything that needs no database: parse, validate, number lines, group baskets.
