@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import sys
+import threading
 import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -82,7 +83,7 @@ def import_file(
     committed = _Committed()
     try:
         try:
-            with _scan_indexes(engine, source, kind), _collector_frozen():
+            with _scan_indexes(engine, source, kind), _no_full_collections():
                 _stream(engine, source, loader, chunk_rows, progress, committed)
         except DamagedInputError as exc:
             rejects.close()
@@ -98,17 +99,32 @@ def import_file(
     return report
 
 
+_FULL_COLLECTIONS_OFF = 1_000_000  # gen-1 passes before a full one: never, within an import
+_collector_lock = threading.Lock()
+_collector_holders = 0
+_collector_threshold: tuple[int, int, int] | None = None
+
+
 @contextmanager
-def _collector_frozen() -> Iterator[None]:
-    """Objects that exist when the import starts (modules, the app's caches: hundreds of
-    thousands) are left out of the garbage collector's full passes until it ends
-    (``gc.freeze``). The chunks' key lists trigger such passes, and each one walked them all
-    with every thread of the import stopped: about 0.2 s on the 1M-line benchmark."""
-    gc.freeze()
+def _no_full_collections() -> Iterator[None]:
+    """No full pass of the garbage collector while imports run (the young generations are still
+    collected). The chunks' key lists trigger full passes, and each one walked every object
+    of the process (modules, the app's caches: hundreds of thousands) with every thread of the
+    import stopped: about 0.2 s on the 1M-line benchmark. Counted across threads, so that the
+    last import to end restores the thresholds."""
+    global _collector_holders, _collector_threshold
+    with _collector_lock:
+        if _collector_holders == 0:
+            _collector_threshold = gc.get_threshold()
+            gc.set_threshold(_collector_threshold[0], _collector_threshold[1], _FULL_COLLECTIONS_OFF)
+        _collector_holders += 1
     try:
         yield
     finally:
-        gc.unfreeze()
+        with _collector_lock:
+            _collector_holders -= 1
+            if _collector_holders == 0 and _collector_threshold is not None:
+                gc.set_threshold(*_collector_threshold)
 
 
 def _scan_indexes(engine: Engine, source: Source, kind: ImportKind) -> ContextManager[bool]:
