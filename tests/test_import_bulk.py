@@ -45,3 +45,20 @@ def test_a_basket_naming_a_missing_member_is_refused(engine: Engine, config, tmp
     with engine.connect() as conn:
         counts = [conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one() for t in ("transactions", "scan_lines")]
     assert counts == [0, 0]
+
+
+def test_imports_pause_full_collections_and_restore_the_thresholds(engine: Engine, config, tmp_path: Path) -> None:
+    import gc
+
+    from loyalty_engine.imports import runner
+
+    before = gc.get_threshold()
+    with runner._no_full_collections():
+        with runner._no_full_collections():  # a second import at the same time
+            assert gc.get_threshold()[2] == runner._FULL_COLLECTIONS_OFF
+        assert gc.get_threshold()[2] == runner._FULL_COLLECTIONS_OFF  # the first one still runs
+    assert gc.get_threshold() == before
+    path = tmp_path / "scans.csv"
+    path.write_text(HEADER + "T1,S1,M1,2017-01-01T10:00:00,111,1,1.99,0\n")
+    import_file(engine, "scans", path, config=config)
+    assert gc.get_threshold() == before

@@ -2,8 +2,9 @@
 
 SQLite: ``executemany`` of ``INSERT ... ON CONFLICT DO NOTHING`` inside the caller's transaction;
 key look-ups pass the keys as one JSON array (``json_each``) instead of thousands of parameters.
-PostgreSQL (psycopg 3): ``COPY`` into a session temp staging table, then one
-``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` (or ``UPDATE ... FROM``); look-ups use ``= ANY(%s)``.
+PostgreSQL (psycopg 3): ``COPY`` (binary for large batches, :mod:`.pgcopy`) into a session temp
+staging table, then one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` (or ``UPDATE ... FROM``);
+look-ups use ``= ANY(%s)``.
 
 Every method runs inside the SQLAlchemy connection's current transaction, so callers (the importer,
 or a checkout lane recording a basket) keep all-or-nothing control.
@@ -13,14 +14,18 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from dataclasses import dataclass
 from itertools import chain
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 from sqlalchemy import Connection
+
+from . import pgcopy
 
 ColumnData = Sequence[Any] | np.ndarray | pa.Array | pa.ChunkedArray
 
@@ -33,6 +38,15 @@ def _as_list(values: ColumnData) -> list[Any]:
     return list(values)
 
 
+def _as_sqlite_list(values: ColumnData) -> list[Any]:
+    """Values as SQLite stores them: Arrow dates as ``YYYY-MM-DD`` and timestamps as
+    ``YYYY-MM-DD HH:MM:SS.ffffff`` (SQLAlchemy's forms), cast by Arrow in C++."""
+    if isinstance(values, (pa.Array, pa.ChunkedArray)) and (pa.types.is_date32(values.type)
+                                                           or pa.types.is_timestamp(values.type)):
+        values = pc.cast(values, pa.string())
+    return _as_list(values)
+
+
 def _as_arrow(values: ColumnData) -> pa.Array | pa.ChunkedArray:
     if isinstance(values, (pa.Array, pa.ChunkedArray)):
         return values
@@ -42,6 +56,7 @@ def _as_arrow(values: ColumnData) -> pa.Array | pa.ChunkedArray:
 EXECUTEMANY_ROWS = 25_000
 VALUES_ROWS = 100  # rows per multi-row INSERT on SQLite
 SQLITE_MAX_PARAMETERS = 999  # the lowest limit any SQLite build has (32,766 since 3.32)
+BINARY_MIN_ROWS = 1_000  # fewer rows (a lane's basket) go as CSV: no catalog look-up for the types
 ARRAY_SEPARATOR = "\x1f"  # ASCII unit separator: not in any real key (checked per call)
 
 
@@ -51,6 +66,12 @@ def _array_parameter(keys: ColumnData) -> tuple[Any, str]:
     Text keys travel as one string split on the server: psycopg dumps a Python list element by
     element (80 ms for the 35,000 baskets of a chunk, on the importer's critical path). An Arrow
     text column is joined by Arrow, without a Python string per key."""
+    if isinstance(keys, (pa.Array, pa.ChunkedArray)) and pa.types.is_integer(keys.type) and keys.null_count == 0:
+        # Integer keys (surrogate keys) as one text too: psycopg dumps a list of ints one by one.
+        if len(keys) == 0:
+            return [], "%s"
+        joined, array = _array_parameter(pc.cast(keys, pa.string()))
+        return joined, array + "::bigint[]"
     if isinstance(keys, (pa.Array, pa.ChunkedArray)) and pa.types.is_string(keys.type) and keys.null_count == 0:
         keys = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
         if len(keys) and not pc.any(pc.match_substring(keys, ARRAY_SEPARATOR)).as_py():
@@ -86,6 +107,17 @@ def _length(data: Mapping[str, ColumnData]) -> int:
     if len(lengths) > 1:
         raise ValueError(f"columns of different lengths: {lengths}")
     return lengths.pop() if lengths else 0
+
+
+@dataclass
+class CopyPayload:
+    """Rows encoded for ``COPY table (names) FROM STDIN``: the stream's pieces, in order."""
+
+    table: str
+    names: list[str]
+    format: str  # "binary" or "csv"
+    pieces: list[Any]
+    rows: int
 
 
 class BulkIO:
@@ -182,7 +214,7 @@ class SqliteBulkIO(BulkIO):
             # Python objects for a slice at a time: memory stays flat whatever the chunk size.
             for start in range(0, _length(data), EXECUTEMANY_ROWS):
                 stop = start + EXECUTEMANY_ROWS
-                columns = [_as_list(_slice(data[n], start, stop)) for n in names]
+                columns = [_as_sqlite_list(_slice(data[n], start, stop)) for n in names]
                 flat = list(chain.from_iterable(zip(*columns)))
                 whole = len(flat) // step * step
                 cursor.executemany(many_rows, (flat[i:i + step] for i in range(0, whole, step)))
@@ -196,7 +228,7 @@ class SqliteBulkIO(BulkIO):
         if _length(data) == 0:
             return 0
         names = [n for n in data if n != key]
-        rows = zip(*(_as_list(data[n]) for n in [*names, key]))
+        rows = zip(*(_as_sqlite_list(data[n]) for n in [*names, key]))
         assignments = ", ".join(f"{n} = COALESCE(?, {n})" if keep_when_null else f"{n} = ?" for n in names)
         condition = f" AND {only_if_null} IS NULL" if only_if_null else ""
         before = self.raw.total_changes
@@ -257,12 +289,55 @@ class PostgresBulkIO(BulkIO):
                            "FOR KEY SHARE) AS locked", (values,))
             return int(cursor.fetchone()[0])
 
-    def _copy(self, cursor: Any, target: str, names: Sequence[str], data: Mapping[str, ColumnData]) -> None:
+    def column_types(self, table: str) -> dict[str, str]:
+        """Column name -> its type as ``format_type`` names it (``character varying``, ``bigint``)."""
+        with self.raw.cursor() as cursor:
+            cursor.execute("SELECT attname, format_type(atttypid, NULL) FROM pg_attribute "
+                           "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped", (table,))
+            return dict(cursor.fetchall())
+
+    def encode(self, table: str, data: Mapping[str, ColumnData]) -> CopyPayload:
+        """``data`` as a COPY stream for ``table`` (or a staging table shaped like it), ready to
+        send on any connection (:meth:`copy_in`): binary from :data:`BINARY_MIN_ROWS` rows
+        when :mod:`.pgcopy` can encode every column, CSV otherwise."""
+        names = list(data)
+        rows = _length(data)
+        if rows >= BINARY_MIN_ROWS:
+            types = self.column_types(table)
+            if all(pgcopy.encodable(types.get(n, "")) for n in names):
+                pieces = pgcopy.encode([types[n] for n in names], [data[n] for n in names])
+                if pieces is not None:
+                    return CopyPayload(table, names, "binary", pieces, rows)
         arrow = pa.table({n: _as_arrow(data[n]) for n in names})
         buffer = io.BytesIO()
         pcsv.write_csv(arrow, buffer, pcsv.WriteOptions(include_header=False, quoting_style="needed"))
-        with cursor.copy(f"COPY {target} ({', '.join(names)}) FROM STDIN (FORMAT csv)") as copy:
-            copy.write(buffer.getbuffer())
+        return CopyPayload(table, names, "csv", [buffer.getbuffer()], rows)
+
+    def insert_if_all_new(self, table: str, data: Mapping[str, ColumnData]) -> bool:
+        """COPY every row in, if none collides with a unique key (stored, or repeated in ``data``);
+        otherwise insert nothing (the transaction goes on as before) and return False."""
+        with self.raw.cursor() as cursor:
+            cursor.execute("SAVEPOINT le_all_new")
+            try:
+                self._send(cursor, table, self.encode(table, data))
+            except psycopg.errors.UniqueViolation:
+                cursor.execute("ROLLBACK TO SAVEPOINT le_all_new")
+                return False
+            cursor.execute("RELEASE SAVEPOINT le_all_new")
+        return True
+
+    def copy_in(self, payload: CopyPayload) -> int:
+        """COPY encoded rows straight into their table (no conflict handling); returns the rows."""
+        if payload.rows == 0:
+            return 0
+        with self.raw.cursor() as cursor:
+            self._send(cursor, payload.table, payload)
+        return payload.rows
+
+    def _send(self, cursor: Any, target: str, payload: CopyPayload) -> None:
+        with cursor.copy(f"COPY {target} ({', '.join(payload.names)}) FROM STDIN (FORMAT {payload.format})") as copy:
+            for piece in payload.pieces:
+                copy.write(piece)
 
     def _stage(self, table: str, names: Sequence[str], data: Mapping[str, ColumnData]) -> str:
         """COPY ``data`` into an empty temp table shaped like ``table``'s ``names`` columns."""
@@ -274,7 +349,7 @@ class PostgresBulkIO(BulkIO):
                 f"SELECT {', '.join(names)} FROM {table} WITH NO DATA"
             )
             cursor.execute(f"TRUNCATE {stage}")
-            self._copy(cursor, stage, names, data)
+            self._send(cursor, stage, self.encode(table, data))
         return stage
 
     def insert(self, table: str, data: Mapping[str, ColumnData], *, skip_conflicts: bool = True) -> int:
@@ -283,9 +358,7 @@ class PostgresBulkIO(BulkIO):
         names = list(data)
         if not skip_conflicts:
             # Rows known to be new go straight in with COPY: no staging, no conflict handling.
-            with self.raw.cursor() as cursor:
-                self._copy(cursor, table, names, data)
-            return _length(data)
+            return self.copy_in(self.encode(table, data))
         stage = self._stage(table, names, data)
         column_list = ", ".join(names)
         # ON CONFLICT makes every row a speculative insertion: about 2.5x a plain INSERT.

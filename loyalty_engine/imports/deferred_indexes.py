@@ -24,7 +24,7 @@ a role that does not own the table keeps them too.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from sqlalchemy import Connection, Engine, Index, inspect, text
 from sqlalchemy.exc import DBAPIError
@@ -41,10 +41,10 @@ LOCK_TIMEOUT = "2s"
 DEFERRED_TABLES = (Transaction, ScanLine)
 
 
-def secondary_indexes() -> list[Index]:
-    """The indexes of ``transactions`` and ``scan_lines`` other than their primary keys, as the
-    models define them."""
-    return sorted((index for model in DEFERRED_TABLES for index in model.__table__.indexes),
+def secondary_indexes(models: Sequence[type] = DEFERRED_TABLES) -> list[Index]:
+    """The indexes of ``transactions`` and ``scan_lines`` (or of ``models`` among them) other than
+    their primary keys, as the models define them."""
+    return sorted((index for model in models for index in model.__table__.indexes),  # type: ignore[attr-defined]
                   key=lambda index: str(index.name))
 
 
@@ -69,14 +69,14 @@ def deferral_wanted(conn: Connection, lines: int) -> bool:
     return stored < new_baskets
 
 
-def restore_missing(engine: Engine) -> list[str]:
-    """Build every deferred secondary index that is missing (an import stopped before it could
-    rebuild them); returns their names."""
+def restore_missing(engine: Engine, models: Sequence[type] = DEFERRED_TABLES) -> list[str]:
+    """Build every deferred secondary index (of ``models``) that is missing (an import stopped
+    before it could rebuild them, or is about to end); returns their names."""
     with engine.begin() as conn:
         inspector = inspect(conn)
-        present = {index["name"] for model in DEFERRED_TABLES
-                   for index in inspector.get_indexes(model.__tablename__)}
-        missing = [index for index in secondary_indexes() if index.name not in present]
+        present = {index["name"] for model in models
+                   for index in inspector.get_indexes(model.__tablename__)}  # type: ignore[attr-defined]
+        missing = [index for index in secondary_indexes(models) if index.name not in present]
         for index in missing:
             index.create(conn)
     return [str(index.name) for index in missing]

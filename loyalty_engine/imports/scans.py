@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection
 
-from .dbio import BulkIO, PostgresBulkIO
+from .dbio import BulkIO, CopyPayload, PostgresBulkIO
 from .formats import SCANS
 from .line_numbers import BasketLineCounter
 from .placeholders import resolve_members, resolve_products, resolve_stores
@@ -52,17 +52,14 @@ def keys_for(values: pa.Array, mapping: dict[str, Any]) -> np.ndarray:
     return lookup(values, mapping, NO_KEY, np.int64)
 
 
-def _datetimes_text(values: np.ndarray) -> pa.Array:
-    """``YYYY-MM-DD HH:MM:SS.ffffff`` (what SQLAlchemy stores for DateTime on SQLite).
-
-    Arrow's cast of microsecond timestamps writes exactly this form, in C++ (several times
-    faster than numpy's ``datetime_as_string`` or Arrow's strftime)."""
-    return pc.cast(pa.array(np.asarray(values, dtype="datetime64[us]")), pa.string())
+def _datetimes(values: np.ndarray) -> pa.Array:
+    """Microsecond timestamps (each database's bulk writer puts them in its own form)."""
+    return pa.array(np.asarray(values, dtype="datetime64[us]"))
 
 
-def _dates_text(values: np.ndarray) -> pa.Array:
-    """``YYYY-MM-DD`` of each value."""
-    return pc.cast(pa.array(np.asarray(values).astype("datetime64[D]"), pa.date32()), pa.string())
+def _dates(values: np.ndarray) -> pa.Array:
+    """The calendar date of each value."""
+    return pa.array(np.asarray(values).astype("datetime64[D]"), pa.date32())
 
 
 @dataclass
@@ -84,6 +81,58 @@ class PreparedScans:
     discount: np.ndarray
     basket_first: np.ndarray
     basket_member: pa.Array
+    # Per row: no earlier row of its basket in this run (the basket is new, or recorded before it).
+    first_in_run: np.ndarray
+    # A window of a chunk (:meth:`window`): the keys whose placeholders it creates (the whole
+    # chunk's, in its first window; None: its own rows'), and its rows whose basket began in an
+    # earlier window (recorded there: not counted again in the report's DST figures).
+    placeholder_keys: tuple[list[str], list[str], list[str]] | None = None
+    continued: np.ndarray | None = None
+
+    def windows(self, first_rows: int) -> list["PreparedScans"]:
+        """The chunk as consecutive row ranges of ``first_rows`` rows, doubling, each written in
+        its own transaction, with the rows stored exactly as the whole chunk's: the first
+        window creates the whole chunk's placeholders (so their keys are numbered alike), and
+        a basket that spans windows is recorded by the first and continued by the next ones."""
+        n = self.chunk.table.num_rows
+        if n <= first_rows:
+            return [self]
+        good = ~self.problems.bad
+        keys = tuple(sorted(k for k in pc.unique(values.filter(pa.array(good))).to_pylist() if k)
+                     for values in (self.store, self.member, self.sku))
+        bounds, size = [0], first_rows
+        while bounds[-1] < n:
+            bounds.append(min(n, bounds[-1] + size))
+            size *= 2
+        return [self.window(a, b, keys if a == 0 else None) for a, b in zip(bounds[:-1], bounds[1:])]
+
+    def window(self, start: int, stop: int,
+               placeholder_keys: tuple[list[str], list[str], list[str]] | None) -> "PreparedScans":
+        """Rows ``start:stop`` of the chunk (the broken rows, and the rounded-money count, go
+        with the first window)."""
+        chunk = SourceChunk(self.chunk.table.slice(start, stop - start), self.chunk.lines[start:stop],
+                            self.chunk.broken if start == 0 else [])
+        first = self.basket_first[start:stop] - start
+        continued = first < 0
+        if continued.any():
+            # A basket begun before the window: its first good row inside the window stands for it.
+            good = ~self.problems.bad[start:stop]
+            rows = np.flatnonzero(continued & good)
+            basket, at = np.unique(first[rows], return_index=True)
+            first[rows] = rows[at][np.searchsorted(basket, first[rows])]
+            first[continued & ~good] = np.flatnonzero(continued & ~good)
+        stamp = self.stamp
+        return PreparedScans(
+            chunk=chunk, problems=self.problems.window(start, stop),
+            money_rounded=self.money_rounded if start == 0 else 0,
+            txn=self.txn.slice(start, stop - start), line_no=self.line_no[start:stop],
+            explicit_line_no=self.explicit_line_no, store=self.store.slice(start, stop - start),
+            member=self.member.slice(start, stop - start), sku=self.sku.slice(start, stop - start),
+            stamp=type(stamp)(**{f: getattr(stamp, f)[start:stop] for f in stamp.__dataclass_fields__}),
+            quantity=self.quantity[start:stop], amount=self.amount[start:stop], discount=self.discount[start:stop],
+            basket_first=first, basket_member=self.basket_member.slice(start, stop - start),
+            first_in_run=self.first_in_run[start:stop], placeholder_keys=placeholder_keys, continued=continued,
+        )
 
 
 @dataclass
@@ -95,6 +144,7 @@ class LinesToWrite:
     good_rows: np.ndarray
     fresh_rows: np.ndarray | None = None
     other_rows: np.ndarray | None = None
+    fresh_copy: CopyPayload | None = None  # the fresh rows encoded for COPY (by the baskets' thread)
 
 
 @dataclass
@@ -109,6 +159,7 @@ class ScanLoader:
         self.counter = BasketLineCounter()
         self.prices = RegularPriceTally()
         self._triggers_pausable: bool | None = None  # learnt on the first PostgreSQL chunk
+        self._baskets_all_new = True  # until a basket the run had not met was found recorded
 
     def prepare(self, chunk: SourceChunk) -> "PreparedScans":
         """Everything that needs no database: parse, validate, number lines, group baskets.
@@ -122,6 +173,7 @@ class ScanLoader:
         parsed = {c: parse_column(SCANS, SCANS.column(c), raw[c], problems, rounded) for c in raw}
         txn = parsed["transaction_id"].values
         line_no = self.counter.assign(txn)
+        first_in_run = line_no == 1  # no earlier row of its basket in this run (numbering is per run)
         if "line_no" in parsed:
             explicit = parsed["line_no"]
             given = ~explicit.empty
@@ -140,6 +192,7 @@ class ScanLoader:
             explicit_line_no="line_no" in parsed, store=store, member=member, sku=parsed["sku"].values,
             stamp=parsed["scanned_at"].values, quantity=parsed["quantity"].values, amount=parsed["amount"].values,
             discount=parsed["discount"].values, basket_first=basket_first, basket_member=basket_member,
+            first_in_run=first_in_run,
         )
 
     def write(self, prepared: "PreparedScans", conn: Connection) -> None:
@@ -157,7 +210,11 @@ class ScanLoader:
         else:
             # Lines of baskets this chunk created cannot exist yet: insert them without the
             # costly ON CONFLICT; the rest (baskets recorded before) skip what is there.
-            inserted = bulk.insert("scan_lines", _rows(lines.columns, lines.fresh_rows), skip_conflicts=False)
+            if lines.fresh_copy is not None:
+                assert isinstance(bulk, PostgresBulkIO)
+                inserted = bulk.copy_in(lines.fresh_copy)
+            else:
+                inserted = bulk.insert("scan_lines", _rows(lines.columns, lines.fresh_rows), skip_conflicts=False)
             inserted += bulk.insert("scan_lines", _rows(lines.columns, lines.other_rows))
         self.report.inserted += inserted
         self.report.duplicates += len(lines.good_rows) - inserted
@@ -190,11 +247,15 @@ class ScanLoader:
 
         checking_references = self._pause_reference_triggers(bulk)
 
-        stores = resolve_stores(bulk, pc.unique(of_good_rows(store)).to_pylist(), self.default_timezone)
+        if prepared.placeholder_keys is not None:
+            store_keys, member_keys, sku_keys = prepared.placeholder_keys
+        else:
+            store_keys, member_keys, sku_keys = (pc.unique(of_good_rows(v)).to_pylist() for v in (store, member, sku))
+        stores = resolve_stores(bulk, store_keys, self.default_timezone)
         report.add_placeholders("stores", stores.created)
-        members = resolve_members(bulk, pc.unique(of_good_rows(member)).to_pylist())
+        members = resolve_members(bulk, member_keys)
         report.add_placeholders("members", members.created)
-        products = resolve_products(bulk, pc.unique(of_good_rows(sku)).to_pylist())
+        products = resolve_products(bulk, sku_keys)
         report.add_placeholders("products", products.created)
         product_key = keys_for(sku, products.keys)
 
@@ -210,23 +271,24 @@ class ScanLoader:
         head_store = store.take(head_take)
         zones = lookup(head_store, stores.keys, self.default_timezone, object)
         local = to_store_local(stamp.naive[heads], stamp.offset_minutes[heads], stamp.has_offset[heads], zones)
-        head_date = _dates_text(local.local)
+        head_date = _dates(local.local)
         baskets = {
             "transaction_id": txn.take(head_take),
             "store_id": head_store,
             "member_key": _nullable_keys(head_member_key),
-            "scanned_at_local": _datetimes_text(local.local),
+            "scanned_at_local": _datetimes(local.local),
             "utc_offset_minutes": local.offset_minutes,
             "business_date": head_date,
-            "source": ["import"] * len(heads),
+            "source": pa.array(["import"] * len(heads), pa.string()),
         }
-        new_ids = bulk.insert_new("transactions", baskets, "transaction_id").cast(pa.string())
+        new_ids = self._insert_baskets(bulk, baskets, prepared.first_in_run[heads]).cast(pa.string())
         inserted_baskets = len(new_ids)
         if checking_references and inserted_baskets:
             self._check_basket_references(bulk, baskets, new_ids)
         report.baskets_inserted += inserted_baskets
-        report.dst_gap += int(local.in_gap.sum())
-        report.dst_ambiguous += int(local.ambiguous.sum())
+        counted = np.ones(len(heads), dtype=bool) if prepared.continued is None else ~prepared.continued[heads]
+        report.dst_gap += int(local.in_gap[counted].sum())
+        report.dst_ambiguous += int(local.ambiguous[counted].sum())
         line_member = member_key
         line_date = head_date.take(pa.array(head_of_row))
         if inserted_baskets == len(heads):
@@ -259,7 +321,28 @@ class ScanLoader:
             return LinesToWrite(lines, good_rows)
         if prepared.explicit_line_no:
             fresh &= ~_repeated_keys(txn, line_no, fresh)
-        return LinesToWrite(lines, good_rows, np.flatnonzero(fresh), np.flatnonzero(good & ~fresh))
+        fresh_rows = np.flatnonzero(fresh)
+        # Encoded here, not on the lines' connection: that one's COPY is the import's critical path.
+        fresh_copy = bulk.encode("scan_lines", _rows(lines, fresh_rows)) if isinstance(bulk, PostgresBulkIO) else None
+        return LinesToWrite(lines, good_rows, fresh_rows, np.flatnonzero(good & ~fresh), fresh_copy)
+
+    def _insert_baskets(self, bulk: BulkIO, baskets: dict[str, Any], unmet: np.ndarray) -> pa.Array:
+        """Insert the baskets not recorded yet; returns their ids. ``unmet``: per basket, whether
+        this run met none of its rows before (else an earlier chunk may have recorded it).
+
+        On PostgreSQL, while the unmet baskets of every chunk have been new (a first load, a
+        day's file), they are COPYed without looking each one up first; the first chunk with an
+        unmet basket already recorded turns that off for the rest of the run (a re-import)."""
+        if self._baskets_all_new and isinstance(bulk, PostgresBulkIO) and unmet.any():
+            unmet_rows, met_rows = np.flatnonzero(unmet), np.flatnonzero(~unmet)
+            if bulk.insert_if_all_new("transactions", _rows(baskets, unmet_rows)):
+                new_ids = baskets["transaction_id"].take(pa.array(unmet_rows))
+                if len(met_rows) == 0:
+                    return new_ids
+                met = bulk.insert_new("transactions", _rows(baskets, met_rows), "transaction_id")
+                return pa.concat_arrays([new_ids, met.cast(new_ids.type)])
+            self._baskets_all_new = False
+        return bulk.insert_new("transactions", baskets, "transaction_id")
 
     def _pause_reference_triggers(self, bulk: BulkIO) -> bool:
         """On PostgreSQL, replace the row-by-row foreign-key triggers of this chunk's transaction
@@ -276,8 +359,8 @@ class ScanLoader:
         key instead of per row."""
         assert isinstance(bulk, PostgresBulkIO)
         new = pc.is_in(baskets["transaction_id"], value_set=new_ids)
-        stores = pc.unique(pc.filter(baskets["store_id"], new)).to_pylist()
-        members = pc.unique(pc.drop_null(pc.filter(baskets["member_key"], new))).to_pylist()
+        stores = pc.unique(pc.filter(baskets["store_id"], new))
+        members = pc.unique(pc.drop_null(pc.filter(baskets["member_key"], new)))
         found = (bulk.lock_references("stores", "id", stores), bulk.lock_references("members", "id", members))
         if found != (len(stores), len(members)):
             raise RuntimeError(f"baskets name stores or members that do not exist: found {found[0]} of "
@@ -335,7 +418,8 @@ class ScanLoader:
         records = [by_id[t] for t in head_ids.to_pylist()]  # every head was inserted or already there
         stored_store = pa.array([r[0] for r in records], pa.string())
         stored_member = np.array([NO_KEY if r[1] is None else int(r[1]) for r in records], dtype=np.int64)
-        stored_date = pa.array([r[2] if isinstance(r[2], str) else r[2].isoformat() for r in records], pa.string())
+        stored_date = pc.cast(pa.array([r[2] if isinstance(r[2], str) else r[2].isoformat() for r in records],
+                                       pa.string()), pa.date32())
         rows = np.flatnonzero(good)
         head_of = np.searchsorted(heads, basket_first[rows])
         take = pa.array(head_of)

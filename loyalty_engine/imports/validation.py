@@ -39,6 +39,13 @@ class RowProblems:
             out |= mask
         return out
 
+    def window(self, start: int, stop: int) -> "RowProblems":
+        """The problems of rows ``start:stop``, numbered from 0 (messages read the whole chunk)."""
+        out = RowProblems(stop - start)
+        for mask, message in self._items:
+            out.add(mask[start:stop], message if isinstance(message, str) else _shifted(message, start))
+        return out
+
     def reasons(self, rows: np.ndarray) -> list[str]:
         """'; '-joined reasons for each of ``rows`` (indices into the chunk)."""
         parts: list[list[str]] = [[] for _ in rows]
@@ -53,6 +60,10 @@ class RowProblems:
                 if text not in parts[k]:
                     parts[k].append(text)
         return ["; ".join(p) for p in parts]
+
+
+def _shifted(message: Callable[[np.ndarray], list[str]], start: int) -> Callable[[np.ndarray], list[str]]:
+    return lambda rows: message(rows + start)
 
 
 def quoted_values(values: pa.Array, template: str) -> Callable[[np.ndarray], list[str]]:
