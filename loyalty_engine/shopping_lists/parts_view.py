@@ -9,7 +9,7 @@ needs when first called. A member shard of the list build is cut along the parts
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -17,7 +17,6 @@ import scipy.sparse as sp
 from ..model.parts import PartitionedState
 from ..model.scoring import score_offer_scopes
 from ..model.lifecycle import LIFECYCLE_STAGES as MODEL_STAGES
-from ..model.state import ModelState
 from .model_view import ModelView
 
 _VIEW_COLUMNS = ("member_key", "segment_member", "segment_category", "segment_brand_loyalty",
@@ -28,23 +27,14 @@ class PartsScorer:
     """Probabilities of offer scopes for members of a partitioned state, part by part.
 
     ``positions`` (when given) are the chain positions of the members this scorer's callers
-    number 0..k-1 (a shard's view). Parts are loaded on first use (on a worker, after the
-    scorer travelled there) and kept for the scorer's life; they never travel themselves."""
+    number 0..k-1 (a shard's view). Each call loads the parts its members are in (on a worker,
+    after the scorer travelled there) and lets them go when it returns: a scorer kept alive
+    by the task that used it (Dask keeps a finished task's arguments) holds no part."""
 
     def __init__(self, folder: Path, bounds: np.ndarray, positions: np.ndarray | None = None) -> None:
         self.folder = Path(folder)
         self.bounds = np.asarray(bounds, dtype=np.int64)
         self.positions = positions
-        self._loaded: dict[int, ModelState] = {}
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_loaded": {}}
-
-    def _part(self, index: int) -> ModelState:
-        if index not in self._loaded:
-            self._loaded.clear()  # one part at a time: a shard's members lie in one
-            self._loaded[index] = PartitionedState(self.folder).part(index)
-        return self._loaded[index]
 
     def __call__(self, scopes: Sequence[np.ndarray], horizon_days: int, member_positions: np.ndarray) -> sp.csr_matrix:
         rows = np.asarray(member_positions, dtype=np.int64)
@@ -53,7 +43,9 @@ class PartsScorer:
         pieces, taken = [], []
         for index in np.unique(part[part >= 0]):
             sel = np.flatnonzero(part == index)
-            pieces.append(score_offer_scopes(self._part(int(index)), scopes, horizon_days, chain[sel] - self.bounds[index]))
+            part_state = PartitionedState(self.folder).part(int(index))
+            pieces.append(score_offer_scopes(part_state, scopes, horizon_days, chain[sel] - self.bounds[index]))
+            del part_state
             taken.append(sel)
         missing = np.flatnonzero(part < 0)
         pieces.append(sp.csr_matrix((missing.shape[0], len(scopes)), dtype=np.float32))
