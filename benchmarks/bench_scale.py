@@ -23,6 +23,7 @@ build size (cohort A is about half of them).
     python benchmarks/bench_scale.py --members 250000 500000 1000000   # a quiet machine
     python benchmarks/bench_scale.py --fit --members 25000 50000 100000 --shard-members 12500
     python benchmarks/bench_scale.py --nightly --members 250000 500000 1000000 [--keep]
+    python benchmarks/bench_scale.py --nightly --members 100000 --one-process-max 100000
 """
 from __future__ import annotations
 
@@ -143,7 +144,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fit", action="store_true",
                         help="time the model fit instead: one process against member shards (bench_scale_fit.py)")
     parser.add_argument("--one-process-max", type=int, default=None,
-                        help="with --fit: the one-process fit only up to this many members")
+                        help="with --fit: the one-process fit only up to this many members; with --nightly: "
+                             "also the one-process nightly work (and its ratio) up to this many members")
     parser.add_argument("--nightly", action="store_true",
                         help="the whole nightly work (model fit, cohorts A and B) on PostgreSQL "
                              "(bench_scale_nightly.py); --database-url names the server")
@@ -155,7 +157,8 @@ def main(argv: list[str] | None = None) -> None:
         server = args.database_url or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
         print(f"the nightly work, {args.workers} workers, shards of at most {args.shard_members:,} members; "
               f"{os.cpu_count()} cores, load average {load_average()}")
-        bench_nightly(args.members, server, args.workers, args.shard_members, args.offers, args.keep, load_average)
+        bench_nightly(args.members, server, args.workers, args.shard_members, args.offers, args.keep, load_average,
+                      args.one_process_max or 0)
         print(f"load average at the end: {load_average()}")
         return
     if args.fit:

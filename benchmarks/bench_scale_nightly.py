@@ -155,6 +155,9 @@ def _postgres_pss() -> int:
 
 def nightly(url: str, as_of: date, workers: int, shard_members: int) -> dict[str, float]:
     """The nightly work in a fresh process, its figures and peaks."""
+    engine = make_engine(url)
+    clear_period(engine, as_of)  # before the timed run
+    engine.dispose()
     instance = Path(tempfile.mkdtemp(prefix="bench_nightly_"))
     cmd = [sys.executable, __file__, "run", url, as_of.isoformat(), str(instance), str(workers), str(shard_members)]
     try:
@@ -196,12 +199,36 @@ def run_nightly(url: str, as_of: str, instance: str, workers: int, shard_members
         out[f"lines_{cohort}"] = c["lines"]
         out[f"eligible_{cohort}"] = c["eligible_regular"] + c["eligible_winback"]
         out[f"timings_{cohort}"] = c["timings"]
+        out[f"hash_{cohort}"] = lines_hash(engine, result.build_id)
     engine.dispose()
     print(json.dumps(out))
 
 
+def clear_period(engine, day: date) -> None:  # type: ignore[no-untyped-def]
+    """Remove every build of the period, so each run starts from the same database (a cohort's
+    selection counts the other cohort's live lists against the offers' budgets)."""
+    builds = "SELECT id FROM list_builds WHERE period_start = :d"
+    lists = f"SELECT id FROM shopping_lists WHERE build_id IN ({builds})"
+    with engine.begin() as conn:
+        for sql in (f"DELETE FROM shopping_list_lines WHERE list_id IN ({lists})",
+                    f"DELETE FROM shopping_list_content WHERE list_id IN ({lists})",
+                    f"DELETE FROM list_holdouts WHERE build_id IN ({builds})",
+                    f"DELETE FROM shopping_lists WHERE build_id IN ({builds})",
+                    "DELETE FROM list_builds WHERE period_start = :d"):
+            conn.execute(text(sql), {"d": day})
+
+
+def lines_hash(engine, build_id: int) -> str:  # type: ignore[no-untyped-def]
+    """md5 of (member, line, offer, face value, probability) of every line of a build, in order."""
+    with engine.connect() as conn:
+        return str(conn.execute(text(
+            "SELECT md5(string_agg(concat_ws(',', l.member_key, n.line_no, n.offer_id, n.face_value_cents, "
+            "n.probability), ';' ORDER BY l.member_key, n.line_no)) FROM shopping_list_lines n "
+            "JOIN shopping_lists l ON l.id = n.list_id WHERE l.build_id = :b"), {"b": build_id}).scalar_one())
+
+
 def bench_nightly(sizes: list[int], server: str, workers: int, shard_members: int, n_offers: int, keep: bool,
-                  load_average) -> None:  # type: ignore[no-untyped-def]
+                  load_average, one_process_max: int = 0) -> None:  # type: ignore[no-untyped-def]
     rows = []
     for n in sorted(sizes):
         url = database_url(server, n)
@@ -229,6 +256,14 @@ def bench_nightly(sizes: list[int], server: str, workers: int, shard_members: in
               f"{r['worker_mb']:,.0f} MB, client and workers together {r['ours_mb']:,.0f} MB (PSS), "
               f"PostgreSQL {r['postgres_mb']:,.0f} MB (PSS); load average {load_average()}")
         print(f"  phases A {r['timings_A']}\n  phases B {r['timings_B']}")
+        if n <= one_process_max:
+            one = nightly(url, as_of, 1, shard_members)
+            same = all(one[f"hash_{c}"] == r[f"hash_{c}"] for c in "AB")
+            print(f"  one process (today's default below 50,000 members): {one['seconds']:.1f} s = model fit "
+                  f"{one['fit_s']:.1f} s + cohort A {one['build_A_s']:.1f} s + cohort B {one['build_B_s']:.1f} s; "
+                  f"peak {one['client_mb']:,.0f} MB; ratio sharded / one process: {total / one['seconds']:.2f}x "
+                  f"(fit {r['fit_s'] / one['fit_s']:.2f}x, lists {(r['build_A_s'] + r['build_B_s']) / (one['build_A_s'] + one['build_B_s']):.2f}x); "
+                  f"identical lines: {same}; load average {load_average()}")
         if not keep:
             drop_database(server, name)
     if len(rows) > 1:
