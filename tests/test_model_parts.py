@@ -37,6 +37,13 @@ def test_parts_put_together_are_the_one_process_state(fitted, tmp_path) -> None:
     assert parts.sku_pairs == one.sku_member.shape[0]
     _assert_same(_arrays(one, tmp_path, "one"), _arrays(parts.whole(), tmp_path, "parts"), "3 parts")
     assert not list(tmp_path.glob("model-parts.*")), "no building folder is left behind"
+    # Member-level readers (profiles, segment grids) may skip the pairs: the rest is the same.
+    members_only = parts.whole(pairs=False)
+    assert members_only.sku_member.shape == members_only.need_probability.shape == (0,)
+    with_pairs, without = one.member_arrays(), members_only.member_arrays()
+    for name in with_pairs:
+        if not (name.startswith("sku_") or name.startswith("need_")):
+            assert np.array_equal(with_pairs[name], without[name], equal_nan=with_pairs[name].dtype.kind == "f"), name
 
 
 def test_view_of_parts_scores_as_the_whole_view(fitted) -> None:  # type: ignore[no-untyped-def]

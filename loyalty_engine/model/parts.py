@@ -34,6 +34,7 @@ from .segments import SegmentTable, chain_usage_tiers
 from .state import FORMAT_VERSION, MEMBER_ARRAYS, NEED_ARRAYS, SKU_ARRAYS, ModelState, mean_shopper_trips
 
 CHAIN_FILE = "chain.npz"
+_PAIR_ARRAYS = frozenset(("sku_member", "need_member") + SKU_ARRAYS + NEED_ARRAYS)
 
 
 def part_file(folder: Path, index: int) -> Path:
@@ -167,10 +168,11 @@ class PartitionedState:
     def category_names(self) -> np.ndarray:
         return self._chain["category_names"].astype(object)
 
-    def part(self, index: int) -> ModelState:
-        """One part's state (member positions local to it), tiers applied."""
+    def part(self, index: int, pairs: bool = True) -> ModelState:
+        """One part's state (member positions local to it), tiers applied; without its pair
+        arrays (empty) when ``pairs`` is False (member-level work: profiles, segment grids)."""
         with np.load(part_file(self.folder, index), allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
+            arrays = {k: data[k] if pairs or k not in _PAIR_ARRAYS else data[k][:0] for k in data.files}
         state = ModelState.from_arrays({**self._chain, **arrays}, str(self.folder))
         lo, hi = self.segment_bounds[index], self.segment_bounds[index + 1]
         state.segments.usage_tier = self.usage_tier[lo:hi]
@@ -189,8 +191,9 @@ class PartitionedState:
                     out[name].append(value + self.bounds[index] if name == "segment_member" else value)
         return {name: np.concatenate(parts) for name, parts in out.items()}
 
-    def whole(self) -> ModelState:
-        return concat_states([self.part(i) for i in range(self.n_parts)])
+    def whole(self, pairs: bool = True) -> ModelState:
+        """The whole state (``pairs`` as in :meth:`part`)."""
+        return concat_states([self.part(i, pairs) for i in range(self.n_parts)])
 
 
 def load_saved(path: str | Path) -> "ModelState | PartitionedState":

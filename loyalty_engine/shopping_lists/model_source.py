@@ -249,7 +249,9 @@ def recompute_lifecycle(engine: Engine, config: Config, as_of: date) -> dict[str
     from ..analytics.nightly import store_console_aggregates
     from ..member_profiles import store_member_profiles
 
-    state, source = load_or_fit(engine, config, as_of)
+    saved, source = _saved_or_fitted(engine, config, as_of, None)
+    # Member-level work: a state saved in parts is read without its pair arrays.
+    state = saved.whole(pairs=False) if isinstance(saved, PartitionedState) else saved
     counts = store_member_profiles(engine, state)
     aggregates = store_console_aggregates(engine, config, state, as_of)
     return {"as_of": as_of.isoformat(), "source": source, **counts, **aggregates}
