@@ -2,8 +2,8 @@
 
 The builder's client holds what is per member and small (segment codes per category, stage,
 value tier, spend): read from the part files alone, a few bytes per member. Scoring reads
-the pairs of a part only where the members are: :class:`PartsScorer` loads each part it
-needs when first called. A member shard of the list build is cut along the parts
+the pairs of a part only where the members are: :class:`PartsScorer` loads, per call, the
+parts its members are in. A member shard of the list build is cut along the parts
 (``ModelView.part_bounds``), so its worker loads one part, never the chain.
 """
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from ..model.lifecycle import LIFECYCLE_STAGES as MODEL_STAGES
 from ..model.parts import PartitionedState
 from ..model.scoring import score_offer_scopes
-from ..model.lifecycle import LIFECYCLE_STAGES as MODEL_STAGES
 from .model_view import ModelView
 
 _VIEW_COLUMNS = ("member_key", "segment_member", "segment_category", "segment_brand_loyalty",
