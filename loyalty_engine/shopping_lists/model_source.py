@@ -65,6 +65,10 @@ def saved_dates(config: Config) -> list[date]:
                    if (m := STATE_NAME.match(p.name))})
 
 
+def _no_scans(as_of: date) -> ModelUnavailable:
+    return ModelUnavailable(f"no member scans before {as_of}: import scans first (loyalty-engine import scans FILE)")
+
+
 def fit_state(engine: Engine, config: Config, as_of: date) -> ModelState:
     """Fit the model on every member scan before ``as_of``: in this process for a small chain,
     on member shards (Dask) for a large one or when ``LOYALTY_WORKERS`` /
@@ -75,8 +79,7 @@ def fit_state(engine: Engine, config: Config, as_of: date) -> ModelState:
     try:
         return fit_chain(engine, as_of, model_params(config), ClusterSettings.from_config(config))
     except NoScans:
-        raise ModelUnavailable(
-            f"no member scans before {as_of}: import scans first (loyalty-engine import scans FILE)") from None
+        raise _no_scans(as_of) from None
 
 
 def load_or_fit(engine: Engine, config: Config, as_of: date, model_path: Path | None = None) -> tuple[ModelState, str]:
@@ -221,8 +224,7 @@ def refresh_model_state(engine: Engine, config: Config, as_of: date) -> dict[str
         path = fit_chain_to_parts(engine, as_of, model_params(config), ClusterSettings.from_config(config),
                                   state_path(config, as_of), stats)
     except NoScans:
-        raise ModelUnavailable(
-            f"no member scans before {as_of}: import scans first (loyalty-engine import scans FILE)") from None
+        raise _no_scans(as_of) from None
     saved = PartitionedState(path)
     removed = prune_states(config, keep=KEEP_STATES)
     return {"path": str(path), "members": saved.n_members, "sku_pairs": saved.sku_pairs, "parts": saved.n_parts,
