@@ -72,19 +72,26 @@ def peak_rss_mb() -> float:
 # Setup: catalog, members, offers
 
 
+def write_catalog(session, catalog, numbered: bool = False) -> None:  # type: ignore[no-untyped-def]
+    """The bench store and a generated catalog's manufacturers and products (product ids the
+    generator's positions + 1 when ``numbered``, so generated scan lines can name them)."""
+    session.add(Store(id="S1", name="Bench Store", city="Platteville", region="WI", postal_code="53818"))
+    session.execute(insert(Manufacturer), [dict(id=r["manufacturer_id"], name=r["name"],
+                                                gs1_company_prefix=r["gs1_company_prefix"], is_placeholder=False)
+                                           for r in catalog.manufacturers.to_dict("records")])
+    session.execute(insert(Product), [dict(
+        **({"id": i + 1} if numbered else {}),
+        sku=r["sku"], name=r["name"], department=r["department"], category=r["category"],
+        subcategory=r["subcategory"], brand=r["brand"], brand_type=r["brand_type"],
+        manufacturer_id=r["manufacturer_id"] or None, size=r["size"],
+        regular_price_cents=int(round(float(r["regular_price"]) * 100)), is_placeholder=False)
+        for i, r in enumerate(catalog.products.to_dict("records"))])
+
+
 def load_catalog(engine) -> pd.DataFrame:  # type: ignore[no-untyped-def]
     catalog = generate_catalog(ChainSpec(members=10, seed=4))
     with session_scope(engine) as s:
-        s.add(Store(id="S1", name="Bench Store", city="Platteville", region="WI", postal_code="53818"))
-        s.execute(insert(Manufacturer), [dict(id=r["manufacturer_id"], name=r["name"],
-                                             gs1_company_prefix=r["gs1_company_prefix"], is_placeholder=False)
-                                        for r in catalog.manufacturers.to_dict("records")])
-        s.execute(insert(Product), [dict(
-            sku=r["sku"], name=r["name"], department=r["department"], category=r["category"],
-            subcategory=r["subcategory"], brand=r["brand"], brand_type=r["brand_type"],
-            manufacturer_id=r["manufacturer_id"] or None, size=r["size"],
-            regular_price_cents=int(round(float(r["regular_price"]) * 100)), is_placeholder=False)
-            for r in catalog.products.to_dict("records")])
+        write_catalog(s, catalog)
     with engine.connect() as conn:
         keys = pd.DataFrame(conn.execute(text("SELECT id, sku FROM products")).all(), columns=["product_key", "sku"])
     return catalog.products.merge(keys, on="sku")

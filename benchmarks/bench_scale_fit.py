@@ -30,12 +30,11 @@ from pathlib import Path
 
 import numpy as np
 import psutil
-from sqlalchemy import insert
+from bench_lists import write_catalog
 
 from loyalty_engine import migrate
 from loyalty_engine.db import make_engine, session_scope
 from loyalty_engine.model.arrays import rank_in_runs
-from loyalty_engine.models.catalog import Manufacturer, Product, Store
 from loyalty_engine.models.members import Member
 from loyalty_engine.models.scans import ScanLine
 from loyalty_engine.shopping_lists.bulk import bulk_insert
@@ -52,16 +51,7 @@ def load_chain(url: str, members: int, seed: int = 11) -> tuple[int, date]:
     migrate.upgrade(engine)
     catalog = generate_catalog(spec)
     with session_scope(engine) as s:
-        s.add(Store(id="S1", name="Bench Store", city="Platteville", region="WI", postal_code="53818"))
-        s.execute(insert(Manufacturer), [dict(id=r["manufacturer_id"], name=r["name"],
-                                             gs1_company_prefix=r["gs1_company_prefix"], is_placeholder=False)
-                                        for r in catalog.manufacturers.to_dict("records")])
-        s.execute(insert(Product), [dict(
-            id=i + 1, sku=r["sku"], name=r["name"], department=r["department"], category=r["category"],
-            subcategory=r["subcategory"], brand=r["brand"], brand_type=r["brand_type"],
-            manufacturer_id=r["manufacturer_id"] or None, size=r["size"],
-            regular_price_cents=int(round(float(r["regular_price"]) * 100)), is_placeholder=False)
-            for i, r in enumerate(catalog.products.to_dict("records"))])
+        write_catalog(s, catalog, numbered=True)
         rows = ((i + 1, f"B{i:07d}", f"9{i:011d}", "Bench", f"Member {i}", "", "1 Main St", "Platteville", "WI",
                  "53818", "S1", START, True, False, "active", False) for i in range(members))
         bulk_insert(s, Member.__table__, ["id", "member_id", "card_number", "first_name", "last_name", "email",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .arrays import unique_sorted
+from .arrays import run_starts, unique_sorted
 from .history import ScanHistory
 
 
@@ -198,6 +198,18 @@ class MemberAggregates:
         return (self.trips / weeks).astype(np.float32)
 
 
+def first_last_trip(member: np.ndarray, day: np.ndarray, first: np.ndarray, last: np.ndarray,
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Each member's first and last trip day written into ``first`` and ``last`` (per member,
+    holding the value for members without a trip); ``member``/``day`` sorted by (member, day)."""
+    if member.shape[0]:
+        starts = run_starts(member)
+        ends = np.r_[starts[1:] - 1, member.shape[0] - 1]
+        first[member[starts]] = day[starts]
+        last[member[ends]] = day[ends]
+    return first, last
+
+
 def member_aggregates(
     trip_member: np.ndarray, trip_day: np.ndarray, n_members: int, cutoff: int
 ) -> MemberAggregates:
@@ -206,14 +218,8 @@ def member_aggregates(
     day = trip_day[keep]
     trips = np.bincount(member, minlength=n_members).astype(np.float32)
     trips_8w = np.bincount(member, weights=(day >= cutoff - 56), minlength=n_members).astype(np.float32)
-    first = np.full(n_members, cutoff, dtype=np.int32)
-    last = np.full(n_members, cutoff, dtype=np.int32)
-    # Sorted by (member, day): first and last occurrence give first/last trip.
-    if member.shape[0]:
-        first_idx = np.flatnonzero(np.r_[True, member[1:] != member[:-1]])
-        last_idx = np.r_[first_idx[1:] - 1, member.shape[0] - 1]
-        first[member[first_idx]] = day[first_idx]
-        last[member[last_idx]] = day[last_idx]
+    first, last = first_last_trip(member, day, np.full(n_members, cutoff, dtype=np.int32),
+                                  np.full(n_members, cutoff, dtype=np.int32))
     decayed = np.bincount(
         member, weights=np.exp2(-(cutoff - day) / 56.0), minlength=n_members
     ).astype(np.float32)

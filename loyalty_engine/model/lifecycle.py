@@ -25,7 +25,7 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import betaln, gammaln, hyp2f1
 
-from .events import PurchaseEvents, purchase_events, trip_days
+from .events import PurchaseEvents, first_last_trip, purchase_events, trip_days
 from .exact import fixed_total, from_fixed, to_fixed
 from .history import NO_DAY, ScanHistory
 from .params import ModelParams
@@ -321,13 +321,7 @@ def trip_span(trip_member: np.ndarray, trip_day: np.ndarray, n: int, as_of_day: 
     keep = trip_day < as_of_day
     tm, td = trip_member[keep].astype(np.int64), trip_day[keep].astype(np.int64)
     trips = np.bincount(tm, minlength=n)
-    first = np.full(n, as_of_day, dtype=np.int64)
-    last = np.full(n, NO_DAY, dtype=np.int64)
-    if tm.shape[0]:
-        starts = np.flatnonzero(np.r_[True, tm[1:] != tm[:-1]])
-        ends = np.r_[starts[1:] - 1, tm.shape[0] - 1]
-        first[tm[starts]] = td[starts]
-        last[tm[ends]] = td[ends]
+    first, last = first_last_trip(tm, td, np.full(n, as_of_day, dtype=np.int64), np.full(n, NO_DAY, dtype=np.int64))
     return trips, first, last
 
 
