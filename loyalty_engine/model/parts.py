@@ -179,6 +179,10 @@ class PartitionedState:
         state.metrics.value_tier = self.value_tier[self.bounds[index]:self.bounds[index + 1]]
         return state
 
+    def member_key(self) -> np.ndarray:
+        """Every member's key, in chain order (read from the parts alone)."""
+        return self.member_columns(("member_key",))["member_key"]
+
     def member_columns(self, names: tuple[str, ...]) -> dict[str, np.ndarray]:
         """Arrays of the part files (``member_key``, ``segment_member``, ``metric_...``) of every
         part, concatenated in chain order; only those arrays are read. ``segment_member`` comes

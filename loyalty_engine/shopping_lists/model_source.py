@@ -30,6 +30,7 @@ from sqlalchemy import Engine, func, select
 from ..config import Config
 from ..model.params import ModelParams
 from ..model.parts import PartitionedState, load_saved
+from ..model.lifecycle import LIFECYCLE_STAGES as MODEL_STAGES
 from ..model.state import ModelState
 from ..models.offers import LIFECYCLE_STAGES
 from ..models.scans import ScanLine
@@ -122,10 +123,8 @@ def model_provider(engine: Engine, config: Config, model_path: Path | None = Non
     def provide(as_of: date) -> ModelView:
         state, source = _saved_or_fitted(engine, config, as_of, model_path)
         if isinstance(state, PartitionedState):
-            view = model_view_from_parts(state, source=source)
-            view.weekly_spend_cents, view.prior_weekly_spend_cents = weekly_spend(
-                engine, as_of, config.eligibility_weeks, view.member_key)
-            return view
+            spend = weekly_spend(engine, as_of, config.eligibility_weeks, state.member_key())
+            return model_view_from_parts(state, *spend, source=source)
         spend = weekly_spend(engine, as_of, config.eligibility_weeks, state.member_key)
         return model_view_from_state(state, *spend, source=source)
 
@@ -165,19 +164,11 @@ def model_view_from_state(state: ModelState, weekly_spend_cents: np.ndarray | No
     """The builder's view of a fitted state: dense segment codes, lifecycle, value tier, scorer."""
     from ..model.scoring import score_offer_scopes
 
-    n_members = state.n_members
-    n_categories = int(state.category_names.shape[0])
-    brand_loyalty = np.full((n_members, n_categories), -1, dtype=np.int8)
-    usage_tier = np.full((n_members, n_categories), -1, dtype=np.int8)
-    seg = state.segments
-    brand_loyalty[seg.member, seg.category] = seg.brand_loyalty
-    usage_tier[seg.member, seg.category] = seg.usage_tier
-    metrics = state.metrics
-    if weekly_spend_cents is None:
-        weekly_spend_cents = metrics.avg_weekly_spend_cents.astype(np.int64)
-    if prior_weekly_spend_cents is None:
-        prior_weekly_spend_cents = np.zeros(n_members, dtype=np.int64)
-    stage = _stage_codes(metrics.stage_names())
+    seg, metrics = state.segments, state.metrics
+    arrays = member_view_arrays(
+        int(state.category_names.shape[0]), seg.member, seg.category, seg.brand_loyalty, seg.usage_tier,
+        metrics.lifecycle_stage, metrics.value_tier, metrics.avg_weekly_spend_cents,
+        weekly_spend_cents, prior_weekly_spend_cents)
 
     def scorer(scopes, horizon_days: int, member_positions: np.ndarray) -> sp.csr_matrix:  # type: ignore[no-untyped-def]
         return score_offer_scopes(state, scopes, horizon_days, member_positions)
@@ -185,24 +176,45 @@ def model_view_from_state(state: ModelState, weekly_spend_cents: np.ndarray | No
     def for_members(positions: np.ndarray) -> ModelView:
         from ..distributed.state_slice import state_for_members
 
-        return model_view_from_state(state_for_members(state, positions), np.asarray(weekly_spend_cents)[positions],
-                                     np.asarray(prior_weekly_spend_cents)[positions], source=source)
+        return model_view_from_state(state_for_members(state, positions), arrays["weekly_spend_cents"][positions],
+                                     arrays["prior_weekly_spend_cents"][positions], source=source)
 
     return ModelView(
-        member_key=state.member_key.astype(np.int64),
-        categories=[str(c) for c in state.category_names],
-        brand_loyalty=brand_loyalty,
-        usage_tier=usage_tier,
-        lifecycle_stage=stage,
-        value_tier=metrics.value_tier.astype(np.int8),
-        n_value_tiers=int(metrics.value_tier.max(initial=0)) + 1 if n_members else 1,
-        weekly_spend_cents=np.asarray(weekly_spend_cents, dtype=np.int64),
-        prior_weekly_spend_cents=np.asarray(prior_weekly_spend_cents, dtype=np.int64),
-        scorer=scorer,
-        as_of=state.as_of,
-        source=source,
+        member_key=state.member_key.astype(np.int64), categories=[str(c) for c in state.category_names],
+        **arrays, n_value_tiers=n_value_tiers(metrics.value_tier), scorer=scorer, as_of=state.as_of, source=source,
         for_members=for_members,
     )
+
+
+def member_view_arrays(
+    n_categories: int, seg_member: np.ndarray, seg_category: np.ndarray, seg_brand_loyalty: np.ndarray,
+    seg_usage_tier: np.ndarray, lifecycle_stage: np.ndarray, value_tier: np.ndarray,
+    model_weekly_spend_cents: np.ndarray, weekly_spend_cents: np.ndarray | None,
+    prior_weekly_spend_cents: np.ndarray | None,
+) -> dict[str, np.ndarray]:
+    """The view's per-member arrays from the model's: the segment table as dense members x
+    categories codes, the builder's stage codes, value tiers, and the spend (the model's own
+    average weekly spend and no prior spend when none is given)."""
+    n_members = value_tier.shape[0]
+    brand_loyalty = np.full((n_members, n_categories), -1, dtype=np.int8)
+    usage_tier = np.full((n_members, n_categories), -1, dtype=np.int8)
+    brand_loyalty[seg_member, seg_category] = seg_brand_loyalty
+    usage_tier[seg_member, seg_category] = seg_usage_tier
+    if weekly_spend_cents is None:
+        weekly_spend_cents = model_weekly_spend_cents
+    if prior_weekly_spend_cents is None:
+        prior_weekly_spend_cents = np.zeros(n_members, dtype=np.int64)
+    return dict(
+        brand_loyalty=brand_loyalty, usage_tier=usage_tier,
+        lifecycle_stage=_stage_codes(np.asarray(MODEL_STAGES, dtype=object)[lifecycle_stage]),
+        value_tier=value_tier.astype(np.int8),
+        weekly_spend_cents=np.asarray(weekly_spend_cents, dtype=np.int64),
+        prior_weekly_spend_cents=np.asarray(prior_weekly_spend_cents, dtype=np.int64),
+    )
+
+
+def n_value_tiers(value_tier: np.ndarray) -> int:
+    return int(value_tier.max(initial=0)) + 1 if value_tier.shape[0] else 1
 
 
 def _stage_codes(names: np.ndarray) -> np.ndarray:

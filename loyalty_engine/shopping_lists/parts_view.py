@@ -14,7 +14,6 @@ from typing import Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from ..model.lifecycle import LIFECYCLE_STAGES as MODEL_STAGES
 from ..model.parts import PartitionedState
 from ..model.scoring import score_offer_scopes
 from .model_view import ModelView
@@ -60,36 +59,27 @@ def model_view_from_parts(parts: PartitionedState, weekly_spend_cents: np.ndarra
                           prior_weekly_spend_cents: np.ndarray | None = None, source: str = "") -> ModelView:
     """The builder's view of a partitioned state (the same view :func:`model_view_from_state`
     gives of the whole state)."""
-    from .model_source import _stage_codes
+    from .model_source import member_view_arrays, n_value_tiers
 
     columns = parts.member_columns(_VIEW_COLUMNS)
-    n_members, categories = parts.n_members, [str(c) for c in parts.category_names]
-    brand_loyalty = np.full((n_members, len(categories)), -1, dtype=np.int8)
-    usage_tier = np.full((n_members, len(categories)), -1, dtype=np.int8)
-    brand_loyalty[columns["segment_member"], columns["segment_category"]] = columns["segment_brand_loyalty"]
-    usage_tier[columns["segment_member"], columns["segment_category"]] = parts.usage_tier
-    if weekly_spend_cents is None:
-        weekly_spend_cents = columns["metric_avg_weekly_spend_cents"].astype(np.int64)
-    if prior_weekly_spend_cents is None:
-        prior_weekly_spend_cents = np.zeros(n_members, dtype=np.int64)
-    stage = _stage_codes(np.asarray(MODEL_STAGES, dtype=object)[columns["metric_lifecycle_stage"]])
-    view_arrays = dict(brand_loyalty=brand_loyalty, usage_tier=usage_tier, lifecycle_stage=stage,
-                       value_tier=parts.value_tier.astype(np.int8),
-                       weekly_spend_cents=np.asarray(weekly_spend_cents, dtype=np.int64),
-                       prior_weekly_spend_cents=np.asarray(prior_weekly_spend_cents, dtype=np.int64))
-    n_value_tiers = int(parts.value_tier.max(initial=0)) + 1 if n_members else 1
+    categories = [str(c) for c in parts.category_names]
+    view_arrays = member_view_arrays(
+        len(categories), columns["segment_member"], columns["segment_category"], columns["segment_brand_loyalty"],
+        parts.usage_tier, columns["metric_lifecycle_stage"], parts.value_tier,
+        columns["metric_avg_weekly_spend_cents"], weekly_spend_cents, prior_weekly_spend_cents)
+    tiers = n_value_tiers(parts.value_tier)
 
     def for_members(positions: np.ndarray) -> ModelView:
         positions = np.asarray(positions, dtype=np.int64)
         return ModelView(
             member_key=columns["member_key"][positions], categories=categories,
             **{name: value[positions] for name, value in view_arrays.items()},
-            n_value_tiers=n_value_tiers, scorer=PartsScorer(parts.folder, parts.bounds, positions),
+            n_value_tiers=tiers, scorer=PartsScorer(parts.folder, parts.bounds, positions),
             as_of=parts.as_of, source=source,
         )
 
     return ModelView(
         member_key=columns["member_key"].astype(np.int64), categories=categories, **view_arrays,
-        n_value_tiers=n_value_tiers, scorer=PartsScorer(parts.folder, parts.bounds),
+        n_value_tiers=tiers, scorer=PartsScorer(parts.folder, parts.bounds),
         as_of=parts.as_of, source=source, for_members=for_members, part_bounds=parts.bounds,
     )
