@@ -11,7 +11,9 @@ the same data gives the same lines whatever the number of shards.
 """
 from __future__ import annotations
 
+import logging
 import warnings
+from concurrent.futures import CancelledError
 from dataclasses import dataclass, replace
 from typing import Callable
 
@@ -28,6 +30,8 @@ from ..shopping_lists.selection import (
 from ..shopping_lists.selection_arrays import MemberArrays, OfferArrays, SelectionParams
 from ..shopping_lists.settings import ListSettings
 from .shards import shard_positions
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -137,7 +141,7 @@ def select_sharded(
 
     cuts = BudgetCuts.none(n_members, n_offers)
     while True:
-        parts = runner.gather([runner.submit(chosen_in_chain, s, pure=False, retries=2) for s in states])
+        parts = _each_shard(runner, chosen_in_chain, states)
         chosen = _concat(parts) if parts else _empty_candidates()
         ok = cuts.cut(chosen, offers)  # the reduce step: one cut per offer over every shard
         if ok.all():
@@ -148,8 +152,7 @@ def select_sharded(
         bounds = np.cumsum([0] + [p.member.shape[0] for p in parts])
         states = [runner.submit(shard_refill, s, ok[bounds[i]:bounds[i + 1]], n_offers, params, pure=False,
                                 retries=2) for i, s in enumerate(states)]
-    counts = _chain_counts(runner.gather([runner.submit(_shard_counts, s, pure=False, retries=2) for s in states]),
-                           index, n_members, n_offers)
+    counts = _chain_counts(_each_shard(runner, _shard_counts, states), index, n_members, n_offers)
     everyone = member_arrays(view, members)
     chosen = chosen.take(_member_order(chosen, n_members, n_offers))
     # Offer hold-outs with their refill: the members who may refill are known from the chosen
@@ -158,10 +161,30 @@ def select_sharded(
     may_refill = np.zeros(n_members, dtype=bool)
     may_refill[chosen.member[_held_back(chosen, everyone, offers, params)]] = True
     may_refill &= everyone.targets() > 0
-    pool_parts = runner.gather([runner.submit(pool_in_chain, s, may_refill, pure=False, retries=2) for s in states])
+    pool_parts = _each_shard(runner, pool_in_chain, states, may_refill)
     pool = _concat(pool_parts) if pool_parts else _empty_candidates()
     pool = pool.take(np.argsort(pool.member, kind="stable"))  # members ascending, each best first
     return finish_selection(chosen, pool, everyone, offers, params, counts, cuts)
+
+
+def _each_shard(runner, fn, states: list, *args):  # type: ignore[no-untyped-def]
+    """``fn(state, *args)`` on every shard's state, gathered in shard order.
+
+    When a worker is lost, the scheduler may drop (cancel) a task of this round it had not run
+    yet while it recomputes the lost states; the round is then submitted again: the states are
+    still held, and recomputed by Dask where they were lost, so the answer is the same."""
+    attempt = 1
+    while True:
+        try:
+            return runner.gather([runner.submit(fn, s, *args, pure=False, retries=2) for s in states])
+        except CancelledError as exc:
+            if attempt == _ROUND_ATTEMPTS:
+                raise
+            log.warning("a shard task was cancelled (%s); the round is submitted again", exc)
+            attempt += 1
+
+
+_ROUND_ATTEMPTS = 3
 
 
 def _empty_candidates() -> _Candidates:
