@@ -122,8 +122,6 @@ def select_sharded(
     offers = prepared.arrays
     n_members, n_offers = int(members.member_key.shape[0]), len(prepared)
     index = [ix for ix in member_shards(view, members, n_shards) if ix.shape[0]]
-    # Scattered to every worker: a worker lost mid-build does not take the only copy with it.
-    shared_offers = runner.scatter(prepared, broadcast=True, hash=False)
     shared_view = None
     states = []
     for ix in index:
@@ -131,12 +129,13 @@ def select_sharded(
         if shard_view is None:  # a view that cannot be sliced: every worker gets it whole
             shared_view = shared_view or runner.scatter(view, broadcast=True, hash=False)
             shard_view = shared_view
-        # A shard's own model slice travels in its task, so the scheduler can run it again
-        # on another worker if this one is lost.
+        # A shard's own model slice and the offers travel in its task, so the scheduler can
+        # run it again on another worker if this one is lost (a scattered input lost with its
+        # worker would cancel the shard's later rounds instead: "lost dependencies").
         with warnings.catch_warnings():
             # Dask warns about large tasks; a shard's slice is large by design (see above).
             warnings.filterwarnings("ignore", message=".*[Ll]arge (object|graph).*")
-            states.append(runner.submit(start_task or shard_start, shard_view, shared_offers, own, ix, settings,
+            states.append(runner.submit(start_task or shard_start, shard_view, prepared, own, ix, settings,
                                         seed, n_members, pure=False, retries=2))
 
     cuts = BudgetCuts.none(n_members, n_offers)
